@@ -1,0 +1,41 @@
+"""matcher: employer-candidate training-match optimizer (ESDP / SSW, Japan).
+
+>>> import matcher
+>>> sorted(matcher.METHODS)
+['optimal']
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from matcher.errors import InputError, MatcherError, Problem, TooManyPairsError
+from matcher.io import instance_from_frames, load_instance
+from matcher.model import Instance
+from matcher.policy import Policy, load_policy, neutral_policy
+from matcher.result import MatchResult, Objective
+from matcher.solve import METHODS, VerificationFailed, solve
+from matcher.solvers.status import Status
+from matcher.verify import Verification, verify_assignment
+
+__all__ = [
+    "METHODS",
+    "InputError",
+    "Instance",
+    "MatchResult",
+    "MatcherError",
+    "Objective",
+    "Policy",
+    "Problem",
+    "Status",
+    "TooManyPairsError",
+    "Verification",
+    "VerificationFailed",
+    "__version__",
+    "instance_from_frames",
+    "load_instance",
+    "load_policy",
+    "neutral_policy",
+    "solve",
+    "verify_assignment",
+]

@@ -1,0 +1,5 @@
+"""``python -m matcher``."""
+
+from matcher.cli import main
+
+main()

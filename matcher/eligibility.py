@@ -1,0 +1,352 @@
+"""Eligibility: which candidate may take which slot, as sparse edge arrays.
+
+A candidate-slot pair is eligible when the tracks are equal, the candidate has an aptitude
+row for the slot's sector meeting the program's minimum score, meets the program's
+language and skills-test rules and the employer's minimum Japanese level, and, when it
+gave a preference list, listed the employer. Slots with zero capacity are not slots.
+
+Everything is computed with polars joins and numpy; there is no Python loop over
+candidates, employers or pairs. Candidates without a list are eligible at every slot of
+their program, so pairs are *counted* before they are built and the build refuses (with
+:class:`matcher.errors.TooManyPairsError`) what would not fit in memory.
+
+The slot structure the caps need (slot -> employer intake -> national sector cap ->
+track-group total) is built here too, as index arrays with -1 for "no cap".
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from matcher.errors import TooManyPairsError
+from matcher.model import Instance
+from matcher.policy import Policy
+from matcher.reference import JAPANESE_LEVELS
+
+log = logging.getLogger("matcher")
+
+#: Bytes one eligible pair costs end to end (edge arrays, join intermediates, the flow
+#: solver's arcs), measured on the 1M-candidate benchmark; used for the default limit.
+BYTES_PER_PAIR = 160
+
+I32 = npt.NDArray[np.int32]
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+
+
+def default_max_pairs() -> int:
+    """Pairs that fit in half of this machine's physical memory."""
+    try:
+        mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        mem = 8 << 30
+    return int(mem // 2 // BYTES_PER_PAIR)
+
+
+@dataclass(frozen=True)
+class CapStructure:
+    """The laminar cap family above the slots, as index arrays (-1 = no cap)."""
+
+    slot_intake: I32  # slot -> intake node
+    intake_cap: I64  # per intake node (employer, sector, group); -1 = unlimited
+    intake_national: I32  # intake node -> national node
+    national_cap: I64  # per national node (sector, group); -1 = unlimited
+    national_total: I32  # national node -> total node
+    total_cap: I64  # per total node (track group); -1 = unlimited
+    intakes: pl.DataFrame  # employer_id, sector, group, cap (for reports)
+    nationals: pl.DataFrame  # sector, group, cap
+    totals: pl.DataFrame  # group, cap
+
+
+@dataclass(frozen=True)
+class Edges:
+    """Eligible pairs as parallel arrays, sorted by (candidate, slot).
+
+    ``rank`` is the candidate's preference rank of the slot's employer, 0 when the
+    candidate gave no list. ``slots`` is the instance's slot table with an index.
+    """
+
+    cand: I32
+    slot: I32
+    score: F64
+    rank: I32
+    candidate_ids: pl.Series
+    slots: pl.DataFrame
+    caps: CapStructure
+    stats: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def n_pairs(self) -> int:
+        return int(self.cand.shape[0])
+
+
+def _level_rank(col: str) -> pl.Expr:
+    mapping = {lv: i for i, lv in enumerate(JAPANESE_LEVELS)}
+    return pl.col(col).replace_strict(mapping, default=0, return_dtype=pl.Int8)
+
+
+def program_rules(policy: Policy, programs: pl.DataFrame) -> pl.DataFrame:
+    """One row per (sector, track) with the effective rule as columns."""
+    rows = []
+    for sector, track in programs.select("sector", "track").unique().sort("sector", "track").iter_rows():
+        rule = policy.rule(sector, track)
+        rows.append({
+            "sector": sector,
+            "track": track,
+            "rule_min_level": JAPANESE_LEVELS.index(rule.min_japanese_level) if rule.min_japanese_level else 0,
+            "rule_skills": bool(rule.skills_test_required),
+            "rule_min_score": float(rule.min_score or 0.0),
+        })
+    schema = {"sector": pl.String, "track": pl.String, "rule_min_level": pl.Int8,
+              "rule_skills": pl.Boolean, "rule_min_score": pl.Float64}
+    return pl.DataFrame(rows, schema=schema)
+
+
+def qualified_aptitudes(instance: Instance) -> pl.DataFrame:
+    """Aptitude rows (candidate, sector) that pass the program rules of the candidate's track.
+
+    Columns: cand (index), sector, track, level, score, listed (has a preference list).
+    """
+    listed = instance.preferences.get_column("candidate_id").unique()
+    cand = instance.candidates.select(
+        pl.col("candidate_id"),
+        pl.int_range(pl.len(), dtype=pl.Int32).alias("cand"),
+        pl.col("track"),
+        _level_rank("japanese_level").alias("level"),
+        pl.col("candidate_id").is_in(listed.implode()).alias("listed"),
+    )
+    apt = instance.aptitudes.select("candidate_id", "sector", "score", "skills_test").join(
+        cand, on="candidate_id", how="inner"
+    )
+    rules = program_rules(instance.policy, apt.select("sector", "track"))
+    return (
+        apt.join(rules, on=["sector", "track"], how="left")
+        .filter(
+            (pl.col("level") >= pl.col("rule_min_level"))
+            & (pl.col("skills_test") | ~pl.col("rule_skills"))
+            & (pl.col("score") >= pl.col("rule_min_score"))
+        )
+        .select("cand", "sector", "track", "level", "score", "listed")
+    )
+
+
+def slot_table(instance: Instance) -> pl.DataFrame:
+    """Slots with an index, the employer's index and minimum level, and the track group."""
+    emp = instance.employers.select(
+        "employer_id",
+        pl.int_range(pl.len(), dtype=pl.Int32).alias("emp"),
+        _level_rank("min_japanese_level").alias("emp_min_level"),
+    )
+    groups = {t: instance.policy.group_of(t) for t in ("esdp", "ssw1", "ssw2")}
+    return (
+        instance.slots.select("employer_id", "sector", "track", "capacity")
+        .with_row_index("slot")
+        .with_columns(pl.col("slot").cast(pl.Int32))
+        .join(emp, on="employer_id", how="left", maintain_order="left")
+        .with_columns(pl.col("track").replace_strict(groups, return_dtype=pl.String).alias("group"))
+    )
+
+
+def count_pairs(instance: Instance) -> dict[str, int]:
+    """Count eligible pairs without building them (cheap: group-bys only)."""
+    q = qualified_aptitudes(instance)
+    slots = slot_table(instance).filter(pl.col("capacity") > 0)
+    unlisted = _unlisted_counts(q.filter(~pl.col("listed")), slots)
+    listed = _listed_pairs(instance, q.filter(pl.col("listed")), slots, limit=None)
+    return {
+        "unlisted_pairs": int(unlisted.get_column("m").sum()),
+        "listed_pairs": listed.height,
+        "unlisted_candidates": int(unlisted.get_column("cand").n_unique()),
+    }
+
+
+def _unlisted_counts(q: pl.DataFrame, slots: pl.DataFrame) -> pl.DataFrame:
+    """For each unlisted qualified row, m = number of slots it is eligible at.
+
+    Slots of a program sorted by the employer's minimum level make every candidate's
+    eligible slots a prefix of that list, of length m (the slots with min level <= its).
+    """
+    per_level = (
+        slots.group_by("sector", "track", "emp_min_level").agg(pl.len().alias("n"))
+        .join(pl.DataFrame({"level": list(range(len(JAPANESE_LEVELS)))}, schema={"level": pl.Int8}), how="cross")
+        .filter(pl.col("emp_min_level") <= pl.col("level"))
+        .group_by("sector", "track", "level").agg(pl.col("n").sum().cast(pl.Int64).alias("m"))
+    )
+    return q.join(per_level, on=["sector", "track", "level"], how="inner").filter(pl.col("m") > 0)
+
+
+def _listed_pairs(instance: Instance, q: pl.DataFrame, slots: pl.DataFrame, *, limit: int | None) -> pl.DataFrame:
+    """Pairs of listed candidates: slots of employers they listed, in a qualified program."""
+    cand_idx = instance.candidates.select("candidate_id", pl.int_range(pl.len(), dtype=pl.Int32).alias("cand"))
+    prefs = instance.preferences.select("candidate_id", "employer_id", pl.col("rank").cast(pl.Int32)).join(
+        cand_idx, on="candidate_id", how="inner"
+    )
+    pairs = (
+        prefs.join(slots.select("slot", "employer_id", "sector", "track", "emp_min_level"), on="employer_id", how="inner")
+        .join(q.select("cand", "sector", "track", "level", "score"), on=["cand", "sector", "track"], how="inner")
+        .filter(pl.col("level") >= pl.col("emp_min_level"))
+        .select("cand", "slot", "score", "rank")
+    )
+    if limit is not None:
+        pairs = (
+            pairs.sort("cand", "rank", "slot")
+            .filter(pl.int_range(pl.len()).over("cand") < limit)
+        )
+    return pairs
+
+
+def _unlisted_pairs(q: pl.DataFrame, slots: pl.DataFrame, *, limit: int | None, seed: int) -> pl.DataFrame:
+    """Explode unlisted rows into pairs with numpy; sample when a per-candidate limit binds.
+
+    With a limit k, a candidate with s qualified sectors keeps ceil(k / s) slots per
+    sector, drawn by seeded stratified sampling over a seeded permutation of the program's
+    slots (each slot equally likely; no two draws alike).
+    """
+    counts = _unlisted_counts(q, slots).sort("cand", "sector")
+    rng = np.random.default_rng(seed)
+    # Program slot lists: sorted by the employer's minimum level (prefix property), in a
+    # seeded random order within each level so sampling is not biased by employer id.
+    prog = slots.select("sector", "track", "emp_min_level", "slot").with_columns(
+        pl.Series("shuffle", rng.permutation(slots.height), dtype=pl.Int64)
+    ).sort("sector", "track", "emp_min_level", "shuffle")
+    offsets = (
+        prog.with_row_index("pos")
+        .group_by("sector", "track").agg(pl.col("pos").min().cast(pl.Int64).alias("offset"))
+    )
+    counts = counts.join(offsets, on=["sector", "track"], how="left").sort("cand", "sector")
+    m = counts.get_column("m").to_numpy().astype(np.int64)
+    if limit is not None:
+        per_cand = counts.group_by("cand").agg(pl.len().alias("ns"))
+        ns = counts.join(per_cand, on="cand", how="left").get_column("ns").to_numpy().astype(np.int64)
+        k = -(-limit // ns)
+        n = np.minimum(m, k)
+    else:
+        n = m
+    total = int(n.sum())
+    row = np.repeat(np.arange(len(n), dtype=np.int64), n)
+    starts = np.cumsum(n) - n
+    j = np.arange(total, dtype=np.int64) - np.repeat(starts, n)
+    if limit is not None:
+        u = rng.random(len(n))
+        sampled = m > n
+        pos_sampled = np.floor((u[row] + j) * (m[row] / np.maximum(n[row], 1))).astype(np.int64)
+        j = np.where(sampled[row], np.minimum(pos_sampled, m[row] - 1), j)
+    prog_slot = prog.get_column("slot").to_numpy()
+    offset = counts.get_column("offset").to_numpy().astype(np.int64)
+    return pl.DataFrame({
+        "cand": counts.get_column("cand").to_numpy()[row],
+        "slot": prog_slot[offset[row] + j],
+        "score": counts.get_column("score").to_numpy()[row],
+        "rank": np.zeros(total, dtype=np.int32),
+    })
+
+
+def build_edges(instance: Instance, *, max_pairs: int | None = None, seed: int = 0) -> Edges:
+    """Build the eligible pairs and cap structure of an instance.
+
+    Parameters
+    ----------
+    instance : Instance
+        A validated instance (its policy decides the rules and caps).
+    max_pairs : int, optional
+        Refuse to build more pairs than this (default: what fits in half the memory).
+    seed : int
+        Seeds the sampling used only when the policy sets ``max_pairs_per_candidate``.
+
+    Raises
+    ------
+    TooManyPairsError
+        Before building, when the pairs would exceed ``max_pairs``.
+    """
+    policy = instance.policy
+    limit = policy.limits.max_pairs_per_candidate
+    max_pairs = default_max_pairs() if max_pairs is None else max_pairs
+    q = qualified_aptitudes(instance)
+    slots = slot_table(instance)
+    open_slots = slots.filter(pl.col("capacity") > 0)
+    q_unlisted = q.filter(~pl.col("listed"))
+    unlisted_counts = _unlisted_counts(q_unlisted, open_slots)
+    n_unlisted = int(unlisted_counts.get_column("m").sum())
+    if limit is not None:
+        n_unlisted = int(unlisted_counts.group_by("cand").agg(pl.col("m").sum().clip(upper_bound=limit)).get_column("m").sum())
+    listed = _listed_pairs(instance, q.filter(pl.col("listed")), open_slots, limit=limit)
+    n_total = n_unlisted + listed.height
+    log.info("eligible pairs: %s (%s from preference lists, %s from candidates without lists)",
+             n_total, listed.height, n_unlisted)
+    if n_total > max_pairs:
+        raise TooManyPairsError(n_total, max_pairs, int(unlisted_counts.get_column("cand").n_unique()))
+    unlisted = _unlisted_pairs(q_unlisted, open_slots, limit=limit, seed=seed)
+    pairs = pl.concat([
+        listed.select(pl.col("cand").cast(pl.Int32), pl.col("slot").cast(pl.Int32), pl.col("score").cast(pl.Float64), pl.col("rank").cast(pl.Int32)),
+        unlisted.select(pl.col("cand").cast(pl.Int32), pl.col("slot").cast(pl.Int32), pl.col("score").cast(pl.Float64), pl.col("rank").cast(pl.Int32)),
+    ]).sort("cand", "slot")
+    caps = cap_structure(instance, slots)
+    return Edges(
+        cand=pairs.get_column("cand").to_numpy().astype(np.int32, copy=False),
+        slot=pairs.get_column("slot").to_numpy().astype(np.int32, copy=False),
+        score=pairs.get_column("score").to_numpy().astype(np.float64, copy=False),
+        rank=pairs.get_column("rank").to_numpy().astype(np.int32, copy=False),
+        candidate_ids=instance.candidates.get_column("candidate_id"),
+        slots=slots,
+        caps=caps,
+        stats={
+            "pairs": pairs.height,
+            "listed_pairs": listed.height,
+            "unlisted_pairs": unlisted.height,
+            "candidates_with_pairs": int(pairs.get_column("cand").n_unique()),
+        },
+    )
+
+
+def cap_structure(instance: Instance, slots: pl.DataFrame) -> CapStructure:
+    """Intake, national and total caps over the slots, laminar by construction."""
+    policy = instance.policy
+    emp = instance.employers
+    staff = emp.get_column("full_time_staff").to_numpy().astype(np.int64)
+    excellent = emp.get_column("excellent").to_numpy().astype(bool)
+    prefecture = emp.get_column("prefecture").to_numpy()
+    # Intake nodes: one per (employer, sector, group) that has a slot.
+    intakes = slots.select("employer_id", "emp", "sector", "group").unique().sort("emp", "sector", "group")
+    cap_parts = []
+    for (sector, group), part in intakes.group_by(["sector", "group"], maintain_order=True):
+        caps = policy.intake_caps(str(sector), str(group), full_time_staff=staff, excellent=excellent, prefecture=prefecture)
+        emp_idx = part.get_column("emp").to_numpy()
+        values = np.full(part.height, -1, dtype=np.int64) if caps is None else caps[emp_idx]
+        cap_parts.append(part.with_columns(pl.Series("cap", values, dtype=pl.Int64)))
+    intakes = (
+        pl.concat(cap_parts) if cap_parts else intakes.with_columns(pl.lit(0, pl.Int64).alias("cap"))
+    ).sort("emp", "sector", "group").with_row_index("intake").with_columns(pl.col("intake").cast(pl.Int32))
+    nationals = intakes.select("sector", "group").unique().sort("sector", "group").with_row_index("national")
+    nationals = nationals.with_columns(
+        pl.col("national").cast(pl.Int32),
+        pl.Series("cap", [_or_minus1(policy.national_cap(s, g)) for s, g in nationals.select("sector", "group").iter_rows()], dtype=pl.Int64),
+    )
+    totals = nationals.select("group").unique().sort("group").with_row_index("total")
+    totals = totals.with_columns(
+        pl.col("total").cast(pl.Int32),
+        pl.Series("cap", [_or_minus1(policy.total_caps.get(g)) for g in totals.get_column("group")], dtype=pl.Int64),
+    )
+    slot_intake = slots.join(intakes.select("emp", "sector", "group", "intake"), on=["emp", "sector", "group"], how="left", maintain_order="left")
+    intake_nat = intakes.join(nationals.select("sector", "group", "national"), on=["sector", "group"], how="left", maintain_order="left")
+    nat_tot = nationals.join(totals.select("group", "total"), on="group", how="left", maintain_order="left")
+    return CapStructure(
+        slot_intake=slot_intake.get_column("intake").to_numpy().astype(np.int32),
+        intake_cap=intakes.get_column("cap").to_numpy().astype(np.int64),
+        intake_national=intake_nat.get_column("national").to_numpy().astype(np.int32),
+        national_cap=nationals.get_column("cap").to_numpy().astype(np.int64),
+        national_total=nat_tot.get_column("total").to_numpy().astype(np.int32),
+        total_cap=totals.get_column("cap").to_numpy().astype(np.int64),
+        intakes=intakes.select("employer_id", "sector", "group", "cap"),
+        nationals=nationals.select("sector", "group", "cap"),
+        totals=totals.select("group", "cap"),
+    )
+
+
+def _or_minus1(v: int | None) -> int:
+    return -1 if v is None else int(v)

@@ -1,0 +1,100 @@
+"""The data model: a validated instance and the table contract it follows.
+
+An :class:`Instance` holds polars DataFrames whose required columns are normalized
+(canonical Japanese levels, prefecture names, typed numbers); extra columns a user's
+export carries are kept as they came and ignored by matcher.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import polars as pl
+
+from matcher.policy import Policy
+
+#: Table stems, whether the table is required, its required and optional columns.
+TABLES: Final[dict[str, tuple[bool, tuple[str, ...], tuple[str, ...]]]] = {
+    "candidates": (
+        True,
+        ("candidate_id", "nationality", "japanese_level", "track"),
+        ("prefecture",),
+    ),
+    "aptitudes": (True, ("candidate_id", "sector", "score"), ("skills_test",)),
+    "employers": (
+        True,
+        ("employer_id", "prefecture", "full_time_staff"),
+        ("excellent", "min_japanese_level"),
+    ),
+    "slots": (True, ("employer_id", "sector", "track", "capacity"), ()),
+    "preferences": (False, ("candidate_id", "employer_id", "rank"), ()),
+}
+
+#: Normalized dtypes of the columns matcher reads.
+SCHEMA: Final[dict[str, dict[str, type[pl.DataType] | pl.DataType]]] = {
+    "candidates": {
+        "candidate_id": pl.String,
+        "nationality": pl.String,
+        "japanese_level": pl.String,
+        "track": pl.String,
+        "prefecture": pl.String,
+    },
+    "aptitudes": {
+        "candidate_id": pl.String,
+        "sector": pl.String,
+        "score": pl.Float64,
+        "skills_test": pl.Boolean,
+    },
+    "employers": {
+        "employer_id": pl.String,
+        "prefecture": pl.String,
+        "full_time_staff": pl.Int64,
+        "excellent": pl.Boolean,
+        "min_japanese_level": pl.String,
+    },
+    "slots": {
+        "employer_id": pl.String,
+        "sector": pl.String,
+        "track": pl.String,
+        "capacity": pl.Int64,
+    },
+    "preferences": {"candidate_id": pl.String, "employer_id": pl.String, "rank": pl.Int64},
+}
+
+
+@dataclass(frozen=True)
+class Instance:
+    """A validated matching instance.
+
+    Build it with :func:`matcher.load_instance` (a directory of CSV / Parquet files) or
+    :func:`matcher.instance_from_frames` (polars DataFrames); both validate everything and
+    raise :class:`matcher.InputError` listing every problem.
+    """
+
+    candidates: pl.DataFrame
+    aptitudes: pl.DataFrame
+    employers: pl.DataFrame
+    slots: pl.DataFrame
+    preferences: pl.DataFrame
+    policy: Policy
+    source: str
+    content_hash: str
+
+    @property
+    def n_candidates(self) -> int:
+        return self.candidates.height
+
+    @property
+    def n_employers(self) -> int:
+        return self.employers.height
+
+    def tables(self) -> dict[str, pl.DataFrame]:
+        """The five tables by stem, as they would be written back to files."""
+        return {
+            "candidates": self.candidates,
+            "aptitudes": self.aptitudes,
+            "employers": self.employers,
+            "slots": self.slots,
+            "preferences": self.preferences,
+        }

@@ -1,0 +1,296 @@
+"""Policy as data: caps, eligibility rules, per-employer intake rules, objective.
+
+A policy is a TOML file validated by pydantic; an unknown key is an error. Without a
+policy file the neutral policy applies: only slot capacities, track equality, the
+employer's minimum Japanese level and the aptitude rows decide. Every key is documented
+in the README ("Policy files"); ``instances/policies/japan-2026.toml`` encodes DOMAIN.md.
+
+Caps form a laminar (nested) family so that the welfare problem stays a min-cost flow:
+slot (employer, sector, track) inside the employer's intake for (employer, sector, track
+group) inside the national cap of (sector, track group) inside the total cap of the track
+group. Employer-wide caps across sectors cross that nesting and are not expressible here.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Literal
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from matcher.errors import InputError, Problem
+from matcher.reference import PREFECTURES, TRACKS, japanese_level_rank
+
+NonNegInt = Annotated[int, Field(ge=0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Rule(_Strict):
+    """Eligibility rule for a program (sector, track); unset fields inherit."""
+
+    min_japanese_level: str | None = None
+    skills_test_required: bool | None = None
+    min_score: Annotated[float, Field(ge=0, le=100)] | None = None
+
+    @field_validator("min_japanese_level")
+    @classmethod
+    def _level(cls, v: str | None) -> str | None:
+        if v is not None and japanese_level_rank(v) is None:
+            raise ValueError(f"unknown Japanese level {v!r} (allowed: none, A1..C1, N5..N1)")
+        return v
+
+    def over(self, base: Rule) -> Rule:
+        """This rule with its unset fields taken from ``base``."""
+        return Rule(
+            min_japanese_level=self.min_japanese_level or base.min_japanese_level,
+            skills_test_required=(
+                self.skills_test_required
+                if self.skills_test_required is not None
+                else base.skills_test_required
+            ),
+            min_score=self.min_score if self.min_score is not None else base.min_score,
+        )
+
+
+class SectorPolicy(_Strict):
+    """What the policy says about one sector."""
+
+    label: str | None = None
+    tracks: list[str] = Field(default_factory=lambda: list(TRACKS))
+    caps: dict[str, NonNegInt] = Field(default_factory=dict)
+    rules: dict[str, Rule] = Field(default_factory=dict)
+
+
+class IntakeRule(_Strict):
+    """Per-employer intake cap for one track group, in some or all sectors.
+
+    The cap of employer *e* in sector *s* for the group is the minimum over every rule
+    that applies: ``tiers`` maps full-time staff to an intake (``[max_staff, intake]``
+    rows, ascending; above the last row ``staff // staff_per_worker_above``), multiplied
+    by ``excellent_multiplier`` for excellent employers and by ``bonus_multiplier``
+    outside ``bonus_outside_region``, rounded down; ``max_staff_ratio`` caps it at
+    ``floor(ratio * full_time_staff)``.
+    """
+
+    name: str = ""
+    group: str
+    sectors: list[str] = Field(default_factory=list)
+    tiers: list[tuple[NonNegInt, NonNegInt]] = Field(default_factory=list)
+    staff_per_worker_above: Annotated[int, Field(gt=0)] | None = None
+    excellent_multiplier: Annotated[float, Field(ge=0)] = 1.0
+    bonus_multiplier: Annotated[float, Field(ge=0)] = 1.0
+    bonus_outside_region: str | None = None
+    max_staff_ratio: Annotated[float, Field(ge=0)] | None = None
+
+
+class Limits(_Strict):
+    """Limits that keep national-scale instances in memory."""
+
+    max_pairs_per_candidate: Annotated[int, Field(gt=0)] | None = None
+
+
+class Objective(_Strict):
+    """The objective. ``welfare``: most placed, then most total score, then least rank sum."""
+
+    kind: Literal["welfare"] = "welfare"
+    score_decimals: Annotated[int, Field(ge=0, le=4)] = 2
+
+
+class Policy(_Strict):
+    """A validated policy. Build with :func:`load_policy` or :func:`neutral_policy`."""
+
+    name: str = "neutral"
+    description: str = ""
+    track_groups: dict[str, list[str]] = Field(default_factory=dict)
+    regions: dict[str, list[str]] = Field(default_factory=dict)
+    rules: dict[str, Rule] = Field(default_factory=dict)
+    total_caps: dict[str, NonNegInt] = Field(default_factory=dict)
+    sectors: dict[str, SectorPolicy] = Field(default_factory=dict)
+    intake: list[IntakeRule] = Field(default_factory=list)
+    limits: Limits = Field(default_factory=Limits)
+    objective: Objective = Field(default_factory=Objective)
+
+    # ---- derived views -------------------------------------------------------------
+    def group_of(self, track: str) -> str:
+        """Track group of a track (a track outside every group is its own group)."""
+        for group, tracks in self.track_groups.items():
+            if track in tracks:
+                return group
+        return track
+
+    def knows_sectors(self) -> bool:
+        """True when the policy lists sectors, which then are the only valid ones."""
+        return bool(self.sectors)
+
+    def allows(self, sector: str, track: str) -> bool:
+        """Whether a (sector, track) program exists under this policy."""
+        if not self.sectors:
+            return track in TRACKS
+        sp = self.sectors.get(sector)
+        return sp is not None and track in sp.tracks
+
+    def rule(self, sector: str, track: str) -> Rule:
+        """Effective eligibility rule of a program: sector override, then track default."""
+        base = self.rules.get(track, Rule())
+        sp = self.sectors.get(sector)
+        if sp is not None and track in sp.rules:
+            return sp.rules[track].over(base)
+        return base
+
+    def national_cap(self, sector: str, group: str) -> int | None:
+        sp = self.sectors.get(sector)
+        return None if sp is None else sp.caps.get(group)
+
+    def intake_caps(
+        self,
+        sector: str,
+        group: str,
+        *,
+        full_time_staff: npt.NDArray[np.int64],
+        excellent: npt.NDArray[np.bool_],
+        prefecture: Sequence[str] | npt.NDArray[np.object_],
+    ) -> npt.NDArray[np.int64] | None:
+        """Intake cap per employer for (sector, group), vectorized; None when unlimited."""
+        caps: npt.NDArray[np.int64] | None = None
+        staff = np.asarray(full_time_staff, dtype=np.int64)
+        for rule in self.intake:
+            if rule.group != group or (rule.sectors and sector not in rule.sectors):
+                continue
+            cap = _rule_cap(rule, staff, np.asarray(excellent, dtype=bool), prefecture, self)
+            caps = cap if caps is None else np.minimum(caps, cap)
+        return caps
+
+
+def _rule_cap(
+    rule: IntakeRule,
+    staff: npt.NDArray[np.int64],
+    excellent: npt.NDArray[np.bool_],
+    prefecture: Sequence[str] | npt.NDArray[np.object_],
+    policy: Policy,
+) -> npt.NDArray[np.int64]:
+    big = np.iinfo(np.int64).max // 4
+    cap = np.full(staff.shape, big, dtype=np.int64)
+    if rule.tiers:
+        bounds = np.array([t[0] for t in rule.tiers], dtype=np.int64)
+        values = np.array([t[1] for t in rule.tiers], dtype=np.int64)
+        idx = np.searchsorted(bounds, staff, side="left")
+        above = idx >= len(bounds)
+        base = values[np.minimum(idx, len(bounds) - 1)].astype(np.float64)
+        if rule.staff_per_worker_above is not None:
+            base = np.where(above, staff // rule.staff_per_worker_above, base)
+        mult = np.where(excellent, rule.excellent_multiplier, 1.0)
+        if rule.bonus_outside_region is not None and rule.bonus_multiplier != 1.0:
+            region = policy.regions[rule.bonus_outside_region]
+            outside = ~np.isin(np.asarray(prefecture, dtype=object), region)
+            mult = mult * np.where(outside, rule.bonus_multiplier, 1.0)
+        # A tiny epsilon keeps 3 * 1.5 = 4.5 -> 4 but 2 * 1.5 = 3.0 from becoming 2.
+        cap = np.floor(base * mult + 1e-9).astype(np.int64)
+    if rule.max_staff_ratio is not None:
+        cap = np.minimum(cap, np.floor(staff * rule.max_staff_ratio + 1e-9).astype(np.int64))
+    return cap
+
+
+def neutral_policy() -> Policy:
+    """The policy used without a policy file: no caps or rules beyond the instance's."""
+    return Policy()
+
+
+def load_policy(path: str | Path) -> Policy:
+    """Read and validate a policy TOML file; every problem is reported at once.
+
+    Raises
+    ------
+    InputError
+        When the file is missing, not TOML, has unknown keys or inconsistent values.
+    """
+    path = Path(path)
+    name = str(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError([Problem(name, "policy file not found")], what="policy") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError([Problem(name, f"not valid TOML: {exc}")], what="policy") from None
+    return policy_from_dict(data, source=name)
+
+
+def policy_from_dict(data: dict[str, object], *, source: str = "policy") -> Policy:
+    """Validate a policy given as a dict (the parsed TOML)."""
+    try:
+        policy = Policy.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            Problem(source, err["msg"], column=".".join(str(p) for p in err["loc"]))
+            for err in exc.errors()
+        ]
+        raise InputError(problems, what="policy") from None
+    problems = _check_consistency(policy, source)
+    if problems:
+        raise InputError(problems, what="policy")
+    return policy
+
+
+def _check_consistency(policy: Policy, source: str) -> list[Problem]:
+    """Cross-field checks pydantic cannot express; messages name the key."""
+    out: list[Problem] = []
+
+    def bad(key: str, msg: str) -> None:
+        out.append(Problem(source, msg, column=key))
+
+    seen: dict[str, str] = {}
+    for group, tracks in policy.track_groups.items():
+        if group in TRACKS and tracks != [group]:
+            bad(f"track_groups.{group}", "a group may not be named after a track it does not equal")
+        for t in tracks:
+            if t not in TRACKS:
+                bad(f"track_groups.{group}", f"unknown track {t!r} (allowed: {', '.join(TRACKS)})")
+            elif t in seen:
+                bad(f"track_groups.{group}", f"track {t!r} is already in group {seen[t]!r}")
+            else:
+                seen[t] = group
+    groups = {policy.group_of(t) for t in TRACKS}
+    for region, prefs in policy.regions.items():
+        for p in prefs:
+            if p not in PREFECTURES:
+                bad(f"regions.{region}", f"unknown prefecture {p!r}")
+    for track in policy.rules:
+        if track not in TRACKS:
+            bad(f"rules.{track}", f"unknown track (allowed: {', '.join(TRACKS)})")
+    for g in policy.total_caps:
+        if g not in groups:
+            bad(f"total_caps.{g}", f"unknown track group (allowed: {', '.join(sorted(groups))})")
+    for s, sp in policy.sectors.items():
+        for t in sp.tracks:
+            if t not in TRACKS:
+                bad(f"sectors.{s}.tracks", f"unknown track {t!r} (allowed: {', '.join(TRACKS)})")
+        for g in sp.caps:
+            if g not in groups:
+                bad(f"sectors.{s}.caps.{g}", f"unknown track group (allowed: {', '.join(sorted(groups))})")
+        for t in sp.rules:
+            if t not in TRACKS:
+                bad(f"sectors.{s}.rules.{t}", f"unknown track (allowed: {', '.join(TRACKS)})")
+    for i, rule in enumerate(policy.intake):
+        key = f"intake[{i}]"
+        if rule.group not in groups:
+            bad(f"{key}.group", f"unknown track group {rule.group!r} (allowed: {', '.join(sorted(groups))})")
+        for s in rule.sectors:
+            if policy.sectors and s not in policy.sectors:
+                bad(f"{key}.sectors", f"unknown sector {s!r}")
+        bounds = [t[0] for t in rule.tiers]
+        if any(b2 <= b1 for b1, b2 in zip(bounds, bounds[1:], strict=False)):
+            bad(f"{key}.tiers", "max_staff must increase from row to row")
+        if not rule.tiers and rule.max_staff_ratio is None:
+            bad(key, "an intake rule needs tiers or max_staff_ratio")
+        if rule.bonus_outside_region is not None and rule.bonus_outside_region not in policy.regions:
+            bad(f"{key}.bonus_outside_region", f"unknown region {rule.bonus_outside_region!r}")
+        if not math.isfinite(rule.excellent_multiplier) or not math.isfinite(rule.bonus_multiplier):
+            bad(key, "multipliers must be finite")
+    return out

@@ -1,0 +1,75 @@
+"""The result object every solve returns (modelled on ``scipy.optimize.OptimizeResult``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from matcher.io import write_tables
+from matcher.solvers.status import Status
+
+
+@dataclass(frozen=True)
+class Objective:
+    """The lexicographic welfare objective's three levels."""
+
+    matched: int
+    total_score: float
+    rank_sum: int
+
+    def as_dict(self) -> dict[str, int | float]:
+        return {"matched": self.matched, "total_score": self.total_score, "rank_sum": self.rank_sum}
+
+
+@dataclass
+class MatchResult:
+    """Outcome of :func:`matcher.solve`.
+
+    Attributes
+    ----------
+    status : Status
+        ``optimal``, ``feasible``, ``infeasible``, ``time_limit`` or ``error``.
+    success : bool
+        True when ``assignments`` is a valid assignment (optimal or feasible).
+    message : str
+        Plain-English account of the status.
+    method : str
+        The method that produced it (``optimal``).
+    objective : Objective
+        Placed count, total score and rank sum of ``assignments``.
+    assignments, unmatched : polars.DataFrame
+        The output tables (see the README, "Outputs").
+    summary : dict
+        Everything written to ``summary.json``.
+    """
+
+    status: Status
+    message: str
+    method: str
+    objective: Objective
+    assignments: pl.DataFrame
+    unmatched: pl.DataFrame
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def success(self) -> bool:
+        return self.status.success
+
+    def write(self, out: str | Path, *, format: str = "csv") -> Path:
+        """Write ``assignments``, ``unmatched`` and ``summary.json`` to ``out`` atomically."""
+        return write_tables(
+            {"assignments": self.assignments, "unmatched": self.unmatched},
+            out,
+            format,
+            extra={"summary.json": self.summary},
+        )
+
+    def __repr__(self) -> str:
+        o = self.objective
+        return (
+            f"MatchResult(status={self.status.value!r}, method={self.method!r}, matched={o.matched}, "
+            f"total_score={o.total_score}, rank_sum={o.rank_sum}, message={self.message!r})"
+        )

@@ -1,0 +1,1 @@
+"""Solvers, one module each; only these modules import a solver library."""

@@ -1,0 +1,303 @@
+"""Validation at the boundary: raw tables in, a normalized :class:`Instance` out.
+
+Every check is a vectorized polars expression; problems are collected across all tables
+(file, row, column, id) and raised together as one :class:`InputError`. Tables are
+sorted by their ids so that results never depend on the row order of an export.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from matcher.errors import MAX_EXAMPLES_PER_KIND, InputError, Problem, ProblemList
+from matcher.model import SCHEMA, TABLES, Instance
+from matcher.policy import Policy
+from matcher.reference import (
+    JAPANESE_LEVELS,
+    JLPT_ALIASES,
+    PREFECTURES,
+    TRACKS,
+)
+
+_ROW = "__row"
+_TRUE = ("true", "t", "yes", "y", "1")
+_FALSE = ("false", "f", "no", "n", "0")
+
+#: Accepted spellings (lower case) of each Japanese level, mapped to the CEFR name.
+LEVEL_SPELLINGS: dict[str, str] = {lv.lower(): lv for lv in JAPANESE_LEVELS} | {
+    k.lower(): v for k, v in JLPT_ALIASES.items()
+}
+_PREFECTURE_SPELLINGS: dict[str, str] = {p.lower(): p for p in PREFECTURES} | {
+    str(i + 1): p for i, p in enumerate(PREFECTURES)
+} | {f"{i + 1:02d}": p for i, p in enumerate(PREFECTURES)}
+_LEVELS_ALLOWED = "none, A1, A2, B1, B2, C1 (or JLPT N5..N1)"
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """A table as read from a file (or given as a DataFrame) before validation."""
+
+    frame: pl.DataFrame
+    file: str
+
+
+class _Checker:
+    """Runs the column checks of one table and records what fails."""
+
+    def __init__(self, table: str, raw: RawTable, id_col: str, problems: ProblemList) -> None:
+        self.table = table
+        self.file = raw.file
+        self.problems = problems
+        self.df = raw.frame.with_row_index(_ROW, offset=1)
+        self.id_col = id_col
+
+    def report(self, bad: pl.Series | pl.Expr, column: str | None, kind: str, detail: pl.Expr | None) -> None:
+        """Record one problem per row where ``bad`` is true (bounded examples)."""
+        mask = bad if isinstance(bad, pl.Expr) else pl.lit(bad, dtype=pl.Boolean)
+        hits = self.df.lazy().filter(mask.fill_null(False))
+        total = hits.select(pl.len()).collect().item()
+        if total == 0:
+            return
+        cols = [pl.col(_ROW)]
+        cols.append(pl.col(self.id_col).cast(pl.String).alias("__id") if self.id_col in self.df.columns else pl.lit(None, pl.String).alias("__id"))
+        cols.append((detail if detail is not None else pl.lit("")).cast(pl.String).alias("__detail"))
+        ex = hits.head(MAX_EXAMPLES_PER_KIND).select(cols).collect()
+        examples = [
+            Problem(
+                self.file,
+                f"{kind}{(': ' + d) if d else ''}",
+                row=int(r),
+                column=column,
+                id=i if column != self.id_col and i else None,
+            )
+            for r, i, d in ex.iter_rows()
+        ]
+        self.problems.add_bulk(kind, examples, total)
+
+    # ---- column parsers: each returns the normalized expression -----------------
+    def text(self, col: str) -> pl.Expr:
+        return pl.col(col).cast(pl.String).str.strip_chars().replace("", None)
+
+    def ident(self, col: str) -> pl.Expr:
+        value = self.text(col)
+        self.report(value.is_null(), col, "empty id", None)
+        return value
+
+    def required_text(self, col: str) -> pl.Expr:
+        value = self.text(col)
+        self.report(value.is_null(), col, "empty value", None)
+        return value
+
+    def enum(self, col: str, mapping: dict[str, str], what: str, allowed: str, *, nullable: bool) -> pl.Expr:
+        raw = self.text(col)
+        value = raw.str.to_lowercase().replace_strict(mapping, default=None, return_dtype=pl.String)
+        bad = value.is_null() if not nullable else (value.is_null() & raw.is_not_null())
+        detail = pl.concat_str([pl.lit("'"), raw.fill_null(""), pl.lit(f"' (allowed: {allowed})")])
+        self.report(bad, col, f"unknown {what}", detail)
+        return value
+
+    def integer(self, col: str, *, minimum: int | None = 0) -> pl.Expr:
+        dtype = self.df.schema[col]
+        if dtype.is_integer():
+            value = pl.col(col).cast(pl.Int64)
+        else:
+            as_float = (
+                pl.col(col).cast(pl.Float64)
+                if dtype.is_float()
+                else self.text(col).cast(pl.Float64, strict=False)
+            )
+            present = pl.col(col).is_not_null() & (self.text(col).is_not_null() if dtype == pl.String else pl.lit(True))
+            self.report(present & as_float.is_null() | as_float.is_nan(), col, "not a number", self.text(col))
+            self.report(~present, col, "missing value", None)
+            self.report(as_float.is_finite() & (as_float != as_float.floor()), col, "not a whole number", self.text(col))
+            value = pl.when(as_float.is_finite() & (as_float == as_float.floor())).then(as_float).cast(pl.Int64, strict=False)
+        if minimum is not None:
+            self.report(value < minimum, col, f"must be >= {minimum}", value.cast(pl.String))
+        return value
+
+    def number(self, col: str, *, low: float, high: float) -> pl.Expr:
+        dtype = self.df.schema[col]
+        value = pl.col(col).cast(pl.Float64) if dtype.is_numeric() else self.text(col).cast(pl.Float64, strict=False)
+        raw_present = pl.col(col).is_not_null() if dtype.is_numeric() else self.text(col).is_not_null()
+        self.report(~raw_present, col, "missing value", None)
+        self.report(raw_present & (value.is_null() | value.is_nan()), col, "not a number", self.text(col))
+        self.report(value.is_not_nan() & ((value < low) | (value > high)), col, f"outside [{low:g}, {high:g}]", value.cast(pl.String))
+        return value
+
+    def boolean(self, col: str) -> pl.Expr:
+        if col not in self.df.columns:
+            return pl.lit(False)
+        dtype = self.df.schema[col]
+        if dtype == pl.Boolean:
+            return pl.col(col).fill_null(False)
+        raw = self.text(col).str.to_lowercase()
+        mapping = dict.fromkeys(_TRUE, "1") | dict.fromkeys(_FALSE, "0")
+        value = raw.replace_strict(mapping, default=None, return_dtype=pl.String)
+        self.report(raw.is_not_null() & value.is_null(), col, "not a boolean", pl.concat_str([pl.lit("'"), raw, pl.lit("' (use true/false, yes/no or 1/0)")]))
+        return (value == "1").fill_null(False)
+
+    def finish(self, exprs: dict[str, pl.Expr]) -> pl.DataFrame:
+        """Apply the normalized columns, keep extra columns, drop the row index."""
+        return self.df.with_columns(**exprs).select(
+            [c for c in SCHEMA[self.table] if c in exprs]
+            + [c for c in self.df.columns if c not in exprs and c != _ROW and c not in SCHEMA[self.table]]
+        ).cast({c: t for c, t in SCHEMA[self.table].items() if c in exprs})  # type: ignore[arg-type]
+
+    def duplicates(self, keys: list[str], normalized: pl.DataFrame, what: str) -> None:
+        complete = pl.all_horizontal([pl.col(k).is_not_null() for k in keys])
+        dup = normalized.select(pl.struct(keys).is_duplicated() & complete).to_series()
+        desc = pl.concat_str([pl.col(k).fill_null("") for k in keys], separator=", ")
+        self.report(pl.lit(dup), keys[-1] if len(keys) == 1 else ",".join(keys), f"duplicate {what}", desc)
+
+
+def _missing_columns(name: str, raw: RawTable, problems: ProblemList) -> bool:
+    _, required, _ = TABLES[name]
+    missing = [c for c in required if c not in raw.frame.columns]
+    for c in missing:
+        problems.add(Problem(raw.file, f"missing required column (found: {', '.join(raw.frame.columns) or 'none'})", column=c))
+    return bool(missing)
+
+
+def validate_tables(
+    raw: dict[str, RawTable | None],
+    policy: Policy,
+    *,
+    source: str,
+    content_hash: str,
+    unreadable: set[str] | None = None,
+) -> Instance:
+    """Check every table against the contract and the policy; return the normalized instance.
+
+    Raises
+    ------
+    InputError
+        Listing every problem found (missing tables or columns, bad values, duplicate
+        ids, references to unknown ids, sectors or programs).
+    """
+    problems = ProblemList()
+    for name, (required, _, _) in TABLES.items():
+        if raw.get(name) is None and required and name not in (unreadable or set()):
+            problems.add(Problem(f"{name}.csv", "required table missing (expected <dir>/" f"{name}.csv or {name}.parquet)"))
+    usable = {
+        name: table
+        for name, table in raw.items()
+        if table is not None and name in TABLES and not _missing_columns(name, table, problems)
+    }
+    frames: dict[str, pl.DataFrame] = {}
+    checkers: dict[str, _Checker] = {}
+    level_map = LEVEL_SPELLINGS
+    track_map = {t: t for t in TRACKS}
+
+    if (t := usable.get("candidates")) is not None:
+        c = checkers["candidates"] = _Checker("candidates", t, "candidate_id", problems)
+        exprs = {
+            "candidate_id": c.ident("candidate_id"),
+            "nationality": c.required_text("nationality"),
+            "japanese_level": c.enum("japanese_level", level_map, "Japanese level", _LEVELS_ALLOWED, nullable=False),
+            "track": c.enum("track", track_map, "track", ", ".join(TRACKS), nullable=False),
+        }
+        if "prefecture" in c.df.columns:
+            exprs["prefecture"] = c.enum("prefecture", _PREFECTURE_SPELLINGS, "prefecture", "a prefecture name or JIS code 1-47", nullable=True)
+        else:
+            exprs["prefecture"] = pl.lit(None, pl.String)
+        frames["candidates"] = c.finish(exprs)
+        c.duplicates(["candidate_id"], frames["candidates"], "candidate_id")
+
+    if (t := usable.get("employers")) is not None:
+        c = checkers["employers"] = _Checker("employers", t, "employer_id", problems)
+        exprs = {
+            "employer_id": c.ident("employer_id"),
+            "prefecture": c.enum("prefecture", _PREFECTURE_SPELLINGS, "prefecture", "a prefecture name or JIS code 1-47", nullable=False),
+            "full_time_staff": c.integer("full_time_staff"),
+            "excellent": c.boolean("excellent"),
+            "min_japanese_level": (
+                c.enum("min_japanese_level", level_map, "Japanese level", _LEVELS_ALLOWED, nullable=True)
+                if "min_japanese_level" in c.df.columns
+                else pl.lit(None, pl.String)
+            ),
+        }
+        frames["employers"] = c.finish(exprs)
+        c.duplicates(["employer_id"], frames["employers"], "employer_id")
+
+    if (t := usable.get("aptitudes")) is not None:
+        c = checkers["aptitudes"] = _Checker("aptitudes", t, "candidate_id", problems)
+        frames["aptitudes"] = c.finish({
+            "candidate_id": c.ident("candidate_id"),
+            "sector": c.required_text("sector"),
+            "score": c.number("score", low=0.0, high=100.0),
+            "skills_test": c.boolean("skills_test"),
+        })
+        c.duplicates(["candidate_id", "sector"], frames["aptitudes"], "aptitude row for this candidate and sector")
+
+    if (t := usable.get("slots")) is not None:
+        c = checkers["slots"] = _Checker("slots", t, "employer_id", problems)
+        frames["slots"] = c.finish({
+            "employer_id": c.ident("employer_id"),
+            "sector": c.required_text("sector"),
+            "track": c.enum("track", track_map, "track", ", ".join(TRACKS), nullable=False),
+            "capacity": c.integer("capacity"),
+        })
+        c.duplicates(["employer_id", "sector", "track"], frames["slots"], "slot (employer, sector, track)")
+
+    if (t := usable.get("preferences")) is not None:
+        c = checkers["preferences"] = _Checker("preferences", t, "candidate_id", problems)
+        frames["preferences"] = c.finish({
+            "candidate_id": c.ident("candidate_id"),
+            "employer_id": c.ident("employer_id"),
+            "rank": c.integer("rank", minimum=1),
+        })
+        c.duplicates(["candidate_id", "employer_id"], frames["preferences"], "preference for this candidate and employer")
+        c.duplicates(["candidate_id", "rank"], frames["preferences"], "rank for this candidate")
+    else:
+        frames["preferences"] = pl.DataFrame(schema=SCHEMA["preferences"])
+
+    _check_references(frames, checkers, policy)
+    problems.raise_if_any("instance")
+    return Instance(
+        candidates=frames["candidates"].sort("candidate_id"),
+        aptitudes=frames["aptitudes"].sort("candidate_id", "sector"),
+        employers=frames["employers"].sort("employer_id"),
+        slots=frames["slots"].sort("employer_id", "sector", "track"),
+        preferences=frames["preferences"].sort("candidate_id", "rank"),
+        policy=policy,
+        source=source,
+        content_hash=content_hash,
+    )
+
+
+def _check_references(frames: dict[str, pl.DataFrame], checkers: dict[str, _Checker], policy: Policy) -> None:
+    """Ids, sectors and programs referenced by one table must exist."""
+
+    def unknown(table: str, col: str, known: pl.Series | None, what: str) -> None:
+        if table not in checkers or known is None:
+            return
+        c = checkers[table]
+        values = frames[table].get_column(col)
+        bad = values.is_not_null() & ~values.is_in(known.implode())
+        c.report(bad, col, f"unknown {what}", pl.concat_str([pl.lit("'"), c.text(col), pl.lit("'")]))
+
+    cand_ids = frames["candidates"].get_column("candidate_id") if "candidates" in frames else None
+    emp_ids = frames["employers"].get_column("employer_id") if "employers" in frames else None
+    unknown("aptitudes", "candidate_id", cand_ids, "candidate (not in candidates)")
+    unknown("preferences", "candidate_id", cand_ids, "candidate (not in candidates)")
+    unknown("slots", "employer_id", emp_ids, "employer (not in employers)")
+    unknown("preferences", "employer_id", emp_ids, "employer (not in employers)")
+    if policy.knows_sectors():
+        sectors = pl.Series(sorted(policy.sectors), dtype=pl.String)
+        unknown("aptitudes", "sector", sectors, f"sector for policy {policy.name!r}")
+        unknown("slots", "sector", sectors, f"sector for policy {policy.name!r}")
+    if "slots" in frames and "slots" in checkers:
+        slots = frames["slots"]
+        programs = slots.select("sector", "track").unique()
+        closed = [
+            (s, t) for s, t in programs.iter_rows()
+            if s is not None and t is not None and (not policy.knows_sectors() or s in policy.sectors) and not policy.allows(s, t)
+        ]
+        if closed:
+            bad = pl.lit(False)
+            for s, t in closed:
+                bad = bad | ((pl.col("sector") == s) & (pl.col("track") == t))
+            c = checkers["slots"]
+            c.report(pl.lit(slots.select(bad).to_series()), "track", f"program not offered under policy {policy.name!r}", pl.concat_str([c.text("sector"), pl.lit(" / "), c.text("track")]))
