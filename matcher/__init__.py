@@ -14,7 +14,7 @@ from matcher.io import instance_from_frames, load_instance
 from matcher.model import Instance
 from matcher.policy import Policy, load_policy, neutral_policy
 from matcher.result import MatchResult, Objective
-from matcher.solve import METHODS, VerificationFailed, solve
+from matcher.solve import METHODS, VerificationError, solve
 from matcher.solvers.status import Status
 from matcher.verify import Verification, verify_assignment
 
@@ -30,7 +30,7 @@ __all__ = [
     "Status",
     "TooManyPairsError",
     "Verification",
-    "VerificationFailed",
+    "VerificationError",
     "__version__",
     "instance_from_frames",
     "load_instance",

@@ -79,7 +79,9 @@ def generate(
     candidates: Annotated[int, typer.Option(help="Number of candidates.")] = 2000,
     employers: Annotated[int, typer.Option(help="Number of employers.")] = 100,
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same bytes.")] = 0,
-    unlisted_share: Annotated[float, typer.Option(help="Share of candidates without a preference list.")] = 0.0,
+    unlisted_share: Annotated[
+        float, typer.Option(help="Share of candidates without a preference list.")
+    ] = 0.0,
     list_length: Annotated[int, typer.Option(help="Employers each listing candidate ranks.")] = 20,
     format: Annotated[str, typer.Option("--format", "-f", help="csv or parquet.")] = "csv",
     policy: PolicyOpt = None,
@@ -92,8 +94,11 @@ def generate(
     _choice(format, FORMATS, "--format")
     try:
         tables = generate_instance(
-            candidates=candidates, employers=employers, seed=seed,
-            unlisted_share=unlisted_share, list_length=list_length,
+            candidates=candidates,
+            employers=employers,
+            seed=seed,
+            unlisted_share=unlisted_share,
+            list_length=list_length,
         )
     except ValueError as exc:
         _fail(str(exc))
@@ -109,8 +114,10 @@ def generate(
         write_tables(tables, out, format, texts=texts)
     except (OSError, ValueError) as exc:
         _fail(str(exc))
-    typer.echo(f"wrote {out}: {candidates:,} candidates, {employers:,} employers, "
-               f"{tables['slots'].height:,} slots, {tables['preferences'].height:,} preference rows")
+    typer.echo(
+        f"wrote {out}: {candidates:,} candidates, {employers:,} employers, "
+        f"{tables['slots'].height:,} slots, {tables['preferences'].height:,} preference rows"
+    )
 
 
 @app.command()
@@ -129,14 +136,18 @@ def validate(
     except (InputError, MatcherError) as exc:
         _fail(str(exc))
     typer.echo(f"{instance}: valid under policy {inst.policy.name!r}")
-    typer.echo(_table([
-        ("candidates", f"{inst.n_candidates:,}"),
-        ("employers", f"{inst.n_employers:,}"),
-        ("slots", f"{inst.slots.height:,}"),
-        ("declared capacity", f"{int(inst.slots.get_column('capacity').sum()):,}"),
-        ("preference rows", f"{inst.preferences.height:,}"),
-        ("eligible pairs", f"{pairs['listed_pairs'] + pairs['unlisted_pairs']:,}"),
-    ]))
+    typer.echo(
+        _table(
+            [
+                ("candidates", f"{inst.n_candidates:,}"),
+                ("employers", f"{inst.n_employers:,}"),
+                ("slots", f"{inst.slots.height:,}"),
+                ("declared capacity", f"{int(inst.slots.get_column('capacity').sum()):,}"),
+                ("preference rows", f"{inst.preferences.height:,}"),
+                ("eligible pairs", f"{pairs['listed_pairs'] + pairs['unlisted_pairs']:,}"),
+            ]
+        )
+    )
 
 
 @app.command("solve")
@@ -194,10 +205,17 @@ def solve_cmd(
 def _read_result_table(directory: Path, stem: str) -> pl.DataFrame:
     csv, parquet = directory / f"{stem}.csv", directory / f"{stem}.parquet"
     if csv.is_file():
-        return pl.read_csv(csv, schema_overrides={
-            "candidate_id": pl.String, "employer_id": pl.String, "sector": pl.String,
-            "track": pl.String, "score": pl.Float64, "pref_rank": pl.Int64,
-        })
+        return pl.read_csv(
+            csv,
+            schema_overrides={
+                "candidate_id": pl.String,
+                "employer_id": pl.String,
+                "sector": pl.String,
+                "track": pl.String,
+                "score": pl.Float64,
+                "pref_rank": pl.Int64,
+            },
+        )
     if parquet.is_file():
         return pl.read_parquet(parquet)
     _fail(f"{directory}: no {stem}.csv or {stem}.parquet")
@@ -217,8 +235,12 @@ def verify(
     if summary_path.is_file():
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
     try:
-        pol = policy if policy is not None else (
-            policy_from_dict(summary["policy"], source=str(summary_path)) if "policy" in summary else None
+        pol = (
+            policy
+            if policy is not None
+            else (
+                policy_from_dict(summary["policy"], source=str(summary_path)) if "policy" in summary else None
+            )
         )
         inst = load_instance(instance, policy=pol)
         assignments = _read_result_table(result, "assignments")

@@ -96,15 +96,24 @@ def program_rules(policy: Policy, programs: pl.DataFrame) -> pl.DataFrame:
     rows = []
     for sector, track in programs.select("sector", "track").unique().sort("sector", "track").iter_rows():
         rule = policy.rule(sector, track)
-        rows.append({
-            "sector": sector,
-            "track": track,
-            "rule_min_level": JAPANESE_LEVELS.index(rule.min_japanese_level) if rule.min_japanese_level else 0,
-            "rule_skills": bool(rule.skills_test_required),
-            "rule_min_score": float(rule.min_score or 0.0),
-        })
-    schema = {"sector": pl.String, "track": pl.String, "rule_min_level": pl.Int8,
-              "rule_skills": pl.Boolean, "rule_min_score": pl.Float64}
+        rows.append(
+            {
+                "sector": sector,
+                "track": track,
+                "rule_min_level": JAPANESE_LEVELS.index(rule.min_japanese_level)
+                if rule.min_japanese_level
+                else 0,
+                "rule_skills": bool(rule.skills_test_required),
+                "rule_min_score": float(rule.min_score or 0.0),
+            }
+        )
+    schema = {
+        "sector": pl.String,
+        "track": pl.String,
+        "rule_min_level": pl.Int8,
+        "rule_skills": pl.Boolean,
+        "rule_min_score": pl.Float64,
+    }
     return pl.DataFrame(rows, schema=schema)
 
 
@@ -173,31 +182,42 @@ def _unlisted_counts(q: pl.DataFrame, slots: pl.DataFrame) -> pl.DataFrame:
     eligible slots a prefix of that list, of length m (the slots with min level <= its).
     """
     per_level = (
-        slots.group_by("sector", "track", "emp_min_level").agg(pl.len().alias("n"))
-        .join(pl.DataFrame({"level": list(range(len(JAPANESE_LEVELS)))}, schema={"level": pl.Int8}), how="cross")
+        slots.group_by("sector", "track", "emp_min_level")
+        .agg(pl.len().alias("n"))
+        .join(
+            pl.DataFrame({"level": list(range(len(JAPANESE_LEVELS)))}, schema={"level": pl.Int8}), how="cross"
+        )
         .filter(pl.col("emp_min_level") <= pl.col("level"))
-        .group_by("sector", "track", "level").agg(pl.col("n").sum().cast(pl.Int64).alias("m"))
+        .group_by("sector", "track", "level")
+        .agg(pl.col("n").sum().cast(pl.Int64).alias("m"))
     )
     return q.join(per_level, on=["sector", "track", "level"], how="inner").filter(pl.col("m") > 0)
 
 
-def _listed_pairs(instance: Instance, q: pl.DataFrame, slots: pl.DataFrame, *, limit: int | None) -> pl.DataFrame:
+def _listed_pairs(
+    instance: Instance, q: pl.DataFrame, slots: pl.DataFrame, *, limit: int | None
+) -> pl.DataFrame:
     """Pairs of listed candidates: slots of employers they listed, in a qualified program."""
-    cand_idx = instance.candidates.select("candidate_id", pl.int_range(pl.len(), dtype=pl.Int32).alias("cand"))
+    cand_idx = instance.candidates.select(
+        "candidate_id", pl.int_range(pl.len(), dtype=pl.Int32).alias("cand")
+    )
     prefs = instance.preferences.select("candidate_id", "employer_id", pl.col("rank").cast(pl.Int32)).join(
         cand_idx, on="candidate_id", how="inner"
     )
     pairs = (
-        prefs.join(slots.select("slot", "employer_id", "sector", "track", "emp_min_level"), on="employer_id", how="inner")
-        .join(q.select("cand", "sector", "track", "level", "score"), on=["cand", "sector", "track"], how="inner")
+        prefs.join(
+            slots.select("slot", "employer_id", "sector", "track", "emp_min_level"),
+            on="employer_id",
+            how="inner",
+        )
+        .join(
+            q.select("cand", "sector", "track", "level", "score"), on=["cand", "sector", "track"], how="inner"
+        )
         .filter(pl.col("level") >= pl.col("emp_min_level"))
         .select("cand", "slot", "score", "rank")
     )
     if limit is not None:
-        pairs = (
-            pairs.sort("cand", "rank", "slot")
-            .filter(pl.int_range(pl.len()).over("cand") < limit)
-        )
+        pairs = pairs.sort("cand", "rank", "slot").filter(pl.int_range(pl.len()).over("cand") < limit)
     return pairs
 
 
@@ -212,12 +232,15 @@ def _unlisted_pairs(q: pl.DataFrame, slots: pl.DataFrame, *, limit: int | None, 
     rng = np.random.default_rng(seed)
     # Program slot lists: sorted by the employer's minimum level (prefix property), in a
     # seeded random order within each level so sampling is not biased by employer id.
-    prog = slots.select("sector", "track", "emp_min_level", "slot").with_columns(
-        pl.Series("shuffle", rng.permutation(slots.height), dtype=pl.Int64)
-    ).sort("sector", "track", "emp_min_level", "shuffle")
+    prog = (
+        slots.select("sector", "track", "emp_min_level", "slot")
+        .with_columns(pl.Series("shuffle", rng.permutation(slots.height), dtype=pl.Int64))
+        .sort("sector", "track", "emp_min_level", "shuffle")
+    )
     offsets = (
         prog.with_row_index("pos")
-        .group_by("sector", "track").agg(pl.col("pos").min().cast(pl.Int64).alias("offset"))
+        .group_by("sector", "track")
+        .agg(pl.col("pos").min().cast(pl.Int64).alias("offset"))
     )
     counts = counts.join(offsets, on=["sector", "track"], how="left").sort("cand", "sector")
     m = counts.get_column("m").to_numpy().astype(np.int64)
@@ -239,12 +262,14 @@ def _unlisted_pairs(q: pl.DataFrame, slots: pl.DataFrame, *, limit: int | None, 
         j = np.where(sampled[row], np.minimum(pos_sampled, m[row] - 1), j)
     prog_slot = prog.get_column("slot").to_numpy()
     offset = counts.get_column("offset").to_numpy().astype(np.int64)
-    return pl.DataFrame({
-        "cand": counts.get_column("cand").to_numpy()[row],
-        "slot": prog_slot[offset[row] + j],
-        "score": counts.get_column("score").to_numpy()[row],
-        "rank": np.zeros(total, dtype=np.int32),
-    })
+    return pl.DataFrame(
+        {
+            "cand": counts.get_column("cand").to_numpy()[row],
+            "slot": prog_slot[offset[row] + j],
+            "score": counts.get_column("score").to_numpy()[row],
+            "rank": np.zeros(total, dtype=np.int32),
+        }
+    )
 
 
 def build_edges(instance: Instance, *, max_pairs: int | None = None, seed: int = 0) -> Edges:
@@ -274,18 +299,39 @@ def build_edges(instance: Instance, *, max_pairs: int | None = None, seed: int =
     unlisted_counts = _unlisted_counts(q_unlisted, open_slots)
     n_unlisted = int(unlisted_counts.get_column("m").sum())
     if limit is not None:
-        n_unlisted = int(unlisted_counts.group_by("cand").agg(pl.col("m").sum().clip(upper_bound=limit)).get_column("m").sum())
+        n_unlisted = int(
+            unlisted_counts.group_by("cand")
+            .agg(pl.col("m").sum().clip(upper_bound=limit))
+            .get_column("m")
+            .sum()
+        )
     listed = _listed_pairs(instance, q.filter(pl.col("listed")), open_slots, limit=limit)
     n_total = n_unlisted + listed.height
-    log.info("eligible pairs: %s (%s from preference lists, %s from candidates without lists)",
-             n_total, listed.height, n_unlisted)
+    log.info(
+        "eligible pairs: %s (%s from preference lists, %s from candidates without lists)",
+        n_total,
+        listed.height,
+        n_unlisted,
+    )
     if n_total > max_pairs:
         raise TooManyPairsError(n_total, max_pairs, int(unlisted_counts.get_column("cand").n_unique()))
     unlisted = _unlisted_pairs(q_unlisted, open_slots, limit=limit, seed=seed)
-    pairs = pl.concat([
-        listed.select(pl.col("cand").cast(pl.Int32), pl.col("slot").cast(pl.Int32), pl.col("score").cast(pl.Float64), pl.col("rank").cast(pl.Int32)),
-        unlisted.select(pl.col("cand").cast(pl.Int32), pl.col("slot").cast(pl.Int32), pl.col("score").cast(pl.Float64), pl.col("rank").cast(pl.Int32)),
-    ]).sort("cand", "slot")
+    pairs = pl.concat(
+        [
+            listed.select(
+                pl.col("cand").cast(pl.Int32),
+                pl.col("slot").cast(pl.Int32),
+                pl.col("score").cast(pl.Float64),
+                pl.col("rank").cast(pl.Int32),
+            ),
+            unlisted.select(
+                pl.col("cand").cast(pl.Int32),
+                pl.col("slot").cast(pl.Int32),
+                pl.col("score").cast(pl.Float64),
+                pl.col("rank").cast(pl.Int32),
+            ),
+        ]
+    ).sort("cand", "slot")
     caps = cap_structure(instance, slots)
     return Edges(
         cand=pairs.get_column("cand").to_numpy().astype(np.int32, copy=False),
@@ -315,25 +361,49 @@ def cap_structure(instance: Instance, slots: pl.DataFrame) -> CapStructure:
     intakes = slots.select("employer_id", "emp", "sector", "group").unique().sort("emp", "sector", "group")
     cap_parts = []
     for (sector, group), part in intakes.group_by(["sector", "group"], maintain_order=True):
-        caps = policy.intake_caps(str(sector), str(group), full_time_staff=staff, excellent=excellent, prefecture=prefecture)
+        caps = policy.intake_caps(
+            str(sector), str(group), full_time_staff=staff, excellent=excellent, prefecture=prefecture
+        )
         emp_idx = part.get_column("emp").to_numpy()
         values = np.full(part.height, -1, dtype=np.int64) if caps is None else caps[emp_idx]
         cap_parts.append(part.with_columns(pl.Series("cap", values, dtype=pl.Int64)))
     intakes = (
-        pl.concat(cap_parts) if cap_parts else intakes.with_columns(pl.lit(0, pl.Int64).alias("cap"))
-    ).sort("emp", "sector", "group").with_row_index("intake").with_columns(pl.col("intake").cast(pl.Int32))
+        (pl.concat(cap_parts) if cap_parts else intakes.with_columns(pl.lit(0, pl.Int64).alias("cap")))
+        .sort("emp", "sector", "group")
+        .with_row_index("intake")
+        .with_columns(pl.col("intake").cast(pl.Int32))
+    )
     nationals = intakes.select("sector", "group").unique().sort("sector", "group").with_row_index("national")
     nationals = nationals.with_columns(
         pl.col("national").cast(pl.Int32),
-        pl.Series("cap", [_or_minus1(policy.national_cap(s, g)) for s, g in nationals.select("sector", "group").iter_rows()], dtype=pl.Int64),
+        pl.Series(
+            "cap",
+            [
+                _or_minus1(policy.national_cap(s, g))
+                for s, g in nationals.select("sector", "group").iter_rows()
+            ],
+            dtype=pl.Int64,
+        ),
     )
     totals = nationals.select("group").unique().sort("group").with_row_index("total")
     totals = totals.with_columns(
         pl.col("total").cast(pl.Int32),
-        pl.Series("cap", [_or_minus1(policy.total_caps.get(g)) for g in totals.get_column("group")], dtype=pl.Int64),
+        pl.Series(
+            "cap", [_or_minus1(policy.total_caps.get(g)) for g in totals.get_column("group")], dtype=pl.Int64
+        ),
     )
-    slot_intake = slots.join(intakes.select("emp", "sector", "group", "intake"), on=["emp", "sector", "group"], how="left", maintain_order="left")
-    intake_nat = intakes.join(nationals.select("sector", "group", "national"), on=["sector", "group"], how="left", maintain_order="left")
+    slot_intake = slots.join(
+        intakes.select("emp", "sector", "group", "intake"),
+        on=["emp", "sector", "group"],
+        how="left",
+        maintain_order="left",
+    )
+    intake_nat = intakes.join(
+        nationals.select("sector", "group", "national"),
+        on=["sector", "group"],
+        how="left",
+        maintain_order="left",
+    )
     nat_tot = nationals.join(totals.select("group", "total"), on="group", how="left", maintain_order="left")
     return CapStructure(
         slot_intake=slot_intake.get_column("intake").to_numpy().astype(np.int32),

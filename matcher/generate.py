@@ -259,9 +259,7 @@ def generate_instance(
     cand = _draw_candidates(rng, candidates)
     apt = _draw_aptitudes(rng, cand)
     emp = _draw_employers(rng, employers)
-    slots = _draw_slots(
-        rng, emp, total_capacity=round(CAPACITY_PER_CANDIDATE * candidates)
-    )
+    slots = _draw_slots(rng, emp, total_capacity=round(CAPACITY_PER_CANDIDATE * candidates))
     unlisted = np.zeros(candidates, dtype=np.bool_)
     unlisted[rng.permutation(candidates)[: round(unlisted_share * candidates)]] = True
     prefs = _draw_preferences(rng, cand, apt, emp, slots, unlisted, list_length)
@@ -277,9 +275,7 @@ def generate_instance(
     }
 
 
-def _validate(
-    candidates: int, employers: int, seed: int, unlisted_share: float, list_length: int
-) -> None:
+def _validate(candidates: int, employers: int, seed: int, unlisted_share: float, list_length: int) -> None:
     for name, value, minimum in (
         ("candidates", candidates, 1),
         ("employers", employers, 1),
@@ -291,13 +287,9 @@ def _validate(
         if value < minimum:
             raise ValueError(f"{name} must be >= {minimum}, got {value}")
     if isinstance(unlisted_share, bool) or not isinstance(unlisted_share, int | float):
-        raise TypeError(
-            f"unlisted_share must be a float, got {type(unlisted_share).__name__}"
-        )
+        raise TypeError(f"unlisted_share must be a float, got {type(unlisted_share).__name__}")
     if not 0.0 <= unlisted_share <= 1.0:  # also rejects NaN
-        raise ValueError(
-            f"unlisted_share must be between 0 and 1, got {unlisted_share}"
-        )
+        raise ValueError(f"unlisted_share must be between 0 and 1, got {unlisted_share}")
 
 
 # --------------------------------------------------------------------------------------
@@ -326,9 +318,7 @@ def _log(weights: FloatArray) -> FloatArray:
     return out
 
 
-def _categorical(
-    rng: np.random.Generator, probs: FloatArray, rows: IntArray
-) -> IntArray:
+def _categorical(rng: np.random.Generator, probs: FloatArray, rows: IntArray) -> IntArray:
     """Draw one category per element, element ``i`` using the distribution ``probs[rows[i]]``."""
     cum = np.cumsum(probs, axis=1)
     u = rng.random(len(rows))
@@ -357,9 +347,7 @@ def _top_k(
 def _ranges(starts: IntArray, lengths: IntArray) -> IntArray:
     """Concatenation of ``arange(s, s + n)`` for each start ``s`` and length ``n``."""
     offsets = np.cumsum(lengths) - lengths
-    return np.repeat(starts - offsets, lengths) + np.arange(
-        int(lengths.sum()), dtype=np.int64
-    )
+    return np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()), dtype=np.int64)
 
 
 def _run_positions(sorted_keys: IntArray) -> IntArray:
@@ -374,6 +362,15 @@ def _run_positions(sorted_keys: IntArray) -> IntArray:
     run = np.cumsum(is_start) - 1
     position: IntArray = np.arange(n, dtype=np.int64) - starts[run]
     return position
+
+
+def _first_occurrences(keys: IntArray) -> IntArray:
+    """Indices of the first occurrence of each distinct key, in increasing order."""
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    is_first = np.ones(len(keys), dtype=np.bool_)
+    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=is_first[1:])
+    return np.sort(order[is_first])
 
 
 def _vector(table: dict[str, float], keys: tuple[str, ...]) -> FloatArray:
@@ -448,9 +445,7 @@ def _draw_candidates(rng: np.random.Generator, n: int) -> _Candidates:
     level_p = _probabilities([LEVEL_PROBS_BY_TRACK[t] for t in TRACKS])
     level = _categorical(rng, level_p, track)
     abroad = rng.random(n) < _vector(ABROAD_SHARE_BY_TRACK, TRACKS)[track]
-    prefecture = _choose(
-        rng, _probabilities(_vector(PREFECTURE_WEIGHTS, PREFECTURES)), n
-    )
+    prefecture = _choose(rng, _probabilities(_vector(PREFECTURE_WEIGHTS, PREFECTURES)), n)
     prefecture[abroad] = -1
     return _Candidates(nationality, track, level, prefecture)
 
@@ -472,9 +467,7 @@ def _draw_aptitudes(rng: np.random.Generator, cand: _Candidates) -> _Aptitudes:
 
 
 def _draw_employers(rng: np.random.Generator, m: int) -> _Employers:
-    prefecture = _choose(
-        rng, _probabilities(_vector(PREFECTURE_WEIGHTS, PREFECTURES)), m
-    )
+    prefecture = _choose(rng, _probabilities(_vector(PREFECTURE_WEIGHTS, PREFECTURES)), m)
     staff = np.ceil(rng.lognormal(2.2, 1.15, size=m)).clip(1, 20_000).astype(np.int64)
     excellent = rng.random(m) < EXCELLENT_SHARE
     level_codes = np.array(
@@ -485,9 +478,7 @@ def _draw_employers(rng: np.random.Generator, m: int) -> _Employers:
     return _Employers(prefecture, staff, excellent, min_level)
 
 
-def _draw_slots(
-    rng: np.random.Generator, emp: _Employers, total_capacity: int
-) -> _Slots:
+def _draw_slots(rng: np.random.Generator, emp: _Employers, total_capacity: int) -> _Slots:
     m = len(emp.prefecture)
     n_sectors = 1 + _choose(rng, _probabilities(EMPLOYER_SECTOR_COUNT_PROBS), m)
     regional_mix = _log(_regional_sector_weights())[emp.prefecture]
@@ -502,9 +493,7 @@ def _draw_slots(
     tier = np.searchsorted(np.array(INTAKE_STAFF_BOUNDS), emp.staff, side="left")
     intake = np.append(np.array(INTAKE_VALUES), 0.0)[tier]
     intake = np.where(tier == len(INTAKE_VALUES), emp.staff / 20.0, intake)
-    demand = (
-        intake * np.where(emp.excellent, 2.0, 1.0) * rng.lognormal(0.0, 0.4, size=m)
-    )
+    demand = intake * np.where(emp.excellent, 2.0, 1.0) * rng.lognormal(0.0, 0.4, size=m)
     share = rng.gamma(1.5, size=len(employer))
     share = share / np.bincount(employer, weights=share, minlength=m)[employer]
     capacity = _round_to_total(demand[employer] * share, total_capacity)
@@ -550,12 +539,8 @@ class _SlotIndex:
         prefecture = emp.prefecture[slots.employer]
         order = np.lexsort((slots.employer, prefecture, group))
         group, prefecture = group[order], prefecture[order]
-        metro = np.isin(
-            np.arange(_N_PREF), [PREFECTURES.index(p) for p in METRO_PREFECTURES]
-        )
-        weight = np.where(metro[prefecture], METRO_WEIGHT, 1.0) * np.sqrt(
-            1.0 + slots.capacity[order]
-        )
+        metro = np.isin(np.arange(_N_PREF), [PREFECTURES.index(p) for p in METRO_PREFECTURES])
+        weight = np.where(metro[prefecture], METRO_WEIGHT, 1.0) * np.sqrt(1.0 + slots.capacity[order])
         sub = group * _N_PREF + prefecture
         all_groups = np.arange(_N_GROUP)
         all_subs = np.arange(_N_GROUP * _N_PREF)
@@ -599,14 +584,10 @@ def _draw_preferences(
     n = len(cand.track)
 
     group = np.full((n, _MAX_APTITUDES), -1, dtype=np.int64)
-    group[apt.candidate, apt.position] = (
-        apt.sector * _N_TRACK + cand.track[apt.candidate]
-    )
+    group[apt.candidate, apt.position] = apt.sector * _N_TRACK + cand.track[apt.candidate]
     valid = group >= 0
     safe_group = np.where(valid, group, 0)
-    pool = np.where(
-        valid, index.group_end[safe_group] - index.group_start[safe_group], 0
-    )
+    pool = np.where(valid, index.group_end[safe_group] - index.group_start[safe_group], 0)
     pick = np.where(pool > 0, np.array(SECTOR_PICK_WEIGHTS), 0.0)
     pick[unlisted] = 0.0
     total = pick.sum(axis=1)
@@ -614,9 +595,7 @@ def _draw_preferences(
     pick[listing] /= total[listing, None]
 
     sub = safe_group * _N_PREF + np.maximum(cand.prefecture, 0)[:, None]
-    own_pool = (index.sub_end[sub] - index.sub_start[sub]) * (cand.prefecture >= 0)[
-        :, None
-    ]
+    own_pool = (index.sub_end[sub] - index.sub_start[sub]) * (cand.prefecture >= 0)[:, None]
     own = np.where(valid & (own_pool > 0), OWN_PREFECTURE_PULL, 0.0)
     choice = _Choice(group, pick, own, cand.prefecture)
 
@@ -624,9 +603,7 @@ def _draw_preferences(
     # repeated draws; the others (and any still short after a few rounds) are enumerated.
     large = listing & (pool.max(axis=1) >= 2 * list_length)
     parts: list[_Preferences] = []
-    short = _sample_by_draws(
-        rng, index, choice, np.flatnonzero(large), list_length, parts
-    )
+    short = _sample_by_draws(rng, index, choice, np.flatnonzero(large), list_length, parts)
     small = np.union1d(np.flatnonzero(listing & ~large), short)
     parts.append(_sample_by_enumeration(rng, index, choice, small, list_length))
 
@@ -698,13 +675,14 @@ def _sample_by_draws(
         if len(active) == 0:
             break
         who, drawn = _draw_employers_for(rng, index, choice, active, draws)
-        # Earlier (kept) draws come first so first occurrences respect the draw order.
+        # Kept draws come before new ones, and a stable sort by candidate preserves
+        # that order, so first occurrences follow the draw order within each list.
         cand = np.concatenate((kept_cand, who))
         employer = np.concatenate((kept_emp, drawn))
-        first = pl.Series(cand * n_employers + employer).is_first_distinct().to_numpy()
-        cand, employer = cand[first], employer[first]
         order = np.argsort(cand, kind="stable")
         cand, employer = cand[order], employer[order]
+        first = _first_occurrences(cand * n_employers + employer)
+        cand, employer = cand[first], employer[first]
         position = _run_positions(cand)
 
         count = np.bincount(cand, minlength=int(active.max()) + 1)
@@ -739,16 +717,12 @@ def _sample_by_enumeration(
         slot = _ranges(start, end - start)
         owner = np.repeat(c, end - start)
         pref = np.repeat(choice.prefecture[c], end - start)
-        sub = np.repeat(
-            group * _N_PREF + np.maximum(choice.prefecture[c], 0), end - start
-        )
+        sub = np.repeat(group * _N_PREF + np.maximum(choice.prefecture[c], 0), end - start)
         own = np.repeat(choice.own[c, r], end - start)
         group_total = np.repeat(index.cum[end] - index.cum[start], end - start)
         sub_total = index.cum[index.sub_end[sub]] - index.cum[index.sub_start[sub]]
         same = (index.prefecture[slot] == pref) & (own > 0)
-        p_own = np.divide(
-            index.weight[slot], sub_total, out=np.zeros(len(slot)), where=same
-        )
+        p_own = np.divide(index.weight[slot], sub_total, out=np.zeros(len(slot)), where=same)
         p = (1.0 - own) * index.weight[slot] / group_total + own * p_own
         owners.append(owner)
         slots.append(slot)
@@ -835,9 +809,7 @@ def _slots_frame(slots: _Slots, emp_ids: pl.Series) -> pl.DataFrame:
     return frame.sort("employer_id", "sector", "track")
 
 
-def _preferences_frame(
-    prefs: _Preferences, cand_ids: pl.Series, emp_ids: pl.Series
-) -> pl.DataFrame:
+def _preferences_frame(prefs: _Preferences, cand_ids: pl.Series, emp_ids: pl.Series) -> pl.DataFrame:
     # Already sorted by (candidate, rank); candidate codes sort like their ids.
     return pl.DataFrame(
         [

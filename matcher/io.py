@@ -111,7 +111,9 @@ def load_instance(path: str | Path, *, policy: Policy | str | Path | None = None
     raw, problems, digest = read_raw_tables(directory)
     try:
         unreadable = {p.file.split(".")[0] for p in problems}
-        instance = validate_tables(raw, pol, source=str(directory), content_hash=digest, unreadable=unreadable)
+        instance = validate_tables(
+            raw, pol, source=str(directory), content_hash=digest, unreadable=unreadable
+        )
     except InputError as exc:
         if problems:
             for p in problems:
@@ -120,8 +122,13 @@ def load_instance(path: str | Path, *, policy: Policy | str | Path | None = None
         raise
     if problems:
         raise InputError(problems, what="instance")
-    log.info("loaded %s candidates, %s employers, %s slots, %s preference rows",
-             instance.n_candidates, instance.n_employers, instance.slots.height, instance.preferences.height)
+    log.info(
+        "loaded %s candidates, %s employers, %s slots, %s preference rows",
+        instance.n_candidates,
+        instance.n_employers,
+        instance.slots.height,
+        instance.preferences.height,
+    )
     return instance
 
 
@@ -135,8 +142,13 @@ def instance_from_frames(
     policy: Policy | str | Path | None = None,
 ) -> Instance:
     """Validate an instance given as polars DataFrames (the same columns as the files)."""
-    frames = {"candidates": candidates, "aptitudes": aptitudes, "employers": employers,
-              "slots": slots, "preferences": preferences}
+    frames = {
+        "candidates": candidates,
+        "aptitudes": aptitudes,
+        "employers": employers,
+        "slots": slots,
+        "preferences": preferences,
+    }
     raw = {k: (RawTable(v, f"{k} (DataFrame)") if v is not None else None) for k, v in frames.items()}
     digest = hashlib.sha256()
     for k, v in frames.items():
@@ -158,7 +170,7 @@ def write_table(frame: pl.DataFrame, path: Path, fmt: Format) -> None:
 def check_format(fmt: str) -> Format:
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    return fmt  # type: ignore[return-value]
+    return fmt
 
 
 def write_atomically(

@@ -13,6 +13,7 @@ group. Employer-wide caps across sectors cross that nesting and are not expressi
 
 from __future__ import annotations
 
+import itertools
 import math
 import tomllib
 from collections.abc import Sequence
@@ -24,7 +25,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from matcher.errors import InputError, Problem
-from matcher.reference import PREFECTURES, TRACKS, japanese_level_rank
+from matcher.reference import JAPANESE_LEVELS, PREFECTURES, TRACKS, japanese_level_rank
 
 NonNegInt = Annotated[int, Field(ge=0)]
 
@@ -43,9 +44,12 @@ class Rule(_Strict):
     @field_validator("min_japanese_level")
     @classmethod
     def _level(cls, v: str | None) -> str | None:
-        if v is not None and japanese_level_rank(v) is None:
+        if v is None:
+            return None
+        rank = japanese_level_rank(v)
+        if rank is None:
             raise ValueError(f"unknown Japanese level {v!r} (allowed: none, A1..C1, N5..N1)")
-        return v
+        return JAPANESE_LEVELS[rank]  # canonical CEFR name: "N4" and "a2" become "A2"
 
     def over(self, base: Rule) -> Rule:
         """This rule with its unset fields taken from ``base``."""
@@ -228,8 +232,7 @@ def policy_from_dict(data: dict[str, object], *, source: str = "policy") -> Poli
         policy = Policy.model_validate(data)
     except ValidationError as exc:
         problems = [
-            Problem(source, err["msg"], column=".".join(str(p) for p in err["loc"]))
-            for err in exc.errors()
+            Problem(source, err["msg"], column=".".join(str(p) for p in err["loc"])) for err in exc.errors()
         ]
         raise InputError(problems, what="policy") from None
     problems = _check_consistency(policy, source)
@@ -285,7 +288,7 @@ def _check_consistency(policy: Policy, source: str) -> list[Problem]:
             if policy.sectors and s not in policy.sectors:
                 bad(f"{key}.sectors", f"unknown sector {s!r}")
         bounds = [t[0] for t in rule.tiers]
-        if any(b2 <= b1 for b1, b2 in zip(bounds, bounds[1:], strict=False)):
+        if any(b2 <= b1 for b1, b2 in itertools.pairwise(bounds)):
             bad(f"{key}.tiers", "max_staff must increase from row to row")
         if not rule.tiers and rule.max_staff_ratio is None:
             bad(key, "an intake rule needs tiers or max_staff_ratio")

@@ -29,14 +29,17 @@ def assignments_frame(edges: Edges, chosen: npt.NDArray[np.int64]) -> pl.DataFra
     slot = edges.slot[chosen]
     rank = edges.rank[chosen].astype(np.int64)
     slots = edges.slots
-    return pl.DataFrame({
-        "candidate_id": edges.candidate_ids.gather(cand),
-        "employer_id": slots.get_column("employer_id").gather(slot),
-        "sector": slots.get_column("sector").gather(slot),
-        "track": slots.get_column("track").gather(slot),
-        "score": edges.score[chosen],
-        "pref_rank": pl.Series(rank, dtype=pl.Int64).replace(0, None),
-    }, schema=ASSIGNMENT_SCHEMA).sort("candidate_id")
+    return pl.DataFrame(
+        {
+            "candidate_id": edges.candidate_ids.gather(cand),
+            "employer_id": slots.get_column("employer_id").gather(slot),
+            "sector": slots.get_column("sector").gather(slot),
+            "track": slots.get_column("track").gather(slot),
+            "score": edges.score[chosen],
+            "pref_rank": pl.Series(rank, dtype=pl.Int64).replace(0, None),
+        },
+        schema=ASSIGNMENT_SCHEMA,
+    ).sort("candidate_id")
 
 
 def unmatched_frame(instance: Instance, edges: Edges, assignments: pl.DataFrame) -> pl.DataFrame:
@@ -64,17 +67,30 @@ def objective_of(assignments: pl.DataFrame) -> Objective:
     )
 
 
-def fill_tables(instance: Instance, assignments: pl.DataFrame) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def fill_tables(
+    instance: Instance, assignments: pl.DataFrame
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Placed vs declared capacity by sector and by employer prefecture."""
-    slots = instance.slots.join(instance.employers.select("employer_id", "prefecture"), on="employer_id", how="left")
-    placed = assignments.join(instance.employers.select("employer_id", "prefecture"), on="employer_id", how="left")
+    slots = instance.slots.join(
+        instance.employers.select("employer_id", "prefecture"), on="employer_id", how="left"
+    )
+    placed = assignments.join(
+        instance.employers.select("employer_id", "prefecture"), on="employer_id", how="left"
+    )
 
     def fill(key: str) -> list[dict[str, Any]]:
         cap = slots.group_by(key).agg(pl.col("capacity").sum().alias("capacity"))
         got = placed.group_by(key).agg(pl.len().cast(pl.Int64).alias("placed"))
-        table = cap.join(got, on=key, how="full", coalesce=True).fill_null(0).with_columns(
-            (pl.col("placed") / pl.when(pl.col("capacity") > 0).then(pl.col("capacity"))).round(4).alias("fill_rate")
-        ).sort(key)
+        table = (
+            cap.join(got, on=key, how="full", coalesce=True)
+            .fill_null(0)
+            .with_columns(
+                (pl.col("placed") / pl.when(pl.col("capacity") > 0).then(pl.col("capacity")))
+                .round(4)
+                .alias("fill_rate")
+            )
+            .sort(key)
+        )
         return table.to_dicts()
 
     return fill("sector"), fill("prefecture")

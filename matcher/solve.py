@@ -21,7 +21,7 @@ log = logging.getLogger("matcher")
 METHODS: Final[tuple[str, ...]] = ("optimal",)
 
 
-class VerificationFailed(RuntimeError):
+class VerificationError(RuntimeError):
     """A solver returned an assignment the independent verifier rejects (a bug)."""
 
 
@@ -71,7 +71,7 @@ def solve(
     >>> inst = matcher.load_instance("instances/tiny")
     >>> res = matcher.solve(inst)
     >>> res.status.value, res.objective.matched, res.objective.total_score
-    ('optimal', 4, 317.0)
+    ('optimal', 4, 330.0)
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
@@ -91,7 +91,7 @@ def solve(
         with _phase(timings, "verify"):
             check = verify_assignment(instance, assignments, objective=objective.as_dict())
         if not check.ok:
-            raise VerificationFailed(f"solver {method} produced an invalid assignment:\n{check}")
+            raise VerificationError(f"solver {method} produced an invalid assignment:\n{check}")
         extra["verified"] = True
     else:
         extra["verified"] = False

@@ -29,10 +29,14 @@ _FALSE = ("false", "f", "no", "n", "0")
 LEVEL_SPELLINGS: dict[str, str] = {lv.lower(): lv for lv in JAPANESE_LEVELS} | {
     k.lower(): v for k, v in JLPT_ALIASES.items()
 }
-_PREFECTURE_SPELLINGS: dict[str, str] = {p.lower(): p for p in PREFECTURES} | {
-    str(i + 1): p for i, p in enumerate(PREFECTURES)
-} | {f"{i + 1:02d}": p for i, p in enumerate(PREFECTURES)}
+_PREFECTURE_SPELLINGS: dict[str, str] = (
+    {p.lower(): p for p in PREFECTURES}
+    | {str(i + 1): p for i, p in enumerate(PREFECTURES)}
+    | {f"{i + 1:02d}": p for i, p in enumerate(PREFECTURES)}
+)
 _LEVELS_ALLOWED = "none, A1, A2, B1, B2, C1 (or JLPT N5..N1)"
+#: Largest count (capacity, staff, rank) accepted; keeps sums far from int64 overflow.
+MAX_INT = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,11 @@ class _Checker:
         if total == 0:
             return
         cols = [pl.col(_ROW)]
-        cols.append(pl.col(self.id_col).cast(pl.String).alias("__id") if self.id_col in self.df.columns else pl.lit(None, pl.String).alias("__id"))
+        cols.append(
+            pl.col(self.id_col).cast(pl.String).alias("__id")
+            if self.id_col in self.df.columns
+            else pl.lit(None, pl.String).alias("__id")
+        )
         cols.append((detail if detail is not None else pl.lit("")).cast(pl.String).alias("__detail"))
         ex = hits.head(MAX_EXAMPLES_PER_KIND).select(cols).collect()
         examples = [
@@ -102,28 +110,53 @@ class _Checker:
         dtype = self.df.schema[col]
         if dtype.is_integer():
             value = pl.col(col).cast(pl.Int64)
+            self.report(value.is_null(), col, "missing value", None)
+            too_large = value.abs() > MAX_INT
         else:
             as_float = (
                 pl.col(col).cast(pl.Float64)
                 if dtype.is_float()
                 else self.text(col).cast(pl.Float64, strict=False)
             )
-            present = pl.col(col).is_not_null() & (self.text(col).is_not_null() if dtype == pl.String else pl.lit(True))
+            present = pl.col(col).is_not_null() & (
+                self.text(col).is_not_null() if dtype == pl.String else pl.lit(True)
+            )
             self.report(present & as_float.is_null() | as_float.is_nan(), col, "not a number", self.text(col))
             self.report(~present, col, "missing value", None)
-            self.report(as_float.is_finite() & (as_float != as_float.floor()), col, "not a whole number", self.text(col))
-            value = pl.when(as_float.is_finite() & (as_float == as_float.floor())).then(as_float).cast(pl.Int64, strict=False)
+            self.report(as_float.is_infinite(), col, "not a finite number", self.text(col))
+            self.report(
+                as_float.is_finite() & (as_float != as_float.floor()),
+                col,
+                "not a whole number",
+                self.text(col),
+            )
+            too_large = as_float.is_finite() & (as_float.abs() > MAX_INT)
+            value = (
+                pl.when(as_float.is_finite() & (as_float == as_float.floor()) & ~too_large)
+                .then(as_float)
+                .cast(pl.Int64, strict=False)
+            )
+        self.report(too_large, col, f"too large (at most {MAX_INT})", self.text(col))
         if minimum is not None:
             self.report(value < minimum, col, f"must be >= {minimum}", value.cast(pl.String))
         return value
 
     def number(self, col: str, *, low: float, high: float) -> pl.Expr:
         dtype = self.df.schema[col]
-        value = pl.col(col).cast(pl.Float64) if dtype.is_numeric() else self.text(col).cast(pl.Float64, strict=False)
+        value = (
+            pl.col(col).cast(pl.Float64)
+            if dtype.is_numeric()
+            else self.text(col).cast(pl.Float64, strict=False)
+        )
         raw_present = pl.col(col).is_not_null() if dtype.is_numeric() else self.text(col).is_not_null()
         self.report(~raw_present, col, "missing value", None)
         self.report(raw_present & (value.is_null() | value.is_nan()), col, "not a number", self.text(col))
-        self.report(value.is_not_nan() & ((value < low) | (value > high)), col, f"outside [{low:g}, {high:g}]", value.cast(pl.String))
+        self.report(
+            value.is_not_nan() & ((value < low) | (value > high)),
+            col,
+            f"outside [{low:g}, {high:g}]",
+            value.cast(pl.String),
+        )
         return value
 
     def boolean(self, col: str) -> pl.Expr:
@@ -135,15 +168,24 @@ class _Checker:
         raw = self.text(col).str.to_lowercase()
         mapping = dict.fromkeys(_TRUE, "1") | dict.fromkeys(_FALSE, "0")
         value = raw.replace_strict(mapping, default=None, return_dtype=pl.String)
-        self.report(raw.is_not_null() & value.is_null(), col, "not a boolean", pl.concat_str([pl.lit("'"), raw, pl.lit("' (use true/false, yes/no or 1/0)")]))
+        self.report(
+            raw.is_not_null() & value.is_null(),
+            col,
+            "not a boolean",
+            pl.concat_str([pl.lit("'"), raw, pl.lit("' (use true/false, yes/no or 1/0)")]),
+        )
         return (value == "1").fill_null(False)
 
     def finish(self, exprs: dict[str, pl.Expr]) -> pl.DataFrame:
         """Apply the normalized columns, keep extra columns, drop the row index."""
-        return self.df.with_columns(**exprs).select(
-            [c for c in SCHEMA[self.table] if c in exprs]
-            + [c for c in self.df.columns if c not in exprs and c != _ROW and c not in SCHEMA[self.table]]
-        ).cast({c: t for c, t in SCHEMA[self.table].items() if c in exprs})  # type: ignore[arg-type]
+        return (
+            self.df.with_columns(**exprs)
+            .select(
+                [c for c in SCHEMA[self.table] if c in exprs]
+                + [c for c in self.df.columns if c not in exprs and c != _ROW and c not in SCHEMA[self.table]]
+            )
+            .cast({c: t for c, t in SCHEMA[self.table].items() if c in exprs})
+        )
 
     def duplicates(self, keys: list[str], normalized: pl.DataFrame, what: str) -> None:
         complete = pl.all_horizontal([pl.col(k).is_not_null() for k in keys])
@@ -156,7 +198,13 @@ def _missing_columns(name: str, raw: RawTable, problems: ProblemList) -> bool:
     _, required, _ = TABLES[name]
     missing = [c for c in required if c not in raw.frame.columns]
     for c in missing:
-        problems.add(Problem(raw.file, f"missing required column (found: {', '.join(raw.frame.columns) or 'none'})", column=c))
+        problems.add(
+            Problem(
+                raw.file,
+                f"missing required column (found: {', '.join(raw.frame.columns) or 'none'})",
+                column=c,
+            )
+        )
     return bool(missing)
 
 
@@ -179,7 +227,11 @@ def validate_tables(
     problems = ProblemList()
     for name, (required, _, _) in TABLES.items():
         if raw.get(name) is None and required and name not in (unreadable or set()):
-            problems.add(Problem(f"{name}.csv", "required table missing (expected <dir>/" f"{name}.csv or {name}.parquet)"))
+            problems.add(
+                Problem(
+                    f"{name}.csv", f"required table missing (expected <dir>/{name}.csv or {name}.parquet)"
+                )
+            )
     usable = {
         name: table
         for name, table in raw.items()
@@ -195,11 +247,19 @@ def validate_tables(
         exprs = {
             "candidate_id": c.ident("candidate_id"),
             "nationality": c.required_text("nationality"),
-            "japanese_level": c.enum("japanese_level", level_map, "Japanese level", _LEVELS_ALLOWED, nullable=False),
+            "japanese_level": c.enum(
+                "japanese_level", level_map, "Japanese level", _LEVELS_ALLOWED, nullable=False
+            ),
             "track": c.enum("track", track_map, "track", ", ".join(TRACKS), nullable=False),
         }
         if "prefecture" in c.df.columns:
-            exprs["prefecture"] = c.enum("prefecture", _PREFECTURE_SPELLINGS, "prefecture", "a prefecture name or JIS code 1-47", nullable=True)
+            exprs["prefecture"] = c.enum(
+                "prefecture",
+                _PREFECTURE_SPELLINGS,
+                "prefecture",
+                "a prefecture name or JIS code 1-47",
+                nullable=True,
+            )
         else:
             exprs["prefecture"] = pl.lit(None, pl.String)
         frames["candidates"] = c.finish(exprs)
@@ -209,7 +269,13 @@ def validate_tables(
         c = checkers["employers"] = _Checker("employers", t, "employer_id", problems)
         exprs = {
             "employer_id": c.ident("employer_id"),
-            "prefecture": c.enum("prefecture", _PREFECTURE_SPELLINGS, "prefecture", "a prefecture name or JIS code 1-47", nullable=False),
+            "prefecture": c.enum(
+                "prefecture",
+                _PREFECTURE_SPELLINGS,
+                "prefecture",
+                "a prefecture name or JIS code 1-47",
+                nullable=False,
+            ),
             "full_time_staff": c.integer("full_time_staff"),
             "excellent": c.boolean("excellent"),
             "min_japanese_level": (
@@ -223,38 +289,53 @@ def validate_tables(
 
     if (t := usable.get("aptitudes")) is not None:
         c = checkers["aptitudes"] = _Checker("aptitudes", t, "candidate_id", problems)
-        frames["aptitudes"] = c.finish({
-            "candidate_id": c.ident("candidate_id"),
-            "sector": c.required_text("sector"),
-            "score": c.number("score", low=0.0, high=100.0),
-            "skills_test": c.boolean("skills_test"),
-        })
-        c.duplicates(["candidate_id", "sector"], frames["aptitudes"], "aptitude row for this candidate and sector")
+        frames["aptitudes"] = c.finish(
+            {
+                "candidate_id": c.ident("candidate_id"),
+                "sector": c.required_text("sector"),
+                "score": c.number("score", low=0.0, high=100.0),
+                "skills_test": c.boolean("skills_test"),
+            }
+        )
+        c.duplicates(
+            ["candidate_id", "sector"], frames["aptitudes"], "aptitude row for this candidate and sector"
+        )
 
     if (t := usable.get("slots")) is not None:
         c = checkers["slots"] = _Checker("slots", t, "employer_id", problems)
-        frames["slots"] = c.finish({
-            "employer_id": c.ident("employer_id"),
-            "sector": c.required_text("sector"),
-            "track": c.enum("track", track_map, "track", ", ".join(TRACKS), nullable=False),
-            "capacity": c.integer("capacity"),
-        })
+        frames["slots"] = c.finish(
+            {
+                "employer_id": c.ident("employer_id"),
+                "sector": c.required_text("sector"),
+                "track": c.enum("track", track_map, "track", ", ".join(TRACKS), nullable=False),
+                "capacity": c.integer("capacity"),
+            }
+        )
         c.duplicates(["employer_id", "sector", "track"], frames["slots"], "slot (employer, sector, track)")
 
     if (t := usable.get("preferences")) is not None:
         c = checkers["preferences"] = _Checker("preferences", t, "candidate_id", problems)
-        frames["preferences"] = c.finish({
-            "candidate_id": c.ident("candidate_id"),
-            "employer_id": c.ident("employer_id"),
-            "rank": c.integer("rank", minimum=1),
-        })
-        c.duplicates(["candidate_id", "employer_id"], frames["preferences"], "preference for this candidate and employer")
+        frames["preferences"] = c.finish(
+            {
+                "candidate_id": c.ident("candidate_id"),
+                "employer_id": c.ident("employer_id"),
+                "rank": c.integer("rank", minimum=1),
+            }
+        )
+        c.duplicates(
+            ["candidate_id", "employer_id"],
+            frames["preferences"],
+            "preference for this candidate and employer",
+        )
         c.duplicates(["candidate_id", "rank"], frames["preferences"], "rank for this candidate")
     else:
         frames["preferences"] = pl.DataFrame(schema=SCHEMA["preferences"])
 
     _check_references(frames, checkers, policy)
     problems.raise_if_any("instance")
+    if any(name not in frames for name, (required, _, _) in TABLES.items() if required):
+        # A required table could not be read: the caller (``unreadable``) reports why.
+        raise InputError(problems, what="instance")
     return Instance(
         candidates=frames["candidates"].sort("candidate_id"),
         aptitudes=frames["aptitudes"].sort("candidate_id", "sector"),
@@ -292,12 +373,21 @@ def _check_references(frames: dict[str, pl.DataFrame], checkers: dict[str, _Chec
         slots = frames["slots"]
         programs = slots.select("sector", "track").unique()
         closed = [
-            (s, t) for s, t in programs.iter_rows()
-            if s is not None and t is not None and (not policy.knows_sectors() or s in policy.sectors) and not policy.allows(s, t)
+            (s, t)
+            for s, t in programs.iter_rows()
+            if s is not None
+            and t is not None
+            and (not policy.knows_sectors() or s in policy.sectors)
+            and not policy.allows(s, t)
         ]
         if closed:
             bad = pl.lit(False)
             for s, t in closed:
                 bad = bad | ((pl.col("sector") == s) & (pl.col("track") == t))
             c = checkers["slots"]
-            c.report(pl.lit(slots.select(bad).to_series()), "track", f"program not offered under policy {policy.name!r}", pl.concat_str([c.text("sector"), pl.lit(" / "), c.text("track")]))
+            c.report(
+                pl.lit(slots.select(bad).to_series()),
+                "track",
+                f"program not offered under policy {policy.name!r}",
+                pl.concat_str([c.text("sector"), pl.lit(" / "), c.text("track")]),
+            )

@@ -72,7 +72,9 @@ class Verification:
         return {
             "ok": self.ok,
             "objective": self.objective,
-            "violations": [{"kind": v.kind, "count": v.count, "examples": v.examples} for v in self.violations],
+            "violations": [
+                {"kind": v.kind, "count": v.count, "examples": v.examples} for v in self.violations
+            ],
         }
 
     def __str__(self) -> str:
@@ -82,7 +84,9 @@ class Verification:
 
 
 def _levels(col: str) -> pl.Expr:
-    return pl.col(col).replace_strict({lv: i for i, lv in enumerate(JAPANESE_LEVELS)}, default=0, return_dtype=pl.Int32)
+    return pl.col(col).replace_strict(
+        {lv: i for i, lv in enumerate(JAPANESE_LEVELS)}, default=0, return_dtype=pl.Int32
+    )
 
 
 def verify_assignment(
@@ -118,19 +122,27 @@ def verify_assignment(
     def flag(kind: str, mask: pl.Series | pl.Expr, frame: pl.DataFrame, label: pl.Expr | None = None) -> None:
         hits = frame.filter(mask)
         if hits.height:
-            lab = label if label is not None else pl.format("{} at {}", pl.col("candidate_id"), pl.col("employer_id"))
+            lab = (
+                label
+                if label is not None
+                else pl.format("{} at {}", pl.col("candidate_id"), pl.col("employer_id"))
+            )
             ex = hits.head(MAX_LISTED).select(lab.alias("x")).get_column("x").to_list()
             out.violations.append(Violation(kind, hits.height, [str(x) for x in ex]))
 
     # Each candidate is placed at most once.
     flag("duplicate_candidate", pl.col("candidate_id").is_duplicated(), a)
     # Every candidate exists.
-    cands = instance.candidates.select("candidate_id", pl.col("track").alias("c_track"), _levels("japanese_level").alias("c_level"))
+    cands = instance.candidates.select(
+        "candidate_id", pl.col("track").alias("c_track"), _levels("japanese_level").alias("c_level")
+    )
     j = a.join(cands, on="candidate_id", how="left")
     flag("unknown_candidate", pl.col("c_track").is_null(), j)
     # Every slot exists, with the employer's minimum level.
     emp = instance.employers.select("employer_id", _levels("min_japanese_level").alias("e_level"))
-    slots = instance.slots.select("employer_id", "sector", "track", "capacity").join(emp, on="employer_id", how="left")
+    slots = instance.slots.select("employer_id", "sector", "track", "capacity").join(
+        emp, on="employer_id", how="left"
+    )
     j = j.join(slots, on=["employer_id", "sector", "track"], how="left")
     flag("unknown_slot", pl.col("capacity").is_null(), j)
     # Track equality, aptitude row, program rules, employer language, preference list.
@@ -152,7 +164,14 @@ def verify_assignment(
             for s, t in programs.iter_rows()
             for r in [policy.rule(s, t)]
         ],
-        schema={"sector": pl.String, "track": pl.String, "offered": pl.Boolean, "r_level": pl.Int32, "r_skills": pl.Boolean, "r_score": pl.Float64},
+        schema={
+            "sector": pl.String,
+            "track": pl.String,
+            "offered": pl.Boolean,
+            "r_level": pl.Int32,
+            "r_skills": pl.Boolean,
+            "r_score": pl.Float64,
+        },
     )
     j = j.join(rules, on=["sector", "track"], how="left")
     flag("program_not_offered", ~pl.col("offered"), j)
@@ -162,20 +181,41 @@ def verify_assignment(
     flag("employer_language", pl.col("c_level") < pl.col("e_level"), j)
     prefs = instance.preferences.select("candidate_id", "employer_id", pl.col("rank").alias("p_rank"))
     listed = prefs.select("candidate_id").unique().with_columns(pl.lit(True).alias("has_list"))
-    j = j.join(prefs, on=["candidate_id", "employer_id"], how="left").join(listed, on="candidate_id", how="left")
+    j = j.join(prefs, on=["candidate_id", "employer_id"], how="left").join(
+        listed, on="candidate_id", how="left"
+    )
     flag("not_listed", pl.col("has_list").fill_null(False) & pl.col("p_rank").is_null(), j)
     # Reported score and rank are the candidate's own.
-    flag("score_mismatch", pl.col("a_score").is_not_null() & ((pl.col("score") - pl.col("a_score")).abs() > tolerance).fill_null(True), j)
+    flag(
+        "score_mismatch",
+        pl.col("a_score").is_not_null()
+        & ((pl.col("score") - pl.col("a_score")).abs() > tolerance).fill_null(True),
+        j,
+    )
     flag("rank_mismatch", pl.col("pref_rank").fill_null(0) != pl.col("p_rank").fill_null(0), j)
 
     # Slot capacities.
-    per_slot = a.group_by("employer_id", "sector", "track").agg(pl.len().alias("n")).join(slots, on=["employer_id", "sector", "track"], how="inner")
-    flag("slot_capacity", pl.col("n") > pl.col("capacity"), per_slot,
-         pl.format("{}/{}/{}: {} > {}", "employer_id", "sector", "track", "n", "capacity"))
+    per_slot = (
+        a.group_by("employer_id", "sector", "track")
+        .agg(pl.len().alias("n"))
+        .join(slots, on=["employer_id", "sector", "track"], how="inner")
+    )
+    flag(
+        "slot_capacity",
+        pl.col("n") > pl.col("capacity"),
+        per_slot,
+        pl.format("{}/{}/{}: {} > {}", "employer_id", "sector", "track", "n", "capacity"),
+    )
     # Employer intake caps per (employer, sector, track group), from the policy's rules.
     groups = {t: policy.group_of(t) for t in ("esdp", "ssw1", "ssw2")}
-    ag = a.with_columns(pl.col("track").replace_strict(groups, default=None, return_dtype=pl.String).alias("group"))
-    per_intake = ag.group_by("employer_id", "sector", "group").agg(pl.len().alias("n")).sort("employer_id", "sector", "group")
+    ag = a.with_columns(
+        pl.col("track").replace_strict(groups, default=None, return_dtype=pl.String).alias("group")
+    )
+    per_intake = (
+        ag.group_by("employer_id", "sector", "group")
+        .agg(pl.len().alias("n"))
+        .sort("employer_id", "sector", "group")
+    )
     e = instance.employers
     emp_pos = e.select("employer_id", pl.int_range(pl.len()).alias("pos"))
     per_intake = per_intake.join(emp_pos, on="employer_id", how="inner")
@@ -185,25 +225,45 @@ def verify_assignment(
     pref = e.get_column("prefecture").to_numpy()
     keys = per_intake.select("sector", "group").unique().sort("sector", "group")
     for sector, group in keys.iter_rows():
-        c = policy.intake_caps(str(sector), str(group), full_time_staff=staff, excellent=excellent, prefecture=pref)
+        c = policy.intake_caps(
+            str(sector), str(group), full_time_staff=staff, excellent=excellent, prefecture=pref
+        )
         if c is None:
             continue
-        mask = ((per_intake.get_column("sector") == sector) & (per_intake.get_column("group") == group)).to_numpy()
+        mask = (
+            (per_intake.get_column("sector") == sector) & (per_intake.get_column("group") == group)
+        ).to_numpy()
         caps[mask] = c[per_intake.get_column("pos").to_numpy()[mask]]
     per_intake = per_intake.with_columns(pl.Series("cap", caps))
-    flag("intake_cap", (pl.col("cap") >= 0) & (pl.col("n") > pl.col("cap")), per_intake,
-         pl.format("{}/{}/{}: {} > {}", "employer_id", "sector", "group", "n", "cap"))
+    flag(
+        "intake_cap",
+        (pl.col("cap") >= 0) & (pl.col("n") > pl.col("cap")),
+        per_intake,
+        pl.format("{}/{}/{}: {} > {}", "employer_id", "sector", "group", "n", "cap"),
+    )
     # National caps per (sector, track group), then totals per track group.
     per_nat = ag.group_by("sector", "group").agg(pl.len().alias("n"))
     nat_caps = [policy.national_cap(s, g) for s, g in per_nat.select("sector", "group").iter_rows()]
-    per_nat = per_nat.with_columns(pl.Series("cap", [-1 if c is None else c for c in nat_caps], dtype=pl.Int64))
-    flag("national_cap", (pl.col("cap") >= 0) & (pl.col("n") > pl.col("cap")), per_nat,
-         pl.format("{}/{}: {} > {}", "sector", "group", "n", "cap"))
+    per_nat = per_nat.with_columns(
+        pl.Series("cap", [-1 if c is None else c for c in nat_caps], dtype=pl.Int64)
+    )
+    flag(
+        "national_cap",
+        (pl.col("cap") >= 0) & (pl.col("n") > pl.col("cap")),
+        per_nat,
+        pl.format("{}/{}: {} > {}", "sector", "group", "n", "cap"),
+    )
     per_tot = ag.group_by("group").agg(pl.len().alias("n"))
     tot_caps = [policy.total_caps.get(g) for g in per_tot.get_column("group").to_list()]
-    per_tot = per_tot.with_columns(pl.Series("cap", [-1 if c is None else c for c in tot_caps], dtype=pl.Int64))
-    flag("total_cap", (pl.col("cap") >= 0) & (pl.col("n") > pl.col("cap")), per_tot,
-         pl.format("{}: {} > {}", "group", "n", "cap"))
+    per_tot = per_tot.with_columns(
+        pl.Series("cap", [-1 if c is None else c for c in tot_caps], dtype=pl.Int64)
+    )
+    flag(
+        "total_cap",
+        (pl.col("cap") >= 0) & (pl.col("n") > pl.col("cap")),
+        per_tot,
+        pl.format("{}: {} > {}", "group", "n", "cap"),
+    )
 
     # The objective, recomputed from the instance's own scores and ranks.
     recomputed = {
@@ -219,8 +279,13 @@ def verify_assignment(
                 bad.append(f"{key}: reported {objective.get(key)}, recomputed {recomputed[key]}")
         # Scores are summed in a fixed order, but a file round trip may round them.
         score_tol = tolerance * max(1, a.height)
-        if not abs(float(objective.get("total_score", float("nan"))) - float(recomputed["total_score"])) <= score_tol:
-            bad.append(f"total_score: reported {objective.get('total_score')}, recomputed {recomputed['total_score']}")
+        if (
+            not abs(float(objective.get("total_score", float("nan"))) - float(recomputed["total_score"]))
+            <= score_tol
+        ):
+            bad.append(
+                f"total_score: reported {objective.get('total_score')}, recomputed {recomputed['total_score']}"
+            )
         if bad:
             out.violations.append(Violation("objective", len(bad), bad))
     return out

@@ -53,7 +53,9 @@ class FlowSolution:
     rank_weight: int
 
 
-def lexicographic_costs(edges: Edges, *, score_decimals: int, num_nodes: int, max_flow: int) -> tuple[npt.NDArray[np.int64], int, bool]:
+def lexicographic_costs(
+    edges: Edges, *, score_decimals: int, num_nodes: int, max_flow: int
+) -> tuple[npt.NDArray[np.int64], int, bool]:
     """Arc costs for the candidate->slot arcs; returns (costs, B, rank level kept)."""
     s = np.rint(edges.score * 10**score_decimals).astype(np.int64)
     rank = edges.rank.astype(np.int64)
@@ -92,36 +94,46 @@ def solve_flow(edges: Edges, *, score_decimals: int = 2) -> FlowSolution:
 
     cands = np.unique(edges.cand).astype(np.int64)
     max_flow = min(len(cands), big - 1)
-    costs, b, rank_kept = lexicographic_costs(edges, score_decimals=score_decimals, num_nodes=num_nodes, max_flow=max_flow)
+    costs, b, rank_kept = lexicographic_costs(
+        edges, score_decimals=score_decimals, num_nodes=num_nodes, max_flow=max_flow
+    )
     n_edges = edges.n_pairs
     # Arc groups, in order: pairs first so that arc i is edge i.
-    tails = np.concatenate([
-        cand0 + edges.cand.astype(np.int64),  # each eligible pair: candidate -> slot
-        np.full(len(cands), source, dtype=np.int64),  # each candidate is placed at most once
-        slot0 + np.arange(n_slot, dtype=np.int64),  # a slot takes at most its capacity
-        int0 + np.arange(n_int, dtype=np.int64),  # the employer's intake cap per sector/group
-        nat0 + np.arange(n_nat, dtype=np.int64),  # the national cap per sector/group
-        tot0 + np.arange(n_tot, dtype=np.int64),  # the total cap per track group
-    ])
-    heads = np.concatenate([
-        slot0 + edges.slot.astype(np.int64),
-        cand0 + cands,
-        int0 + caps.slot_intake.astype(np.int64),
-        nat0 + caps.intake_national.astype(np.int64),
-        tot0 + caps.national_total.astype(np.int64),
-        np.full(n_tot, sink, dtype=np.int64),
-    ])
-    arc_caps = np.concatenate([
-        np.ones(n_edges, dtype=np.int64),
-        np.ones(len(cands), dtype=np.int64),
-        capacity,
-        unlimited(caps.intake_cap),
-        unlimited(caps.national_cap),
-        unlimited(caps.total_cap),
-    ])
+    tails = np.concatenate(
+        [
+            cand0 + edges.cand.astype(np.int64),  # each eligible pair: candidate -> slot
+            np.full(len(cands), source, dtype=np.int64),  # each candidate is placed at most once
+            slot0 + np.arange(n_slot, dtype=np.int64),  # a slot takes at most its capacity
+            int0 + np.arange(n_int, dtype=np.int64),  # the employer's intake cap per sector/group
+            nat0 + np.arange(n_nat, dtype=np.int64),  # the national cap per sector/group
+            tot0 + np.arange(n_tot, dtype=np.int64),  # the total cap per track group
+        ]
+    )
+    heads = np.concatenate(
+        [
+            slot0 + edges.slot.astype(np.int64),
+            cand0 + cands,
+            int0 + caps.slot_intake.astype(np.int64),
+            nat0 + caps.intake_national.astype(np.int64),
+            tot0 + caps.national_total.astype(np.int64),
+            np.full(n_tot, sink, dtype=np.int64),
+        ]
+    )
+    arc_caps = np.concatenate(
+        [
+            np.ones(n_edges, dtype=np.int64),
+            np.ones(len(cands), dtype=np.int64),
+            capacity,
+            unlimited(caps.intake_cap),
+            unlimited(caps.national_cap),
+            unlimited(caps.total_cap),
+        ]
+    )
     arc_costs = np.concatenate([costs, np.zeros(len(tails) - n_edges, dtype=np.int64)])
     if n_edges == 0:
-        return FlowSolution(Status.OPTIMAL, "no eligible pair: nothing to place", np.zeros(0, dtype=np.int64), b)
+        return FlowSolution(
+            Status.OPTIMAL, "no eligible pair: nothing to place", np.zeros(0, dtype=np.int64), b
+        )
     mcf = min_cost_flow.SimpleMinCostFlow()
     mcf.add_arcs_with_capacity_and_unit_cost(
         tails.astype(np.int32), heads.astype(np.int32), arc_caps, arc_costs
@@ -133,7 +145,9 @@ def solve_flow(edges: Edges, *, score_decimals: int = 2) -> FlowSolution:
     raw_status = mcf.solve_max_flow_with_min_cost()
     status = translate("ortools_min_cost_flow", raw_status.name)
     if status is not Status.OPTIMAL:
-        return FlowSolution(status, f"OR-Tools min-cost flow returned {raw_status.name}", np.zeros(0, dtype=np.int64), b)
+        return FlowSolution(
+            status, f"OR-Tools min-cost flow returned {raw_status.name}", np.zeros(0, dtype=np.int64), b
+        )
     flows = mcf.flows(np.arange(n_edges, dtype=np.int32))
     chosen = np.flatnonzero(np.asarray(flows) > 0).astype(np.int64)
     if not rank_kept:

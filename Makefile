@@ -1,0 +1,48 @@
+# matcher: `make demo` solves the shipped sample; `make test` runs the whole suite.
+# Both create .venv and (re)install the package with its dev extras when pyproject changes.
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.install-stamp
+DEMO_OUT ?= out/demo
+
+.PHONY: install demo test lint typecheck unit bench bench-quick sample clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/matcher validate instances/sample --policy instances/policies/japan-2026.toml
+	$(BIN)/matcher solve instances/sample --policy instances/policies/japan-2026.toml --out $(DEMO_OUT)
+	$(BIN)/matcher verify instances/sample $(DEMO_OUT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check matcher tests benchmarks
+	$(BIN)/ruff format --check matcher tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy matcher
+
+unit: $(STAMP)
+	$(BIN)/pytest -q
+
+test: lint typecheck unit bench-quick
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m benchmarks.run --quick
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run
+
+# Regenerate the shipped sample (deterministic: same bytes every time).
+sample: $(STAMP)
+	$(BIN)/matcher generate instances/sample --candidates 2000 --employers 150 --seed 2026 --unlisted-share 0.1 --quiet
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache .hypothesis

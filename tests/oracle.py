@@ -1,0 +1,149 @@
+"""Independent reference solvers for tests: eligibility by plain Python loops over the
+raw tables, then brute force (tiny) or CP-SAT solved lexicographically (small)."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from matcher.model import Instance
+from matcher.reference import JAPANESE_LEVELS
+
+
+@dataclass(frozen=True)
+class Pair:
+    cand: str
+    slot: tuple[str, str, str]  # employer, sector, track
+    score: int  # hundredths
+    rank: int
+
+
+def eligible_pairs(inst: Instance) -> list[Pair]:
+    """All eligible (candidate, slot) pairs, by the rules as written in the README."""
+    pol = inst.policy
+    lv = {x: i for i, x in enumerate(JAPANESE_LEVELS)}
+    apt = {(r["candidate_id"], r["sector"]): r for r in inst.aptitudes.iter_rows(named=True)}
+    emp = {r["employer_id"]: r for r in inst.employers.iter_rows(named=True)}
+    prefs: dict[str, dict[str, int]] = {}
+    for r in inst.preferences.iter_rows(named=True):
+        prefs.setdefault(r["candidate_id"], {})[r["employer_id"]] = r["rank"]
+    out = []
+    for c in inst.candidates.iter_rows(named=True):
+        for s in inst.slots.iter_rows(named=True):
+            if s["capacity"] <= 0 or s["track"] != c["track"]:
+                continue
+            a = apt.get((c["candidate_id"], s["sector"]))
+            if a is None:
+                continue
+            rule = pol.rule(s["sector"], s["track"])
+            level = lv[c["japanese_level"]]
+            if rule.min_japanese_level and level < lv[rule.min_japanese_level]:
+                continue
+            if rule.skills_test_required and not a["skills_test"]:
+                continue
+            if rule.min_score is not None and a["score"] < rule.min_score:
+                continue
+            e = emp[s["employer_id"]]
+            if e["min_japanese_level"] and level < lv[e["min_japanese_level"]]:
+                continue
+            listed = prefs.get(c["candidate_id"])
+            if listed is not None and s["employer_id"] not in listed:
+                continue
+            rank = listed[s["employer_id"]] if listed is not None else 0
+            out.append(Pair(c["candidate_id"], (s["employer_id"], s["sector"], s["track"]), round(a["score"] * 100), rank))
+    return out
+
+
+def cap_groups(inst: Instance, pairs: list[Pair]) -> list[tuple[list[int], int]]:
+    """(pair indices, cap) for every capacity and cap constraint."""
+    pol = inst.policy
+    emp = inst.employers
+    groups: list[tuple[list[int], int]] = []
+    slots = {(r["employer_id"], r["sector"], r["track"]): r["capacity"] for r in inst.slots.iter_rows(named=True)}
+    by_slot: dict[tuple[str, str, str], list[int]] = {}
+    by_intake: dict[tuple[str, str, str], list[int]] = {}
+    by_nat: dict[tuple[str, str], list[int]] = {}
+    by_tot: dict[str, list[int]] = {}
+    for i, p in enumerate(pairs):
+        e, s, t = p.slot
+        g = pol.group_of(t)
+        by_slot.setdefault(p.slot, []).append(i)
+        by_intake.setdefault((e, s, g), []).append(i)
+        by_nat.setdefault((s, g), []).append(i)
+        by_tot.setdefault(g, []).append(i)
+    for k, idx in by_slot.items():
+        groups.append((idx, slots[k]))
+    pos = {eid: i for i, eid in enumerate(emp.get_column("employer_id").to_list())}
+    staff = emp.get_column("full_time_staff").to_numpy().astype(np.int64)
+    exc = emp.get_column("excellent").to_numpy().astype(bool)
+    pref = emp.get_column("prefecture").to_numpy()
+    for (e, s, g), idx in by_intake.items():
+        caps = pol.intake_caps(s, g, full_time_staff=staff, excellent=exc, prefecture=pref)
+        if caps is not None:
+            groups.append((idx, int(caps[pos[e]])))
+    for (s, g), idx in by_nat.items():
+        cap = pol.national_cap(s, g)
+        if cap is not None:
+            groups.append((idx, cap))
+    for g, idx in by_tot.items():
+        cap = pol.total_caps.get(g)
+        if cap is not None:
+            groups.append((idx, cap))
+    return groups
+
+
+def brute_force(inst: Instance) -> tuple[int, int, int]:
+    """Lexicographic optimum (matched, score in hundredths, -rank sum) by enumeration."""
+    pairs = eligible_pairs(inst)
+    groups = cap_groups(inst, pairs)
+    by_cand: dict[str, list[int]] = {}
+    for i, p in enumerate(pairs):
+        by_cand.setdefault(p.cand, []).append(i)
+    options = [[None, *idx] for idx in by_cand.values()]
+    best = (0, 0, 0)
+    for choice in itertools.product(*options):
+        chosen = [i for i in choice if i is not None]
+        cs = set(chosen)
+        if any(len(cs.intersection(idx)) > cap for idx, cap in groups):
+            continue
+        key = (len(chosen), sum(pairs[i].score for i in chosen), -sum(pairs[i].rank for i in chosen))
+        best = max(best, key)
+    return best
+
+
+def cp_sat(inst: Instance) -> tuple[int, int, int]:
+    """Lexicographic optimum by three CP-SAT solves, each fixing the previous level."""
+    pairs = eligible_pairs(inst)
+    if not pairs:
+        return 0, 0, 0
+    groups = cap_groups(inst, pairs)
+    model = cp_model.CpModel()
+    x = {i: model.new_bool_var(f"x{i}") for i in range(len(pairs))}
+    by_cand: dict[str, list[int]] = {}
+    for i, p in enumerate(pairs):
+        by_cand.setdefault(p.cand, []).append(i)
+    # Each candidate at most once.
+    for idx in by_cand.values():
+        model.add_at_most_one(x[i] for i in idx)
+    # Capacities and caps.
+    for idx, cap in groups:
+        model.add(sum(x[i] for i in idx) <= cap)
+    levels = [
+        sum(x.values()),
+        sum(pairs[i].score * x[i] for i in x),
+        -sum(pairs[i].rank * x[i] for i in x),
+    ]
+    values = []
+    for expr in levels:
+        model.maximize(expr)
+        solver = cp_model.CpSolver()
+        solver.parameters.num_workers = 1
+        status = solver.solve(model)
+        assert status == cp_model.OPTIMAL
+        v = round(solver.objective_value)
+        values.append(v)
+        model.add(expr == v)
+    return values[0], values[1], values[2]
