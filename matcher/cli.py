@@ -174,9 +174,7 @@ def solve_cmd(
         timings["load"] = time.perf_counter() - start
         result = solve(inst, method=method, max_pairs=max_pairs, seed=seed, timings=timings)
         if out is not None:
-            t = time.perf_counter()
             result.write(out, format=format)
-            result.summary["timings_s"]["write"] = round(time.perf_counter() - t, 3)
     except (InputError, MatcherError) as exc:
         _fail(str(exc))
     except OSError as exc:

@@ -194,6 +194,7 @@ _N_PREF: Final[int] = len(PREFECTURES)
 _N_TRACK: Final[int] = len(TRACKS)
 _N_GROUP: Final[int] = len(SECTORS) * _N_TRACK  # slot group = sector * 3 + track
 _DRAW_ROUNDS: Final[int] = 6
+_BLOCK_CANDIDATES: Final[int] = 1 << 15
 
 
 # --------------------------------------------------------------------------------------
@@ -370,7 +371,9 @@ def _first_occurrences(keys: IntArray) -> IntArray:
     sorted_keys = keys[order]
     is_first = np.ones(len(keys), dtype=np.bool_)
     np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=is_first[1:])
-    return np.sort(order[is_first])
+    first = np.zeros(len(keys), dtype=np.bool_)
+    first[order[is_first]] = True
+    return np.flatnonzero(first)
 
 
 def _vector(table: dict[str, float], keys: tuple[str, ...]) -> FloatArray:
@@ -626,8 +629,24 @@ def _draw_employers_for(
 ) -> tuple[IntArray, IntArray]:
     """``draws`` employer draws (with replacement) for each active candidate.
 
-    Returns ``(candidate, employer)``, grouped by candidate in draw order.
+    Returns ``(candidate, employer)``, grouped by candidate in draw order. Candidates are
+    processed in blocks to keep temporaries small.
     """
+    n_blocks = max(1, -(-len(active) // _BLOCK_CANDIDATES))
+    blocks = [_draw_block(rng, index, choice, b, draws) for b in np.array_split(active, n_blocks)]
+    return (
+        np.concatenate([who for who, _ in blocks]),
+        np.concatenate([employer for _, employer in blocks]),
+    )
+
+
+def _draw_block(
+    rng: np.random.Generator,
+    index: _SlotIndex,
+    choice: _Choice,
+    active: IntArray,
+    draws: int,
+) -> tuple[IntArray, IntArray]:
     pick = choice.pick[active]
     threshold = np.cumsum(pick, axis=1)[:, :-1]
     # Rounding may push u past the last positive pick weight: fall back to that one.
@@ -636,18 +655,13 @@ def _draw_employers_for(
     who = active[local]
 
     u = rng.random(len(who))
-    r = np.zeros(len(who), dtype=np.int64)
-    for j in range(_MAX_APTITUDES - 1):
-        r += u >= threshold[local, j]
-    r = np.minimum(r, last[local])
+    r = np.minimum((u[:, None] >= threshold[local]).sum(axis=1), last[local])
     group = choice.group[who, r]
     own = rng.random(len(who)) < choice.own[who, r]
-    del u, r, local
-
     sub = group * _N_PREF + np.maximum(choice.prefecture[who], 0)
     start = np.where(own, index.sub_start[sub], index.group_start[group])
     end = np.where(own, index.sub_end[sub], index.group_end[group])
-    del sub, group, own
+
     lo = index.cum[start]
     x = lo + rng.random(len(who)) * (index.cum[end] - lo)
     slot = np.clip(np.searchsorted(index.cum, x, side="right") - 1, start, end - 1)

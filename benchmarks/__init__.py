@@ -1,0 +1,1 @@
+"""Benchmarks: seeded synthetic instances, matcher vs baselines, ratios in one run."""

@@ -1,0 +1,163 @@
+"""End-to-end benchmark: generate, write, load, eligibility, solve, verify, write.
+
+Each size runs in its own subprocess so its peak RSS is its own. Baselines solve the
+*same* flow network in the same run and must reach the same optimal cost, else the
+run fails (times are reported, never asserted: they are noisy here).
+
+    python -m benchmarks.run --quick          # a few seconds; CI (fails on disagreement)
+    python -m benchmarks.run                  # 10k, 100k, 1M; writes results/latest.*
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+RESULTS = Path(__file__).parent / "results"
+#: (candidates, employers) per size; candidates list 20 employers, 5% list none.
+SIZES = {"2k": (2_000, 150), "10k": (10_000, 600), "100k": (100_000, 5_000), "1M": (1_000_000, 50_000)}
+QUICK = ("2k", "10k")
+NETWORKX_MAX = 2_000
+
+
+def _networkx_cost(edges: Any, score_decimals: int) -> int:
+    """Min cost of a max flow on the same network, by networkx's network simplex."""
+    import networkx as nx
+
+    from matcher.solvers.flow import lexicographic_costs
+
+    caps = edges.caps
+    g = nx.DiGraph()
+    n_cand = len(edges.candidate_ids)
+    costs, _, _ = lexicographic_costs(edges, score_decimals=score_decimals, num_nodes=10, max_flow=n_cand)
+    for c in np.unique(edges.cand):
+        g.add_edge("s", ("c", int(c)), capacity=1, weight=0)
+    for c, s, w in zip(edges.cand.tolist(), edges.slot.tolist(), costs.tolist(), strict=True):
+        g.add_edge(("c", c), ("slot", s), capacity=1, weight=w)
+    big = int(edges.slots["capacity"].sum()) + 1
+    capacity = edges.slots["capacity"].to_list()
+    for s, i in enumerate(caps.slot_intake.tolist()):
+        g.add_edge(("slot", s), ("int", i), capacity=capacity[s], weight=0)
+    for i, (n, cap) in enumerate(zip(caps.intake_national.tolist(), caps.intake_cap.tolist(), strict=True)):
+        g.add_edge(("int", i), ("nat", n), capacity=big if cap < 0 else cap, weight=0)
+    for n, (t, cap) in enumerate(zip(caps.national_total.tolist(), caps.national_cap.tolist(), strict=True)):
+        g.add_edge(("nat", n), ("tot", t), capacity=big if cap < 0 else cap, weight=0)
+    for t, cap in enumerate(caps.total_cap.tolist()):
+        g.add_edge(("tot", t), "t", capacity=big if cap < 0 else cap, weight=0)
+    flow = nx.max_flow_min_cost(g, "s", "t")
+    return int(nx.cost_of_flow(g, flow))
+
+
+def run_one(size: str, seed: int, baselines: bool) -> dict[str, Any]:
+    """One size, in this process; returns timings, objective and checks."""
+    import matcher
+    from matcher.eligibility import build_edges
+    from matcher.generate import generate_instance
+    from matcher.io import write_tables
+    from matcher.solvers.flow import lexicographic_costs, solve_flow
+
+    n, m = SIZES[size]
+    t: dict[str, float] = {}
+    policy = Path(__file__).parent.parent / "instances" / "policies" / "japan-2026.toml"
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        tables = generate_instance(candidates=n, employers=m, seed=seed, unlisted_share=0.05 if n <= 10_000 else 0.0)
+        t["generate"] = time.perf_counter() - start
+        inst_dir = Path(tmp) / "inst"
+        start = time.perf_counter()
+        write_tables(tables, inst_dir, "parquet")
+        t["write_instance"] = time.perf_counter() - start
+        del tables
+        start = time.perf_counter()
+        inst = matcher.load_instance(inst_dir, policy=policy)
+        t["load"] = time.perf_counter() - start
+        res = matcher.solve(inst, timings=t)
+        res.write(Path(tmp) / "out", format="parquet")
+        t = {k: float(v) for k, v in res.summary["timings_s"].items()}
+        out: dict[str, Any] = {
+            "size": size, "candidates": n, "employers": m, "status": res.status.value,
+            "pairs": res.summary["counts"]["eligible_pairs"], "objective": res.objective.as_dict(),
+            "timings_s": {k: round(v, 3) for k, v in t.items()},
+        }
+        if baselines and n <= NETWORKX_MAX:
+            edges = build_edges(inst)
+            sol = solve_flow(edges)
+            costs, _, _ = lexicographic_costs(edges, score_decimals=2, num_nodes=10, max_flow=n)
+            ours = int(costs[sol.chosen].sum())
+            start = time.perf_counter()
+            theirs = _networkx_cost(edges, 2)
+            out["networkx"] = {"cost": theirs, "ours": ours, "agree": theirs == ours,
+                               "seconds": round(time.perf_counter() - start, 3)}
+    out["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return out
+
+
+def _markdown(rows: list[dict[str, Any]]) -> str:
+    head = ("| size | pairs | placed | load s | eligibility s | solve s | verify s | write s | total s | peak RSS MiB |\n"
+            "|---|---|---|---|---|---|---|---|---|---|")
+    lines = [head]
+    for r in rows:
+        tt = r["timings_s"]
+        total = sum(tt.get(k, 0.0) for k in ("load", "eligibility", "solve", "report", "verify", "write"))
+        lines.append(
+            f"| {r['size']} | {r['pairs']:,} | {r['objective']['matched']:,} | {tt['load']:.2f} | {tt['eligibility']:.2f} "
+            f"| {tt['solve']:.2f} | {tt.get('verify', 0):.2f} | {tt.get('write', 0):.2f} | {total:.2f} | {r['peak_rss_mib']:,.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="small sizes only, no result files (CI)")
+    ap.add_argument("--sizes", nargs="*", choices=sorted(SIZES), help="sizes to run")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--one", choices=sorted(SIZES), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.one:
+        print(json.dumps(run_one(args.one, args.seed, baselines=True)))
+        return 0
+    sizes = args.sizes or (list(QUICK) if args.quick else ["10k", "100k", "1M"])
+    rows = []
+    failed = False
+    for size in sizes:
+        proc = subprocess.run([sys.executable, "-m", "benchmarks.run", "--one", size, "--seed", str(args.seed)],
+                              capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            print(proc.stderr, file=sys.stderr)
+            return 1
+        row = json.loads(proc.stdout.strip().splitlines()[-1])
+        rows.append(row)
+        nx_note = ""
+        if "networkx" in row:
+            nx_note = f"; networkx {'agrees' if row['networkx']['agree'] else 'DISAGREES'} ({row['networkx']['seconds']} s)"
+            failed |= not row["networkx"]["agree"]
+        failed |= row["status"] != "optimal"
+        print(f"{size}: {row['status']}, {row['pairs']:,} pairs, placed {row['objective']['matched']:,}, "
+              f"timings {row['timings_s']}, peak {row['peak_rss_mib']} MiB{nx_note}", flush=True)
+    md = _markdown(rows)
+    print(md)
+    if not args.quick:
+        RESULTS.mkdir(exist_ok=True)
+        machine = {"python": platform.python_version(), "machine": platform.machine(),
+                   "processor": platform.processor(), "cpus": __import__("os").cpu_count()}
+        (RESULTS / "latest.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=2) + "\n")
+        (RESULTS / "latest.md").write_text(md + "\n")
+    if failed:
+        print("benchmark FAILED: a baseline disagrees or a solve was not optimal", file=sys.stderr)
+        return 1
+    print("benchmark ok: baselines agree")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,87 @@
+"""Eligibility edges equal a plain-loop oracle; pair limits behave as documented."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+import matcher
+from matcher import Instance
+from matcher.eligibility import build_edges, count_pairs
+from matcher.policy import policy_from_dict
+from tests.oracle import eligible_pairs
+from tests.strategies import instances
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(max_candidates=8, max_employers=4, fractional=True))
+def test_edges_equal_oracle(inst: Instance) -> None:
+    edges = build_edges(inst)
+    slots = edges.slots
+    got = sorted(
+        (
+            edges.candidate_ids[int(c)],
+            (slots["employer_id"][int(s)], slots["sector"][int(s)], slots["track"][int(s)]),
+            round(float(sc) * 100),
+            int(r),
+        )
+        for c, s, sc, r in zip(edges.cand, edges.slot, edges.score, edges.rank, strict=True)
+    )
+    want = sorted((p.cand, p.slot, p.score, p.rank) for p in eligible_pairs(inst))
+    assert got == want
+    counts = count_pairs(inst)
+    assert counts["listed_pairs"] + counts["unlisted_pairs"] == len(want)
+
+
+def _wide(n_cand: int, n_emp: int) -> Instance:
+    """Candidates without lists, all eligible at every employer."""
+    return matcher.instance_from_frames(
+        candidates=pl.DataFrame({"candidate_id": [f"c{i:03d}" for i in range(n_cand)], "nationality": "VN",
+                                 "japanese_level": "A2", "track": "esdp"}),
+        aptitudes=pl.DataFrame({"candidate_id": [f"c{i:03d}" for i in range(n_cand)], "sector": "agriculture",
+                                "score": [float(i % 100) for i in range(n_cand)]}),
+        employers=pl.DataFrame({"employer_id": [f"e{j:03d}" for j in range(n_emp)], "prefecture": "Iwate",
+                                "full_time_staff": 10}),
+        slots=pl.DataFrame({"employer_id": [f"e{j:03d}" for j in range(n_emp)], "sector": "agriculture",
+                            "track": "esdp", "capacity": 1}),
+    )
+
+
+def test_too_many_pairs_is_refused_before_building() -> None:
+    inst = _wide(50, 40)
+    with pytest.raises(matcher.TooManyPairsError) as err:
+        matcher.solve(inst, max_pairs=1999)
+    msg = str(err.value)
+    assert "2,000 eligible candidate-slot pairs" in msg
+    assert "max_pairs_per_candidate" in msg and "preference lists" in msg
+    assert matcher.solve(inst, max_pairs=2000).objective.matched == 40
+
+
+def test_pair_limit_per_candidate_samples_distinct_slots() -> None:
+    base = _wide(50, 40)
+    policy = policy_from_dict({"limits": {"max_pairs_per_candidate": 5}})
+    inst = Instance(**{**base.__dict__, "policy": policy})
+    edges = build_edges(inst, seed=3)
+    per = pl.DataFrame({"c": edges.cand, "s": edges.slot})
+    assert per.height == 250
+    assert per.group_by("c").agg(pl.col("s").n_unique().alias("n"))["n"].to_list() == [5] * 50
+    # Seeded: same seed, same sample; another seed, another sample.
+    again = build_edges(inst, seed=3)
+    assert (again.slot == edges.slot).all()
+    assert not (build_edges(inst, seed=4).slot == edges.slot).all()
+    res = matcher.solve(inst, seed=3)
+    assert res.success and res.objective.matched <= 40
+
+
+def test_listed_candidates_keep_best_ranks_under_limit() -> None:
+    base = _wide(2, 10)
+    prefs = pl.DataFrame({"candidate_id": ["c000"] * 10, "employer_id": [f"e{j:03d}" for j in range(10)],
+                          "rank": list(range(10, 0, -1))})
+    policy = policy_from_dict({"limits": {"max_pairs_per_candidate": 3}})
+    inst = matcher.instance_from_frames(candidates=base.candidates, aptitudes=base.aptitudes,
+                                        employers=base.employers, slots=base.slots, preferences=prefs,
+                                        policy=policy)
+    edges = build_edges(inst)
+    listed = sorted(int(r) for c, r in zip(edges.cand, edges.rank, strict=True) if c == 0)
+    assert listed == [1, 2, 3]
