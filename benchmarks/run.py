@@ -71,7 +71,9 @@ def run_one(size: str, seed: int, baselines: bool) -> dict[str, Any]:
     policy = Path(__file__).parent.parent / "instances" / "policies" / "japan-2026.toml"
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        tables = generate_instance(candidates=n, employers=m, seed=seed, unlisted_share=0.05 if n <= 10_000 else 0.0)
+        tables = generate_instance(
+            candidates=n, employers=m, seed=seed, unlisted_share=0.05 if n <= 10_000 else 0.0
+        )
         t["generate"] = time.perf_counter() - start
         inst_dir = Path(tmp) / "inst"
         start = time.perf_counter()
@@ -85,8 +87,12 @@ def run_one(size: str, seed: int, baselines: bool) -> dict[str, Any]:
         res.write(Path(tmp) / "out", format="parquet")
         t = {k: float(v) for k, v in res.summary["timings_s"].items()}
         out: dict[str, Any] = {
-            "size": size, "candidates": n, "employers": m, "status": res.status.value,
-            "pairs": res.summary["counts"]["eligible_pairs"], "objective": res.objective.as_dict(),
+            "size": size,
+            "candidates": n,
+            "employers": m,
+            "status": res.status.value,
+            "pairs": res.summary["counts"]["eligible_pairs"],
+            "objective": res.objective.as_dict(),
             "timings_s": {k: round(v, 3) for k, v in t.items()},
         }
         if baselines and n <= NETWORKX_MAX:
@@ -96,15 +102,21 @@ def run_one(size: str, seed: int, baselines: bool) -> dict[str, Any]:
             ours = int(costs[sol.chosen].sum())
             start = time.perf_counter()
             theirs = _networkx_cost(edges, 2)
-            out["networkx"] = {"cost": theirs, "ours": ours, "agree": theirs == ours,
-                               "seconds": round(time.perf_counter() - start, 3)}
+            out["networkx"] = {
+                "cost": theirs,
+                "ours": ours,
+                "agree": theirs == ours,
+                "seconds": round(time.perf_counter() - start, 3),
+            }
     out["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return out
 
 
 def _markdown(rows: list[dict[str, Any]]) -> str:
-    head = ("| size | pairs | placed | load s | eligibility s | solve s | verify s | write s | total s | peak RSS MiB |\n"
-            "|---|---|---|---|---|---|---|---|---|---|")
+    head = (
+        "| size | pairs | placed | load s | eligibility s | solve s | verify s | write s | total s | peak RSS MiB |\n"
+        "|---|---|---|---|---|---|---|---|---|---|"
+    )
     lines = [head]
     for r in rows:
         tt = r["timings_s"]
@@ -130,8 +142,12 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     failed = False
     for size in sizes:
-        proc = subprocess.run([sys.executable, "-m", "benchmarks.run", "--one", size, "--seed", str(args.seed)],
-                              capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            [sys.executable, "-m", "benchmarks.run", "--one", size, "--seed", str(args.seed)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if proc.returncode != 0:
             print(proc.stderr, file=sys.stderr)
             return 1
@@ -142,14 +158,21 @@ def main(argv: list[str] | None = None) -> int:
             nx_note = f"; networkx {'agrees' if row['networkx']['agree'] else 'DISAGREES'} ({row['networkx']['seconds']} s)"
             failed |= not row["networkx"]["agree"]
         failed |= row["status"] != "optimal"
-        print(f"{size}: {row['status']}, {row['pairs']:,} pairs, placed {row['objective']['matched']:,}, "
-              f"timings {row['timings_s']}, peak {row['peak_rss_mib']} MiB{nx_note}", flush=True)
+        print(
+            f"{size}: {row['status']}, {row['pairs']:,} pairs, placed {row['objective']['matched']:,}, "
+            f"timings {row['timings_s']}, peak {row['peak_rss_mib']} MiB{nx_note}",
+            flush=True,
+        )
     md = _markdown(rows)
     print(md)
     if not args.quick:
         RESULTS.mkdir(exist_ok=True)
-        machine = {"python": platform.python_version(), "machine": platform.machine(),
-                   "processor": platform.processor(), "cpus": __import__("os").cpu_count()}
+        machine = {
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+            "processor": platform.processor(),
+            "cpus": __import__("os").cpu_count(),
+        }
         (RESULTS / "latest.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=2) + "\n")
         (RESULTS / "latest.md").write_text(md + "\n")
     if failed:

@@ -109,9 +109,9 @@ class _Checker:
     def integer(self, col: str, *, minimum: int | None = 0) -> pl.Expr:
         dtype = self.df.schema[col]
         if dtype.is_integer():
-            value = pl.col(col).cast(pl.Int64)
-            self.report(value.is_null(), col, "missing value", None)
-            too_large = value.abs() > MAX_INT
+            self.report(pl.col(col).is_null(), col, "missing value", None)
+            too_large = pl.col(col).cast(pl.Float64).abs() > MAX_INT  # also UInt64 beyond Int64
+            value = pl.when(~too_large).then(pl.col(col)).cast(pl.Int64, strict=False)
         else:
             as_float = (
                 pl.col(col).cast(pl.Float64)

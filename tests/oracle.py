@@ -53,7 +53,14 @@ def eligible_pairs(inst: Instance) -> list[Pair]:
             if listed is not None and s["employer_id"] not in listed:
                 continue
             rank = listed[s["employer_id"]] if listed is not None else 0
-            out.append(Pair(c["candidate_id"], (s["employer_id"], s["sector"], s["track"]), round(a["score"] * 100), rank))
+            out.append(
+                Pair(
+                    c["candidate_id"],
+                    (s["employer_id"], s["sector"], s["track"]),
+                    round(a["score"] * 100),
+                    rank,
+                )
+            )
     return out
 
 
@@ -62,7 +69,9 @@ def cap_groups(inst: Instance, pairs: list[Pair]) -> list[tuple[list[int], int]]
     pol = inst.policy
     emp = inst.employers
     groups: list[tuple[list[int], int]] = []
-    slots = {(r["employer_id"], r["sector"], r["track"]): r["capacity"] for r in inst.slots.iter_rows(named=True)}
+    slots = {
+        (r["employer_id"], r["sector"], r["track"]): r["capacity"] for r in inst.slots.iter_rows(named=True)
+    }
     by_slot: dict[tuple[str, str, str], list[int]] = {}
     by_intake: dict[tuple[str, str, str], list[int]] = {}
     by_nat: dict[tuple[str, str], list[int]] = {}

@@ -19,12 +19,19 @@ PREFS = ("Tokyo", "Iwate", "Osaka")
 @st.composite
 def policies(draw: st.DrawFn) -> dict[str, Any]:
     """A random policy exercising rules, national and total caps, intake rules."""
-    pol: dict[str, Any] = {"name": "random", "track_groups": {"esdp": ["esdp"], "ssw": ["ssw1", "ssw2"]},
-                           "regions": {"metro": ["Tokyo", "Osaka"]}}
+    pol: dict[str, Any] = {
+        "name": "random",
+        "track_groups": {"esdp": ["esdp"], "ssw": ["ssw1", "ssw2"]},
+        "regions": {"metro": ["Tokyo", "Osaka"]},
+    }
     if draw(st.booleans()):
-        pol["rules"] = {"ssw1": {"min_japanese_level": draw(st.sampled_from(LEVELS)),
-                                 "skills_test_required": draw(st.booleans())},
-                        "esdp": {"min_score": draw(st.sampled_from([0, 30, 60]))}}
+        pol["rules"] = {
+            "ssw1": {
+                "min_japanese_level": draw(st.sampled_from(LEVELS)),
+                "skills_test_required": draw(st.booleans()),
+            },
+            "esdp": {"min_score": draw(st.sampled_from([0, 30, 60]))},
+        }
     sectors: dict[str, Any] = {}
     for s in SECTORS:
         caps = {}
@@ -37,8 +44,16 @@ def policies(draw: st.DrawFn) -> dict[str, Any]:
         pol["total_caps"] = {"esdp": draw(st.integers(0, 4))}
     intake = []
     if draw(st.booleans()):
-        intake.append({"group": "esdp", "tiers": [[5, 1], [20, 2]], "staff_per_worker_above": 10,
-                       "excellent_multiplier": 2.0, "bonus_multiplier": 1.5, "bonus_outside_region": "metro"})
+        intake.append(
+            {
+                "group": "esdp",
+                "tiers": [[5, 1], [20, 2]],
+                "staff_per_worker_above": 10,
+                "excellent_multiplier": 2.0,
+                "bonus_multiplier": 1.5,
+                "bonus_outside_region": "metro",
+            }
+        )
     if draw(st.booleans()):
         intake.append({"group": "ssw", "max_staff_ratio": draw(st.sampled_from([0.1, 0.5, 1.0]))})
     pol["intake"] = intake
@@ -46,30 +61,49 @@ def policies(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @st.composite
-def instances(draw: st.DrawFn, max_candidates: int = 6, max_employers: int = 3, with_policy: bool = True,
-              fractional: bool = False) -> Instance:
+def instances(
+    draw: st.DrawFn,
+    max_candidates: int = 6,
+    max_employers: int = 3,
+    with_policy: bool = True,
+    fractional: bool = False,
+) -> Instance:
     """A random small instance; scores are integers, or have one decimal when fractional."""
     nc = draw(st.integers(1, max_candidates))
     ne = draw(st.integers(1, max_employers))
     cids = [f"c{i}" for i in range(nc)]
     eids = [f"e{i}" for i in range(ne)]
-    cand = {"candidate_id": cids, "nationality": ["VN"] * nc,
-            "japanese_level": [draw(st.sampled_from(LEVELS)) for _ in cids],
-            "track": [draw(st.sampled_from(TRACKS)) for _ in cids]}
+    cand = {
+        "candidate_id": cids,
+        "nationality": ["VN"] * nc,
+        "japanese_level": [draw(st.sampled_from(LEVELS)) for _ in cids],
+        "track": [draw(st.sampled_from(TRACKS)) for _ in cids],
+    }
     apt_rows = []
-    score = st.integers(0, 1000).map(lambda v: v / 10) if fractional else st.integers(0, 4).map(lambda v: 60.0 + 10 * v)
+    score = (
+        st.integers(0, 1000).map(lambda v: v / 10)
+        if fractional
+        else st.integers(0, 4).map(lambda v: 60.0 + 10 * v)
+    )
     for c in cids:
         for s in draw(st.lists(st.sampled_from(SECTORS), min_size=0, max_size=2, unique=True)):
-            apt_rows.append({"candidate_id": c, "sector": s, "score": draw(score), "skills_test": draw(st.booleans())})
-    emp = {"employer_id": eids, "prefecture": [draw(st.sampled_from(PREFS)) for _ in eids],
-           "full_time_staff": [draw(st.integers(0, 30)) for _ in eids],
-           "excellent": [draw(st.booleans()) for _ in eids],
-           "min_japanese_level": [draw(st.sampled_from([None, None, "A1", "A2"])) for _ in eids]}
+            apt_rows.append(
+                {"candidate_id": c, "sector": s, "score": draw(score), "skills_test": draw(st.booleans())}
+            )
+    emp = {
+        "employer_id": eids,
+        "prefecture": [draw(st.sampled_from(PREFS)) for _ in eids],
+        "full_time_staff": [draw(st.integers(0, 30)) for _ in eids],
+        "excellent": [draw(st.booleans()) for _ in eids],
+        "min_japanese_level": [draw(st.sampled_from([None, None, "A1", "A2"])) for _ in eids],
+    }
     slot_rows = []
     for e in eids:
         for s in draw(st.lists(st.sampled_from(SECTORS), min_size=1, max_size=2, unique=True)):
             for t in draw(st.lists(st.sampled_from(TRACKS), min_size=1, max_size=2, unique=True)):
-                slot_rows.append({"employer_id": e, "sector": s, "track": t, "capacity": draw(st.integers(0, 3))})
+                slot_rows.append(
+                    {"employer_id": e, "sector": s, "track": t, "capacity": draw(st.integers(0, 3))}
+                )
     pref_rows = []
     for c in cids:
         if draw(st.booleans()):
@@ -78,9 +112,31 @@ def instances(draw: st.DrawFn, max_candidates: int = 6, max_employers: int = 3, 
     policy = policy_from_dict(draw(policies())) if with_policy and draw(st.booleans()) else None
     return instance_from_frames(
         candidates=pl.DataFrame(cand),
-        aptitudes=pl.DataFrame(apt_rows, schema={"candidate_id": pl.String, "sector": pl.String, "score": pl.Float64, "skills_test": pl.Boolean}),
-        employers=pl.DataFrame(emp, schema={"employer_id": pl.String, "prefecture": pl.String, "full_time_staff": pl.Int64, "excellent": pl.Boolean, "min_japanese_level": pl.String}),
-        slots=pl.DataFrame(slot_rows, schema={"employer_id": pl.String, "sector": pl.String, "track": pl.String, "capacity": pl.Int64}),
-        preferences=pl.DataFrame(pref_rows, schema={"candidate_id": pl.String, "employer_id": pl.String, "rank": pl.Int64}),
+        aptitudes=pl.DataFrame(
+            apt_rows,
+            schema={
+                "candidate_id": pl.String,
+                "sector": pl.String,
+                "score": pl.Float64,
+                "skills_test": pl.Boolean,
+            },
+        ),
+        employers=pl.DataFrame(
+            emp,
+            schema={
+                "employer_id": pl.String,
+                "prefecture": pl.String,
+                "full_time_staff": pl.Int64,
+                "excellent": pl.Boolean,
+                "min_japanese_level": pl.String,
+            },
+        ),
+        slots=pl.DataFrame(
+            slot_rows,
+            schema={"employer_id": pl.String, "sector": pl.String, "track": pl.String, "capacity": pl.Int64},
+        ),
+        preferences=pl.DataFrame(
+            pref_rows, schema={"candidate_id": pl.String, "employer_id": pl.String, "rank": pl.Int64}
+        ),
         policy=policy,
     )

@@ -85,15 +85,33 @@ def test_rerun_replaces_out_atomically(tmp_path: Path) -> None:
 def test_python_dash_m(tmp_path: Path) -> None:
     inst = tmp_path / "tiny"
     shutil.copytree(TINY, inst)
-    proc = subprocess.run([sys.executable, "-m", "matcher", "validate", str(inst)], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "matcher", "validate", str(inst)], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0, proc.stderr
     assert "valid" in proc.stdout and "eligible pairs" in proc.stdout
 
 
 def test_generate_then_solve(tmp_path: Path) -> None:
     inst = tmp_path / "gen"
-    res = runner.invoke(app, ["generate", str(inst), "--candidates", "300", "--employers", "30", "--seed", "7",
-                              "--unlisted-share", "0.2", "--policy", str(JAPAN), "--quiet"])
+    res = runner.invoke(
+        app,
+        [
+            "generate",
+            str(inst),
+            "--candidates",
+            "300",
+            "--employers",
+            "30",
+            "--seed",
+            "7",
+            "--unlisted-share",
+            "0.2",
+            "--policy",
+            str(JAPAN),
+            "--quiet",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert (inst / "policy.toml").is_file()
     out = tmp_path / "out"
@@ -101,7 +119,21 @@ def test_generate_then_solve(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert runner.invoke(app, ["verify", str(inst), str(out)]).exit_code == 0
     again = tmp_path / "gen2"
-    runner.invoke(app, ["generate", str(again), "--candidates", "300", "--employers", "30", "--seed", "7",
-                        "--unlisted-share", "0.2", "--quiet"])
+    runner.invoke(
+        app,
+        [
+            "generate",
+            str(again),
+            "--candidates",
+            "300",
+            "--employers",
+            "30",
+            "--seed",
+            "7",
+            "--unlisted-share",
+            "0.2",
+            "--quiet",
+        ],
+    )
     for f in ("candidates.csv", "preferences.csv", "slots.csv"):
         assert (inst / f).read_bytes() == (again / f).read_bytes()

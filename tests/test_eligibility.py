@@ -37,14 +37,32 @@ def test_edges_equal_oracle(inst: Instance) -> None:
 def _wide(n_cand: int, n_emp: int) -> Instance:
     """Candidates without lists, all eligible at every employer."""
     return matcher.instance_from_frames(
-        candidates=pl.DataFrame({"candidate_id": [f"c{i:03d}" for i in range(n_cand)], "nationality": "VN",
-                                 "japanese_level": "A2", "track": "esdp"}),
-        aptitudes=pl.DataFrame({"candidate_id": [f"c{i:03d}" for i in range(n_cand)], "sector": "agriculture",
-                                "score": [float(i % 100) for i in range(n_cand)]}),
-        employers=pl.DataFrame({"employer_id": [f"e{j:03d}" for j in range(n_emp)], "prefecture": "Iwate",
-                                "full_time_staff": 10}),
-        slots=pl.DataFrame({"employer_id": [f"e{j:03d}" for j in range(n_emp)], "sector": "agriculture",
-                            "track": "esdp", "capacity": 1}),
+        candidates=pl.DataFrame(
+            {
+                "candidate_id": [f"c{i:03d}" for i in range(n_cand)],
+                "nationality": "VN",
+                "japanese_level": "A2",
+                "track": "esdp",
+            }
+        ),
+        aptitudes=pl.DataFrame(
+            {
+                "candidate_id": [f"c{i:03d}" for i in range(n_cand)],
+                "sector": "agriculture",
+                "score": [float(i % 100) for i in range(n_cand)],
+            }
+        ),
+        employers=pl.DataFrame(
+            {"employer_id": [f"e{j:03d}" for j in range(n_emp)], "prefecture": "Iwate", "full_time_staff": 10}
+        ),
+        slots=pl.DataFrame(
+            {
+                "employer_id": [f"e{j:03d}" for j in range(n_emp)],
+                "sector": "agriculture",
+                "track": "esdp",
+                "capacity": 1,
+            }
+        ),
     )
 
 
@@ -76,12 +94,22 @@ def test_pair_limit_per_candidate_samples_distinct_slots() -> None:
 
 def test_listed_candidates_keep_best_ranks_under_limit() -> None:
     base = _wide(2, 10)
-    prefs = pl.DataFrame({"candidate_id": ["c000"] * 10, "employer_id": [f"e{j:03d}" for j in range(10)],
-                          "rank": list(range(10, 0, -1))})
+    prefs = pl.DataFrame(
+        {
+            "candidate_id": ["c000"] * 10,
+            "employer_id": [f"e{j:03d}" for j in range(10)],
+            "rank": list(range(10, 0, -1)),
+        }
+    )
     policy = policy_from_dict({"limits": {"max_pairs_per_candidate": 3}})
-    inst = matcher.instance_from_frames(candidates=base.candidates, aptitudes=base.aptitudes,
-                                        employers=base.employers, slots=base.slots, preferences=prefs,
-                                        policy=policy)
+    inst = matcher.instance_from_frames(
+        candidates=base.candidates,
+        aptitudes=base.aptitudes,
+        employers=base.employers,
+        slots=base.slots,
+        preferences=prefs,
+        policy=policy,
+    )
     edges = build_edges(inst)
     listed = sorted(int(r) for c, r in zip(edges.cand, edges.rank, strict=True) if c == 0)
     assert listed == [1, 2, 3]

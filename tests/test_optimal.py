@@ -39,7 +39,10 @@ def test_tiny_optimum_neutral() -> None:
     res = matcher.solve(matcher.load_instance("instances/tiny"))
     assert (res.objective.matched, res.objective.total_score, res.objective.rank_sum) == (4, 330.0, 2)
     assert res.assignments.select("candidate_id", "employer_id").rows() == [
-        ("C1", "E2"), ("C2", "E1"), ("C3", "E3"), ("C4", "E2"),
+        ("C1", "E2"),
+        ("C2", "E1"),
+        ("C3", "E3"),
+        ("C4", "E2"),
     ]
     assert res.unmatched.rows() == [("C5", "no_eligible_slot")]
 
