@@ -544,7 +544,7 @@ class _SlotIndex:
     group_end: IntArray
     sub_start: IntArray
     sub_end: IntArray
-    guide: IntArray  # guide[k]: a slot at or before the one holding weight k * total / K
+    guide: IntArray  # guide[k]: a slot at or before the one holding weight k * total / len(guide)
 
     @classmethod
     def build(cls, emp: _Employers, slots: _Slots) -> _SlotIndex:

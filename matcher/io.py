@@ -8,6 +8,7 @@ file is written, so a failed run never leaves partial results.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -21,7 +22,7 @@ from typing import Literal
 import polars as pl
 
 from matcher.errors import InputError, Problem
-from matcher.model import TABLES, Instance
+from matcher.model import SCHEMA, TABLES, Instance
 from matcher.policy import Policy, load_policy, neutral_policy
 from matcher.validate import RawTable, validate_tables
 
@@ -150,13 +151,14 @@ def instance_from_frames(
         "preferences": preferences,
     }
     raw = {k: (RawTable(v, f"{k} (DataFrame)") if v is not None else None) for k, v in frames.items()}
-    digest = hashlib.sha256()
-    for k, v in frames.items():
-        if v is not None:
-            digest.update(k.encode())
-            digest.update(v.write_csv().encode())
     pol = resolve_policy(None, policy)
-    return validate_tables(raw, pol, source="<frames>", content_hash=digest.hexdigest())
+    instance = validate_tables(raw, pol, source="<frames>", content_hash="")
+    # Hash the validated contract columns: the same data gives the same hash.
+    digest = hashlib.sha256()
+    for k, v in instance.tables().items():
+        digest.update(k.encode())
+        digest.update(v.select(c for c in SCHEMA[k] if c in v.columns).write_csv().encode())
+    return dataclasses.replace(instance, content_hash=digest.hexdigest())
 
 
 def write_table(frame: pl.DataFrame, path: Path, fmt: Format) -> None:

@@ -78,7 +78,7 @@ class _Checker:
                 f"{kind}{(': ' + d) if d else ''}",
                 row=int(r),
                 column=column,
-                id=i if column != self.id_col and i else None,
+                id=i or None,
             )
             for r, i, d in ex.iter_rows()
         ]
@@ -195,7 +195,8 @@ class _Checker:
 
 
 def _missing_columns(name: str, raw: RawTable, problems: ProblemList) -> bool:
-    _, required, _ = TABLES[name]
+    """Report missing required columns and contract columns of a nested type."""
+    _, required, optional = TABLES[name]
     missing = [c for c in required if c not in raw.frame.columns]
     for c in missing:
         problems.add(
@@ -205,7 +206,12 @@ def _missing_columns(name: str, raw: RawTable, problems: ProblemList) -> bool:
                 column=c,
             )
         )
-    return bool(missing)
+    nested = [c for c in (*required, *optional) if c in raw.frame.columns and raw.frame.schema[c].is_nested()]
+    for c in nested:
+        problems.add(
+            Problem(raw.file, f"has type {raw.frame.schema[c]}; expected text or a number", column=c)
+        )
+    return bool(missing or nested)
 
 
 def validate_tables(

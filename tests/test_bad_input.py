@@ -691,7 +691,8 @@ def _assert_reports_problems(stderr: str, stdout: str, japan: bool = False) -> N
     assert "candidates.csv, row 2, column japanese_level, id C2: unknown Japanese level: 'N6'" in stderr
     assert "slots.csv, row 1, column capacity, id E1: not a whole number: 2.5" in stderr
     assert (
-        "preferences.csv, row 5, column candidate_id: unknown candidate (not in candidates): 'C99'" in stderr
+        "preferences.csv, row 5, column candidate_id, id C99: unknown candidate (not in candidates): 'C99'"
+        in stderr
     )
     if japan:
         assert "program not offered under policy 'japan-2026': aviation / esdp" in stderr
