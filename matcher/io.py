@@ -104,6 +104,13 @@ def load_instance(path: str | Path, *, policy: Policy | str | Path | None = None
     ------
     InputError
         Listing every problem in the files (missing, unreadable, bad values, unknown ids).
+
+    Examples
+    --------
+    >>> import matcher
+    >>> inst = matcher.load_instance("instances/tiny")
+    >>> inst.n_candidates, inst.n_employers, inst.policy.name
+    (5, 3, 'neutral')
     """
     directory = Path(path)
     if not directory.is_dir():

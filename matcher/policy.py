@@ -214,6 +214,17 @@ def load_policy(path: str | Path) -> Policy:
     ------
     InputError
         When the file is missing, not TOML, has unknown keys or inconsistent values.
+
+    Examples
+    --------
+    >>> p = load_policy("instances/policies/japan-2026.toml")
+    >>> p.national_cap("nursing_care", "esdp"), p.rule("food_service", "ssw2").min_japanese_level
+    (33800, 'B1')
+    >>> policy_from_dict({"limits": {"max_pairs": 5}})
+    Traceback (most recent call last):
+    ...
+    matcher.errors.InputError: 1 problem in the policy:
+      - policy, column limits.max_pairs: Extra inputs are not permitted
     """
     path = Path(path)
     name = str(path)

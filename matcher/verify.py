@@ -106,6 +106,17 @@ def verify_assignment(
         ``candidate_id, employer_id, sector, track, score, pref_rank`` rows.
     objective : dict, optional
         Reported ``matched``, ``total_score``, ``rank_sum``; each is recomputed.
+
+    Examples
+    --------
+    >>> import matcher, polars as pl
+    >>> inst = matcher.load_instance("instances/tiny")
+    >>> res = matcher.solve(inst, verify=False)
+    >>> matcher.verify_assignment(inst, res.assignments).ok
+    True
+    >>> everyone_at_e1 = res.assignments.with_columns(employer_id=pl.lit("E1"))
+    >>> sorted(matcher.verify_assignment(inst, everyone_at_e1).kinds())
+    ['rank_mismatch', 'unknown_slot']
     """
     out = Verification()
     needed = ["candidate_id", "employer_id", "sector", "track", "score", "pref_rank"]
