@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from matcher import lottery
 from matcher.errors import InputError, MatcherError, Problem, TooManyPairsError
 from matcher.io import instance_from_frames, load_instance
 from matcher.model import Instance

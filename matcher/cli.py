@@ -21,6 +21,7 @@ from matcher.errors import InputError, MatcherError
 from matcher.io import FORMATS, load_instance, write_tables
 from matcher.policy import load_policy, policy_from_dict
 from matcher.solve import METHODS, solve
+from matcher.stable import CAP_MODES, PROPOSING
 from matcher.verify import verify_assignment
 
 app = typer.Typer(
@@ -158,12 +159,26 @@ def solve_cmd(
     format: Annotated[str, typer.Option("--format", "-f", help="csv or parquet.")] = "csv",
     policy: PolicyOpt = None,
     max_pairs: Annotated[int | None, typer.Option(help="Refuse more eligible pairs than this.")] = None,
-    seed: Annotated[int, typer.Option(help="Seed for pair sampling under a pair limit.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the lottery (stable) and of pair sampling.")] = 0,
+    proposing: Annotated[
+        str, typer.Option(help=f"Stable: who proposes, one of {', '.join(PROPOSING)}.")
+    ] = "candidate",
+    caps: Annotated[str, typer.Option(help=f"Stable: cap handling, one of {', '.join(CAP_MODES)}.")] = "naive",
+    compare_optimal: Annotated[
+        bool | None,
+        typer.Option(
+            "--compare-optimal/--no-compare-optimal",
+            help="Stable: also solve the welfare optimum for the price of stability "
+            "(default: up to 2M eligible pairs).",
+        ),
+    ] = None,
     quiet: Quiet = False,
 ) -> None:
     """Solve an instance; write assignments, unmatched and summary.json to --out."""
     _setup_logging(quiet)
     _choice(method, METHODS, "--method")
+    _choice(proposing, PROPOSING, "--proposing")
+    _choice(caps, CAP_MODES, "--caps")
     _choice(format, FORMATS, "--format")
     if out is not None and out.exists() and not out.is_dir():
         _fail(f"--out {out} exists and is not a directory")
@@ -172,7 +187,16 @@ def solve_cmd(
     try:
         inst = load_instance(instance, policy=policy)
         timings["load"] = time.perf_counter() - start
-        result = solve(inst, method=method, max_pairs=max_pairs, seed=seed, timings=timings)
+        result = solve(
+            inst,
+            method=method,
+            proposing=proposing,
+            caps=caps,
+            compare_optimal=compare_optimal,
+            max_pairs=max_pairs,
+            seed=seed,
+            timings=timings,
+        )
         if out is not None:
             result.write(out, format=format)
     except (InputError, MatcherError) as exc:
@@ -191,6 +215,14 @@ def solve_cmd(
         ("rank sum", f"{result.objective.rank_sum:,}"),
     ]
     rows += [(f"unmatched: {k}", f"{v:,}") for k, v in c["unmatched_by_reason"].items()]
+    if "stable" in s and "blocking" in s["stable"]:
+        b = s["stable"]["blocking"]
+        rows.append(("blocking pairs", f"{b['satisfiable']:,} (+{b['cap_forbidden']:,} forbidden by caps)"))
+    if s.get("price_of_stability"):
+        p = s["price_of_stability"]
+        rows.append(
+            ("price of stability", f"{p['matched_lost']:,} fewer placed, {p['score_lost']:,.2f} less score than optimal")
+        )
     rows.append(("verified", "yes" if s.get("verified") else "no"))
     rows.append(("time (s)", ", ".join(f"{k} {v:.2f}" for k, v in s["timings_s"].items())))
     if out is not None:
@@ -243,13 +275,21 @@ def verify(
         inst = load_instance(instance, policy=pol)
         assignments = _read_result_table(result, "assignments")
         check = verify_assignment(inst, assignments, objective=summary.get("objective"))
+        blocking = None
+        if summary.get("method") == "stable":
+            from matcher.stability import blocking_pairs, blocking_summary
+
+            blocking = blocking_summary(blocking_pairs(inst, assignments, seed=int(summary["stable"]["seed"])))
     except (InputError, MatcherError) as exc:
         _fail(str(exc))
     except (pl.exceptions.PolarsError, OSError) as exc:
         _fail(f"{result}: cannot read the assignments: {exc}")
     typer.echo(str(check))
     o = check.objective
-    typer.echo(_table([(k, str(v)) for k, v in o.items()]))
+    rows = [(k, str(v)) for k, v in o.items()]
+    if blocking is not None:
+        rows += [(f"blocking: {k}", str(v)) for k, v in blocking.items()]
+    typer.echo(_table(rows))
     if not check.ok:
         raise typer.Exit(1)
 

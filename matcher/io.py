@@ -147,6 +147,7 @@ def instance_from_frames(
     employers: pl.DataFrame,
     slots: pl.DataFrame,
     preferences: pl.DataFrame | None = None,
+    employer_rankings: pl.DataFrame | None = None,
     policy: Policy | str | Path | None = None,
 ) -> Instance:
     """Validate an instance given as polars DataFrames (the same columns as the files)."""
@@ -156,6 +157,7 @@ def instance_from_frames(
         "employers": employers,
         "slots": slots,
         "preferences": preferences,
+        "employer_rankings": employer_rankings,
     }
     raw = {k: (RawTable(v, f"{k} (DataFrame)") if v is not None else None) for k, v in frames.items()}
     pol = resolve_policy(None, policy)

@@ -7,7 +7,7 @@ export carries are kept as they came and ignored by matcher.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 import polars as pl
@@ -29,6 +29,7 @@ TABLES: Final[dict[str, tuple[bool, tuple[str, ...], tuple[str, ...]]]] = {
     ),
     "slots": (True, ("employer_id", "sector", "track", "capacity"), ()),
     "preferences": (False, ("candidate_id", "employer_id", "rank"), ()),
+    "employer_rankings": (False, ("employer_id", "candidate_id", "rank"), ()),
 }
 
 #: Normalized dtypes of the columns matcher reads.
@@ -60,6 +61,7 @@ SCHEMA: Final[dict[str, dict[str, type[pl.DataType] | pl.DataType]]] = {
         "capacity": pl.Int64,
     },
     "preferences": {"candidate_id": pl.String, "employer_id": pl.String, "rank": pl.Int64},
+    "employer_rankings": {"employer_id": pl.String, "candidate_id": pl.String, "rank": pl.Int64},
 }
 
 
@@ -80,6 +82,9 @@ class Instance:
     policy: Policy
     source: str
     content_hash: str
+    employer_rankings: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema=SCHEMA["employer_rankings"])
+    )
 
     @property
     def n_candidates(self) -> int:
@@ -97,4 +102,5 @@ class Instance:
             "employers": self.employers,
             "slots": self.slots,
             "preferences": self.preferences,
+            "employer_rankings": self.employer_rankings,
         }

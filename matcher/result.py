@@ -46,6 +46,9 @@ class MatchResult:
         The output tables (see the README, "Outputs").
     summary : dict
         Everything written to ``summary.json``.
+    tables : dict of polars.DataFrame
+        Method-specific tables written beside the others (stable: ``cutoffs``,
+        ``blocking_pairs``).
     """
 
     status: Status
@@ -55,6 +58,7 @@ class MatchResult:
     assignments: pl.DataFrame
     unmatched: pl.DataFrame
     summary: dict[str, Any] = field(default_factory=dict)
+    tables: dict[str, pl.DataFrame] = field(default_factory=dict)
 
     @property
     def success(self) -> bool:
@@ -68,6 +72,8 @@ class MatchResult:
             start = time.perf_counter()
             write_table(self.assignments, tmp / f"assignments.{fmt}", fmt)
             write_table(self.unmatched, tmp / f"unmatched.{fmt}", fmt)
+            for name, frame in self.tables.items():
+                write_table(frame, tmp / f"{name}.{fmt}", fmt)
             self.summary.setdefault("timings_s", {})["write"] = round(time.perf_counter() - start, 3)
             text = json.dumps(self.summary, indent=2) + "\n"
             (tmp / "summary.json").write_text(text, encoding="utf-8")

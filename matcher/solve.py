@@ -6,9 +6,12 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Final
+from typing import Any, Final
 
-from matcher.eligibility import build_edges
+import numpy as np
+import polars as pl
+
+from matcher.eligibility import Edges, build_edges
 from matcher.model import Instance
 from matcher.report import assignments_frame, build_summary, objective_of, unmatched_frame
 from matcher.result import MatchResult
@@ -18,7 +21,11 @@ from matcher.verify import verify_assignment
 log = logging.getLogger("matcher")
 
 #: Methods ``solve`` accepts.
-METHODS: Final[tuple[str, ...]] = ("optimal",)
+METHODS: Final[tuple[str, ...]] = ("optimal", "stable")
+
+#: Up to this many eligible pairs a stable solve also computes the welfare optimum, to
+#: report the price of stability (``compare_optimal=None``).
+COMPARE_OPTIMAL_MAX_PAIRS: Final[int] = 2_000_000
 
 
 class VerificationError(RuntimeError):
@@ -38,6 +45,9 @@ def solve(
     instance: Instance,
     *,
     method: str = "optimal",
+    proposing: str = "candidate",
+    caps: str = "naive",
+    compare_optimal: bool | None = None,
     max_pairs: int | None = None,
     seed: int = 0,
     verify: bool = True,
@@ -49,13 +59,21 @@ def solve(
     ----------
     instance : Instance
         A validated instance (see :func:`matcher.load_instance`).
-    method : {"optimal"}
+    method : {"optimal", "stable"}
         ``optimal``: lexicographic welfare optimum (most placed, then highest total
-        score, then lowest rank sum), exact, by min-cost flow.
+        score, then lowest rank sum), exact, by min-cost flow. ``stable``: deferred
+        acceptance (no candidate and employer both prefer each other to what they got).
+    proposing : {"candidate", "employer"}
+        Stable only: which side proposes (candidate-optimal or employer-optimal).
+    caps : {"naive"}
+        Stable only: how national caps are kept (shrink intakes before DA).
+    compare_optimal : bool, optional
+        Stable only: also solve the welfare optimum to report the price of stability
+        (default: when the instance has at most 2M eligible pairs).
     max_pairs : int, optional
         Refuse instances with more eligible pairs (default: what fits in memory).
     seed : int
-        Seeds the pair sampling of ``[limits] max_pairs_per_candidate``.
+        Seeds the lottery (stable) and the pair sampling of ``max_pairs_per_candidate``.
     verify : bool
         Recheck the result with the independent verifier (default True).
     timings : dict, optional
@@ -72,22 +90,34 @@ def solve(
     >>> res = matcher.solve(inst)
     >>> res.status.value, res.objective.matched, res.objective.total_score
     ('optimal', 4, 330.0)
+    >>> st = matcher.solve(inst, method="stable")
+    >>> st.objective.matched, st.summary["stable"]["blocking"]["blocking_pairs"]
+    (3, 0)
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    from matcher.solvers.flow import solve_flow
+    from matcher.stable import CAP_MODES, PROPOSING
 
+    if proposing not in PROPOSING:
+        raise ValueError(f"proposing must be one of {', '.join(PROPOSING)}, got {proposing!r}")
+    if caps not in CAP_MODES:
+        raise ValueError(f"caps must be one of {', '.join(CAP_MODES)}, got {caps!r}")
     timings = dict(timings or {})
     with _phase(timings, "eligibility"):
         edges = build_edges(instance, max_pairs=max_pairs, seed=seed)
-    with _phase(timings, "solve"):
-        sol = solve_flow(edges, score_decimals=instance.policy.objective.score_decimals)
+    extra: dict[str, Any] = {}
+    tables: dict[str, pl.DataFrame] = {}
+    if method == "optimal":
+        status, message, chosen = _solve_optimal(instance, edges, timings)
+    else:
+        status, message, chosen = _solve_stable(
+            instance, edges, timings, proposing=proposing, caps=caps, seed=seed, extra=extra, tables=tables
+        )
     with _phase(timings, "report"):
-        assignments = assignments_frame(edges, sol.chosen)
+        assignments = assignments_frame(edges, chosen)
         unmatched = unmatched_frame(instance, edges, assignments)
         objective = objective_of(assignments)
-    extra: dict[str, object] = {}
-    if verify and sol.status.success:
+    if verify and status.success:
         with _phase(timings, "verify"):
             check = verify_assignment(instance, assignments, objective=objective.as_dict())
         if not check.ok:
@@ -95,10 +125,13 @@ def solve(
         extra["verified"] = True
     else:
         extra["verified"] = False
+    if method == "stable":
+        _stability_report(instance, assignments, seed, timings, extra, tables, verify=verify)
+        _price_of_stability(instance, edges, objective.as_dict(), compare_optimal, timings, extra)
     summary = build_summary(
         instance=instance,
-        status=sol.status.value,
-        message=sol.message,
+        status=status.value,
+        message=message,
         method=method,
         objective=objective,
         edges=edges,
@@ -107,13 +140,93 @@ def solve(
         timings=timings,
         extra=extra,
     )
-    log.info("%s: %s placed of %s candidates", sol.status.value, objective.matched, instance.n_candidates)
+    log.info("%s: %s placed of %s candidates", status.value, objective.matched, instance.n_candidates)
     return MatchResult(
-        status=Status(sol.status),
-        message=sol.message,
+        status=status,
+        message=message,
         method=method,
         objective=objective,
         assignments=assignments,
         unmatched=unmatched,
         summary=summary,
+        tables=tables,
     )
+
+
+def _solve_optimal(
+    instance: Instance, edges: Edges, timings: dict[str, float]
+) -> tuple[Status, str, np.ndarray[Any, np.dtype[np.int64]]]:
+    from matcher.solvers.flow import solve_flow
+
+    with _phase(timings, "solve"):
+        sol = solve_flow(edges, score_decimals=instance.policy.objective.score_decimals)
+    return sol.status, sol.message, sol.chosen
+
+
+def _solve_stable(
+    instance: Instance,
+    edges: Edges,
+    timings: dict[str, float],
+    *,
+    proposing: str,
+    caps: str,
+    seed: int,
+    extra: dict[str, Any],
+    tables: dict[str, pl.DataFrame],
+) -> tuple[Status, str, np.ndarray[Any, np.dtype[np.int64]]]:
+    from matcher.stable import stable_match
+
+    with _phase(timings, "solve"):
+        sol = stable_match(instance, edges, seed=seed, proposing=proposing, caps=caps)
+    tables["cutoffs"] = sol.cutoffs
+    extra["stable"] = {"proposing": proposing, "caps": caps, "seed": seed, **sol.stats}
+    side = "candidate" if proposing == "candidate" else "employer"
+    return Status.OPTIMAL, f"{side}-optimal stable matching ({caps} caps)", sol.chosen
+
+
+def _stability_report(
+    instance: Instance,
+    assignments: pl.DataFrame,
+    seed: int,
+    timings: dict[str, float],
+    extra: dict[str, Any],
+    tables: dict[str, pl.DataFrame],
+    *,
+    verify: bool,
+) -> None:
+    """Blocking pairs by the independent checker (part of verification)."""
+    if not verify:
+        return
+    from matcher.stability import blocking_pairs, blocking_summary
+
+    with _phase(timings, "stability"):
+        pairs = blocking_pairs(instance, assignments, seed=seed)
+    tables["blocking_pairs"] = pairs
+    extra["stable"]["blocking"] = blocking_summary(pairs)
+
+
+def _price_of_stability(
+    instance: Instance,
+    edges: Edges,
+    stable: dict[str, Any],
+    compare: bool | None,
+    timings: dict[str, float],
+    extra: dict[str, Any],
+) -> None:
+    if compare is None:
+        compare = edges.n_pairs <= COMPARE_OPTIMAL_MAX_PAIRS
+    if not compare:
+        extra["price_of_stability"] = None
+        return
+    from matcher.solvers.flow import solve_flow
+
+    with _phase(timings, "welfare_optimum"):
+        sol = solve_flow(edges, score_decimals=instance.policy.objective.score_decimals)
+    matched = int(len(sol.chosen))
+    total = round(float(edges.score[sol.chosen].sum()), 6)
+    extra["price_of_stability"] = {
+        "optimal": {"matched": matched, "total_score": total},
+        "stable": {"matched": stable["matched"], "total_score": stable["total_score"]},
+        "matched_lost": matched - stable["matched"],
+        "score_lost": round(total - stable["total_score"], 6),
+    }

@@ -337,6 +337,22 @@ def validate_tables(
     else:
         frames["preferences"] = pl.DataFrame(schema=SCHEMA["preferences"])
 
+    if (t := usable.get("employer_rankings")) is not None:
+        c = checkers["employer_rankings"] = _Checker("employer_rankings", t, "employer_id", problems)
+        frames["employer_rankings"] = c.finish(
+            {
+                "employer_id": c.ident("employer_id"),
+                "candidate_id": c.ident("candidate_id"),
+                "rank": c.integer("rank", minimum=1),
+            }
+        )
+        c.duplicates(
+            ["employer_id", "candidate_id"], frames["employer_rankings"], "ranking of this candidate by this employer"
+        )
+        c.duplicates(["employer_id", "rank"], frames["employer_rankings"], "rank for this employer")
+    else:
+        frames["employer_rankings"] = pl.DataFrame(schema=SCHEMA["employer_rankings"])
+
     _check_references(frames, checkers, policy)
     problems.raise_if_any("instance")
     if any(name not in frames for name, (required, _, _) in TABLES.items() if required):
@@ -348,6 +364,7 @@ def validate_tables(
         employers=frames["employers"].sort("employer_id"),
         slots=frames["slots"].sort("employer_id", "sector", "track"),
         preferences=frames["preferences"].sort("candidate_id", "rank"),
+        employer_rankings=frames["employer_rankings"].sort("employer_id", "rank"),
         policy=policy,
         source=source,
         content_hash=content_hash,
@@ -371,6 +388,8 @@ def _check_references(frames: dict[str, pl.DataFrame], checkers: dict[str, _Chec
     unknown("preferences", "candidate_id", cand_ids, "candidate (not in candidates)")
     unknown("slots", "employer_id", emp_ids, "employer (not in employers)")
     unknown("preferences", "employer_id", emp_ids, "employer (not in employers)")
+    unknown("employer_rankings", "employer_id", emp_ids, "employer (not in employers)")
+    unknown("employer_rankings", "candidate_id", cand_ids, "candidate (not in candidates)")
     if policy.knows_sectors():
         sectors = pl.Series(sorted(policy.sectors), dtype=pl.String)
         unknown("aptitudes", "sector", sectors, f"sector for policy {policy.name!r}")

@@ -1,0 +1,223 @@
+"""Deferred acceptance, compiled with numba, on CSR arrays.
+
+Programs are slots (employer, sector, track) with a capacity; programs of one employer in
+one sector and track group share the employer's intake cap (a *group*). Employers rank
+candidates by one priority key per edge (lower is better) that is common to the programs
+of a group, so a group's choice is greedy by priority under the program and group caps: a
+laminar choice function, substitutable and size-monotone, for which deferred acceptance
+finds the stable matching that is optimal for the proposing side.
+
+Candidate-proposing (McVitie-Wilson): free candidates propose down their lists one at a
+time. A program keeps its held candidates in a max-heap on the priority key, so a
+proposal costs O(log capacity); a full program compares with its worst held candidate, a
+program with room in a full group with the worst held in the group (groups have one
+program per track of the group, so at most a few).
+
+Employer-proposing: each program walks its priority list; a group lets the program
+whose next candidate has the best priority propose while the program and the group
+have room; candidates hold their best offer. Rejected offers free room and the group
+proposes again.
+
+The kernels never touch Python objects: inputs are int64/int32 arrays, outputs the held
+edge per candidate (-1 when unmatched).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from numba import njit
+
+I64 = npt.NDArray[np.int64]
+
+
+@njit(cache=True)
+def _sift_up(heap: I64, hkey: I64, base: int, i: int) -> None:
+    """Max-heap on ``hkey`` (kept beside the edge ids so a compare is one memory read)."""
+    item, k = heap[base + i], hkey[base + i]
+    while i > 0:
+        parent = (i - 1) >> 1
+        if hkey[base + parent] >= k:
+            break
+        heap[base + i] = heap[base + parent]
+        hkey[base + i] = hkey[base + parent]
+        i = parent
+    heap[base + i] = item
+    hkey[base + i] = k
+
+
+@njit(cache=True)
+def _sift_down(heap: I64, hkey: I64, base: int, size: int, i: int) -> None:
+    item, k = heap[base + i], hkey[base + i]
+    while True:
+        child = 2 * i + 1
+        if child >= size:
+            break
+        if child + 1 < size and hkey[base + child + 1] > hkey[base + child]:
+            child += 1
+        if hkey[base + child] <= k:
+            break
+        heap[base + i] = heap[base + child]
+        hkey[base + i] = hkey[base + child]
+        i = child
+    heap[base + i] = item
+    hkey[base + i] = k
+
+
+@njit(cache=True)
+def candidate_proposing(
+    cand_ptr: I64,
+    cand_list: I64,
+    edge_cand: I64,
+    edge_slot: I64,
+    pkey: I64,
+    slot_cap: I64,
+    slot_group: I64,
+    group_cap: I64,
+    group_ptr: I64,
+    group_slots: I64,
+) -> tuple[I64, int]:
+    """Candidate-optimal stable matching; returns (held edge per candidate, proposals)."""
+    n_cand = cand_ptr.shape[0] - 1
+    n_slot = slot_cap.shape[0]
+    # Heap storage: a program never holds more than its capacity nor its number of edges.
+    indeg = np.zeros(n_slot, dtype=np.int64)
+    for e in range(edge_slot.shape[0]):
+        indeg[edge_slot[e]] += 1
+    heap_base = np.zeros(n_slot + 1, dtype=np.int64)
+    for s in range(n_slot):
+        heap_base[s + 1] = heap_base[s] + min(slot_cap[s], indeg[s])
+    heap = np.empty(max(heap_base[n_slot], 1), dtype=np.int64)
+    hkey = np.empty(max(heap_base[n_slot], 1), dtype=np.int64)
+    count = np.zeros(n_slot, dtype=np.int64)
+    gcount = np.zeros(group_cap.shape[0], dtype=np.int64)
+    held = np.full(n_cand, -1, dtype=np.int64)
+    nxt = cand_ptr[:-1].copy()
+    stack = np.empty(n_cand, dtype=np.int64)
+    top = 0
+    for c in range(n_cand - 1, -1, -1):
+        if cand_ptr[c + 1] > cand_ptr[c]:
+            stack[top] = c
+            top += 1
+    proposals = 0
+    while top > 0:
+        top -= 1
+        c = stack[top]
+        while nxt[c] < cand_ptr[c + 1]:
+            e = cand_list[nxt[c]]
+            nxt[c] += 1
+            proposals += 1
+            s = edge_slot[e]
+            g = slot_group[s]
+            if slot_cap[s] == 0 or group_cap[g] == 0:
+                continue
+            victim_slot = -1
+            if count[s] >= slot_cap[s]:
+                victim_slot = s  # the program is full: c must beat its worst
+            elif gcount[g] >= group_cap[g]:
+                # Room in the program, none in the group: c must beat the group's worst.
+                worst = -1
+                for k in range(group_ptr[g], group_ptr[g + 1]):
+                    s2 = group_slots[k]
+                    if count[s2] > 0 and (worst < 0 or hkey[heap_base[s2]] > worst):
+                        worst = hkey[heap_base[s2]]
+                        victim_slot = s2
+            ke = pkey[e]
+            if victim_slot >= 0:
+                b = heap_base[victim_slot]
+                if hkey[b] < ke:
+                    continue  # rejected: c goes on down its list
+                # Displace the worst held: remove the top of its heap.
+                w = heap[b]
+                count[victim_slot] -= 1
+                gcount[g] -= 1
+                size = count[victim_slot]
+                heap[b] = heap[b + size]
+                hkey[b] = hkey[b + size]
+                if size > 0:
+                    _sift_down(heap, hkey, b, size, 0)
+                c2 = edge_cand[w]
+                held[c2] = -1
+                stack[top] = c2
+                top += 1
+            b = heap_base[s]
+            heap[b + count[s]] = e
+            hkey[b + count[s]] = ke
+            _sift_up(heap, hkey, b, count[s])
+            count[s] += 1
+            gcount[g] += 1
+            held[c] = e
+            break
+    return held, proposals
+
+
+@njit(cache=True)
+def employer_proposing(
+    slot_ptr: I64,
+    slot_list: I64,
+    edge_cand: I64,
+    edge_slot: I64,
+    crank: I64,
+    pkey: I64,
+    n_cand: int,
+    slot_cap: I64,
+    slot_group: I64,
+    group_cap: I64,
+    group_ptr: I64,
+    group_slots: I64,
+) -> tuple[I64, int]:
+    """Employer-optimal stable matching; returns (held edge per candidate, offers).
+
+    ``slot_list`` holds each program's edges in priority order; ``crank`` is the
+    candidate's rank of each edge (lower is better).
+    """
+    n_group = group_cap.shape[0]
+    n_slot = slot_cap.shape[0]
+    nxt = slot_ptr[:-1].copy()
+    count = np.zeros(n_slot, dtype=np.int64)
+    gcount = np.zeros(n_group, dtype=np.int64)
+    held = np.full(n_cand, -1, dtype=np.int64)
+    queue = np.empty(n_group, dtype=np.int64)
+    queued = np.ones(n_group, dtype=np.bool_)
+    for g in range(n_group):
+        queue[g] = g
+    head = 0
+    tail = 0  # ring buffer: full at the start; each group is queued at most once
+    size = n_group
+    offers = 0
+    while size > 0:
+        g = queue[head]
+        head = (head + 1) % n_group
+        size -= 1
+        queued[g] = False
+        while gcount[g] < group_cap[g]:
+            # The program with room whose next candidate has the best priority proposes.
+            best = -1
+            for k in range(group_ptr[g], group_ptr[g + 1]):
+                s = group_slots[k]
+                if count[s] < slot_cap[s] and nxt[s] < slot_ptr[s + 1]:
+                    if best < 0 or pkey[slot_list[nxt[s]]] < pkey[slot_list[nxt[best]]]:
+                        best = s
+            if best < 0:
+                break
+            e = slot_list[nxt[best]]
+            nxt[best] += 1
+            offers += 1
+            c = edge_cand[e]
+            h = held[c]
+            if h >= 0 and crank[h] <= crank[e]:
+                continue  # the candidate keeps what it holds
+            count[best] += 1
+            gcount[g] += 1
+            held[c] = e
+            if h >= 0:
+                s2 = edge_slot[h]
+                g2 = slot_group[s2]
+                count[s2] -= 1
+                gcount[g2] -= 1
+                if not queued[g2] and g2 != g:
+                    queue[tail] = g2
+                    tail = (tail + 1) % n_group
+                    size += 1
+                    queued[g2] = True
+    return held, offers
