@@ -36,9 +36,11 @@ test: lint typecheck unit bench-quick
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m benchmarks.run --quick
+	$(BIN)/python -m benchmarks.stable --quick
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.stable
 
 # Regenerate the shipped sample (deterministic: same bytes every time).
 sample: $(STAMP)

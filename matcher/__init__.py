@@ -2,7 +2,7 @@
 
 >>> import matcher
 >>> sorted(matcher.METHODS)
-['optimal']
+['optimal', 'stable']
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ __all__ = [
     "instance_from_frames",
     "load_instance",
     "load_policy",
+    "lottery",
     "neutral_policy",
     "solve",
     "verify_assignment",

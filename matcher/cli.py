@@ -163,7 +163,9 @@ def solve_cmd(
     proposing: Annotated[
         str, typer.Option(help=f"Stable: who proposes, one of {', '.join(PROPOSING)}.")
     ] = "candidate",
-    caps: Annotated[str, typer.Option(help=f"Stable: cap handling, one of {', '.join(CAP_MODES)}.")] = "naive",
+    caps: Annotated[
+        str, typer.Option(help=f"Stable: cap handling, one of {', '.join(CAP_MODES)}.")
+    ] = "naive",
     compare_optimal: Annotated[
         bool | None,
         typer.Option(
@@ -221,7 +223,10 @@ def solve_cmd(
     if s.get("price_of_stability"):
         p = s["price_of_stability"]
         rows.append(
-            ("price of stability", f"{p['matched_lost']:,} fewer placed, {p['score_lost']:,.2f} less score than optimal")
+            (
+                "price of stability",
+                f"{p['matched_lost']:,} fewer placed, {p['score_lost']:,.2f} less score than optimal",
+            )
         )
     rows.append(("verified", "yes" if s.get("verified") else "no"))
     rows.append(("time (s)", ", ".join(f"{k} {v:.2f}" for k, v in s["timings_s"].items())))
@@ -279,7 +284,9 @@ def verify(
         if summary.get("method") == "stable":
             from matcher.stability import blocking_pairs, blocking_summary
 
-            blocking = blocking_summary(blocking_pairs(inst, assignments, seed=int(summary["stable"]["seed"])))
+            blocking = blocking_summary(
+                blocking_pairs(inst, assignments, seed=int(summary["stable"]["seed"]))
+            )
     except (InputError, MatcherError) as exc:
         _fail(str(exc))
     except (pl.exceptions.PolarsError, OSError) as exc:

@@ -222,7 +222,7 @@ def _price_of_stability(
 
     with _phase(timings, "welfare_optimum"):
         sol = solve_flow(edges, score_decimals=instance.policy.objective.score_decimals)
-    matched = int(len(sol.chosen))
+    matched = len(sol.chosen)
     total = round(float(edges.score[sol.chosen].sum()), 6)
     extra["price_of_stability"] = {
         "optimal": {"matched": matched, "total_score": total},

@@ -29,14 +29,18 @@ _S_MAX = 100 * _SCALE
 
 
 def _levels(col: str) -> pl.Expr:
-    return pl.col(col).replace_strict({lv: i for i, lv in enumerate(JAPANESE_LEVELS)}, default=0, return_dtype=pl.Int32)
+    return pl.col(col).replace_strict(
+        {lv: i for i, lv in enumerate(JAPANESE_LEVELS)}, default=0, return_dtype=pl.Int32
+    )
 
 
 def _eligible(instance: Instance, candidates: pl.DataFrame) -> pl.DataFrame:
     """All eligible (candidate, slot) pairs of the given candidates, with score and rank."""
     policy = instance.policy
     cand = candidates.select("candidate_id", "track", _levels("japanese_level").alias("level"))
-    apt = instance.aptitudes.select("candidate_id", "sector", "score", "skills_test").join(cand, on="candidate_id")
+    apt = instance.aptitudes.select("candidate_id", "sector", "score", "skills_test").join(
+        cand, on="candidate_id"
+    )
     programs = apt.select("sector", "track").unique()
     rules = pl.DataFrame(
         [
@@ -50,7 +54,13 @@ def _eligible(instance: Instance, candidates: pl.DataFrame) -> pl.DataFrame:
             for s, t in programs.iter_rows()
             for r in [policy.rule(s, t)]
         ],
-        schema={"sector": pl.String, "track": pl.String, "r_level": pl.Int32, "r_skills": pl.Boolean, "r_score": pl.Float64},
+        schema={
+            "sector": pl.String,
+            "track": pl.String,
+            "r_level": pl.Int32,
+            "r_skills": pl.Boolean,
+            "r_score": pl.Float64,
+        },
     )
     apt = apt.join(rules, on=["sector", "track"]).filter(
         (pl.col("level") >= pl.col("r_level"))
@@ -58,7 +68,8 @@ def _eligible(instance: Instance, candidates: pl.DataFrame) -> pl.DataFrame:
         & (pl.col("score") >= pl.col("r_score"))
     )
     slots = instance.slots.filter(pl.col("capacity") > 0).join(
-        instance.employers.select("employer_id", _levels("min_japanese_level").alias("e_level")), on="employer_id"
+        instance.employers.select("employer_id", _levels("min_japanese_level").alias("e_level")),
+        on="employer_id",
     )
     pairs = apt.join(slots, on=["sector", "track"]).filter(pl.col("level") >= pl.col("e_level"))
     prefs = instance.preferences.select("candidate_id", "employer_id", "rank")
@@ -78,10 +89,14 @@ def blocking_pairs(instance: Instance, assignments: pl.DataFrame, *, seed: int) 
     groups = {t: policy.group_of(t) for t in TRACKS}
     n = max(instance.n_candidates, 1)
     lot = pl.DataFrame(
-        {"candidate_id": instance.candidates.get_column("candidate_id"),
-         "lottery": lottery_numbers(instance.candidates.get_column("candidate_id"), seed)}
+        {
+            "candidate_id": instance.candidates.get_column("candidate_id"),
+            "lottery": lottery_numbers(instance.candidates.get_column("candidate_id"), seed),
+        }
     )
-    rankings = instance.employer_rankings.select("employer_id", "candidate_id", pl.col("rank").alias("e_rank"))
+    rankings = instance.employer_rankings.select(
+        "employer_id", "candidate_id", pl.col("rank").alias("e_rank")
+    )
     r_max = int(rankings.get_column("e_rank").max() or 0) if rankings.height else 0  # type: ignore[arg-type]
 
     def with_key(frame: pl.DataFrame) -> pl.DataFrame:
@@ -108,18 +123,30 @@ def blocking_pairs(instance: Instance, assignments: pl.DataFrame, *, seed: int) 
     )
     pairs = with_key(_eligible(instance, may_block))
     # The candidate's own outcome, in the same order DA used: rank, then aptitude, then sector.
-    own = a.join(instance.preferences.select("candidate_id", "employer_id", pl.col("rank").alias("own_rank")),
-                 on=["candidate_id", "employer_id"], how="left").select(
-        "candidate_id", pl.col("employer_id").alias("own_employer"), pl.col("sector").alias("own_sector"),
-        pl.col("track").alias("own_track"), pl.col("score").alias("own_score"), "own_rank",
-        pl.col("group").alias("own_group"))
+    own = a.join(
+        instance.preferences.select("candidate_id", "employer_id", pl.col("rank").alias("own_rank")),
+        on=["candidate_id", "employer_id"],
+        how="left",
+    ).select(
+        "candidate_id",
+        pl.col("employer_id").alias("own_employer"),
+        pl.col("sector").alias("own_sector"),
+        pl.col("track").alias("own_track"),
+        pl.col("score").alias("own_score"),
+        "own_rank",
+        pl.col("group").alias("own_group"),
+    )
     pairs = pairs.join(own, on="candidate_id", how="left")
     better = pl.col("own_employer").is_null() | (
         pl.col("listed")
         & (
             (pl.col("rank") < pl.col("own_rank"))
             | ((pl.col("rank") == pl.col("own_rank")) & (pl.col("score") > pl.col("own_score")))
-            | ((pl.col("rank") == pl.col("own_rank")) & (pl.col("score") == pl.col("own_score")) & (pl.col("sector") < pl.col("own_sector")))
+            | (
+                (pl.col("rank") == pl.col("own_rank"))
+                & (pl.col("score") == pl.col("own_score"))
+                & (pl.col("sector") < pl.col("own_sector"))
+            )
         )
     )
     same_program = (
@@ -130,10 +157,16 @@ def blocking_pairs(instance: Instance, assignments: pl.DataFrame, *, seed: int) 
     pairs = pairs.filter(better.fill_null(False) & ~same_program)
     # Program and intake state.
     pairs = pairs.with_columns(pl.col("track").replace_strict(groups, return_dtype=pl.String).alias("group"))
-    per_slot = a.group_by("employer_id", "sector", "track").agg(pl.len().alias("p_count"), pl.col("key").max().alias("p_worst"))
-    per_group = a.group_by("employer_id", "sector", "group").agg(pl.len().alias("g_count"), pl.col("key").max().alias("g_worst"))
+    per_slot = a.group_by("employer_id", "sector", "track").agg(
+        pl.len().alias("p_count"), pl.col("key").max().alias("p_worst")
+    )
+    per_group = a.group_by("employer_id", "sector", "group").agg(
+        pl.len().alias("g_count"), pl.col("key").max().alias("g_worst")
+    )
     emp = instance.employers
-    intake_rows = pairs.select("employer_id", "sector", "group").unique().sort("employer_id", "sector", "group")
+    intake_rows = (
+        pairs.select("employer_id", "sector", "group").unique().sort("employer_id", "sector", "group")
+    )
     pos = emp.select("employer_id", pl.int_range(pl.len()).alias("pos"))
     intake_rows = intake_rows.join(pos, on="employer_id")
     caps = np.full(intake_rows.height, -1, dtype=np.int64)
@@ -143,11 +176,16 @@ def blocking_pairs(instance: Instance, assignments: pl.DataFrame, *, seed: int) 
     for sector, group in intake_rows.select("sector", "group").unique().iter_rows():
         c = policy.intake_caps(str(sector), str(group), full_time_staff=staff, excellent=exc, prefecture=pref)
         if c is not None:
-            mask = ((intake_rows.get_column("sector") == sector) & (intake_rows.get_column("group") == group)).to_numpy()
+            mask = (
+                (intake_rows.get_column("sector") == sector) & (intake_rows.get_column("group") == group)
+            ).to_numpy()
             caps[mask] = c[intake_rows.get_column("pos").to_numpy()[mask]]
     intake_rows = intake_rows.with_columns(pl.Series("g_cap", caps)).drop("pos")
     pairs = (
-        pairs.join(instance.slots.select("employer_id", "sector", "track", "capacity"), on=["employer_id", "sector", "track"])
+        pairs.join(
+            instance.slots.select("employer_id", "sector", "track", "capacity"),
+            on=["employer_id", "sector", "track"],
+        )
         .join(per_slot, on=["employer_id", "sector", "track"], how="left")
         .join(per_group, on=["employer_id", "sector", "group"], how="left")
         .join(intake_rows, on=["employer_id", "sector", "group"], how="left")
@@ -156,7 +194,9 @@ def blocking_pairs(instance: Instance, assignments: pl.DataFrame, *, seed: int) 
     group_room = (pl.col("g_cap") < 0) | (pl.col("g_count") < pl.col("g_cap"))
     p_room = pl.col("p_count") < pl.col("capacity")
     free_seat = p_room & group_room
-    displace = (~p_room & (pl.col("key") < pl.col("p_worst"))) | (p_room & ~group_room & (pl.col("key") < pl.col("g_worst")))
+    displace = (~p_room & (pl.col("key") < pl.col("p_worst"))) | (
+        p_room & ~group_room & (pl.col("key") < pl.col("g_worst"))
+    )
     pairs = pairs.filter(free_seat | displace).with_columns(
         pl.when(free_seat).then(pl.lit("free_seat")).otherwise(pl.lit("displaces")).alias("reason")
     )
@@ -164,26 +204,44 @@ def blocking_pairs(instance: Instance, assignments: pl.DataFrame, *, seed: int) 
     nat_count = a.group_by("sector", "group").agg(pl.len().alias("nat_count"))
     tot_count = a.group_by("group").agg(pl.len().alias("tot_count"))
     nat_caps = pl.DataFrame(
-        [{"sector": s, "group": g, "nat_cap": c} for s, sp in policy.sectors.items() for g, c in sp.caps.items()],
+        [
+            {"sector": s, "group": g, "nat_cap": c}
+            for s, sp in policy.sectors.items()
+            for g, c in sp.caps.items()
+        ],
         schema={"sector": pl.String, "group": pl.String, "nat_cap": pl.Int64},
     )
-    tot_caps = pl.DataFrame([{"group": g, "tot_cap": c} for g, c in policy.total_caps.items()], schema={"group": pl.String, "tot_cap": pl.Int64})
-    pairs = (
-        pairs.join(nat_count, on=["sector", "group"], how="left").join(tot_count, on="group", how="left")
-        .join(nat_caps, on=["sector", "group"], how="left").join(tot_caps, on="group", how="left")
+    tot_caps = pl.DataFrame(
+        [{"group": g, "tot_cap": c} for g, c in policy.total_caps.items()],
+        schema={"group": pl.String, "tot_cap": pl.Int64},
     )
-    outside_nat = pl.col("own_employer").is_null() | (pl.col("own_sector") != pl.col("sector")) | (pl.col("own_group") != pl.col("group"))
+    pairs = (
+        pairs.join(nat_count, on=["sector", "group"], how="left")
+        .join(tot_count, on="group", how="left")
+        .join(nat_caps, on=["sector", "group"], how="left")
+        .join(tot_caps, on="group", how="left")
+    )
+    outside_nat = (
+        pl.col("own_employer").is_null()
+        | (pl.col("own_sector") != pl.col("sector"))
+        | (pl.col("own_group") != pl.col("group"))
+    )
     outside_tot = pl.col("own_employer").is_null() | (pl.col("own_group") != pl.col("group"))
     nat_full = pl.col("nat_cap").is_not_null() & (pl.col("nat_count").fill_null(0) >= pl.col("nat_cap"))
     tot_full = pl.col("tot_cap").is_not_null() & (pl.col("tot_count").fill_null(0) >= pl.col("tot_cap"))
     is_free = pl.col("reason") == "free_seat"
-    return pairs.with_columns(
-        (is_free & ((outside_nat & nat_full) | (outside_tot & tot_full))).alias("cap_forbidden"),
-        pl.when(is_free & outside_nat & nat_full).then(pl.format("national {}/{}", "sector", "group"))
-        .when(is_free & outside_tot & tot_full).then(pl.format("total {}", "group"))
-        .otherwise(None).alias("cap"),
-    ).select("candidate_id", "employer_id", "sector", "track", "reason", "cap_forbidden", "cap").sort(
-        "candidate_id", "employer_id", "sector", "track"
+    return (
+        pairs.with_columns(
+            (is_free & ((outside_nat & nat_full) | (outside_tot & tot_full))).alias("cap_forbidden"),
+            pl.when(is_free & outside_nat & nat_full)
+            .then(pl.format("national {}/{}", "sector", "group"))
+            .when(is_free & outside_tot & tot_full)
+            .then(pl.format("total {}", "group"))
+            .otherwise(None)
+            .alias("cap"),
+        )
+        .select("candidate_id", "employer_id", "sector", "track", "reason", "cap_forbidden", "cap")
+        .sort("candidate_id", "employer_id", "sector", "track")
     )
 
 

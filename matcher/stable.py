@@ -105,7 +105,11 @@ def priority_keys(instance: Instance, edges: Edges, lottery: I64) -> I64:
     r = rankings.join(cand_pos, on="candidate_id").join(emp_pos, on="employer_id")
     r_max = int(r.get_column("rank").max() or 0)  # type: ignore[arg-type]
     pairs = pl.DataFrame({"emp": emp, "cand": cand, "i": np.arange(len(cand))})
-    ranked = pairs.join(r.select(pl.col("emp").cast(pl.Int64), pl.col("cand").cast(pl.Int64), "rank"), on=["emp", "cand"], how="left").sort("i")
+    ranked = pairs.join(
+        r.select(pl.col("emp").cast(pl.Int64), pl.col("cand").cast(pl.Int64), "rank"),
+        on=["emp", "cand"],
+        how="left",
+    ).sort("i")
     er = ranked.get_column("rank").fill_null(0).to_numpy().astype(np.int64)
     # Ranked candidates first, by the employer's rank; the rest after, by score.
     return np.where(er > 0, er * n + lottery[cand], (r_max + 1 + _S_MAX - score) * n + lottery[cand])
@@ -172,13 +176,28 @@ def stable_match(
     pkey = priority_keys(instance, edges, lottery)
     cptr, clist, crank = candidate_order(edges, seed)
     if proposing == "candidate":
-        held, steps = candidate_proposing(cptr, clist, cand, slot, pkey, slot_cap, slot_group, group_cap, group_ptr, group_order)
+        held, steps = candidate_proposing(
+            cptr, clist, cand, slot, pkey, slot_cap, slot_group, group_cap, group_ptr, group_order
+        )
     else:
         n_slot = len(slot_cap)
         span = int(pkey.max()) + 1 if len(pkey) else 1
         plist = np.argsort(slot * span + pkey, kind="stable").astype(np.int64)
         sptr = _ptr(slot, n_slot)
-        held, steps = employer_proposing(sptr, plist, cand, slot, crank, pkey, n_cand, slot_cap, slot_group, group_cap, group_ptr, group_order)
+        held, steps = employer_proposing(
+            sptr,
+            plist,
+            cand,
+            slot,
+            crank,
+            pkey,
+            n_cand,
+            slot_cap,
+            slot_group,
+            group_cap,
+            group_ptr,
+            group_order,
+        )
     chosen = np.sort(held[held >= 0])
     cutoffs = cutoff_table(edges, chosen, pkey, lottery, crank, group_cap, instance)
     return StableSolution(
@@ -234,15 +253,17 @@ def cutoff_table(
         m = np.flatnonzero(missed)
         same = has[e_slot[m]] & (np.abs(edges.score[m] - score[e_slot[m]]) < 0.5 / SCORE_SCALE)
         tie[e_slot[m[same]]] = True
-    return pl.DataFrame({
-        "employer_id": slots.get_column("employer_id"),
-        "sector": slots.get_column("sector"),
-        "track": slots.get_column("track"),
-        "capacity": slot_cap,
-        "intake_cap": group_cap[slot_group],
-        "admitted": admitted,
-        "filled": filled,
-        "cutoff_score": pl.Series(score, dtype=pl.Float64).fill_nan(None),
-        "cutoff_lottery": pl.Series(lot, dtype=pl.Int64).replace(-1, None),
-        "tie_decided": tie,
-    }).sort("employer_id", "sector", "track")
+    return pl.DataFrame(
+        {
+            "employer_id": slots.get_column("employer_id"),
+            "sector": slots.get_column("sector"),
+            "track": slots.get_column("track"),
+            "capacity": slot_cap,
+            "intake_cap": group_cap[slot_group],
+            "admitted": admitted,
+            "filled": filled,
+            "cutoff_score": pl.Series(score, dtype=pl.Float64).fill_nan(None),
+            "cutoff_lottery": pl.Series(lot, dtype=pl.Int64).replace(-1, None),
+            "tie_decided": tie,
+        }
+    ).sort("employer_id", "sector", "track")

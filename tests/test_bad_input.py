@@ -767,7 +767,12 @@ def test_cli_bad_policy(tiny_dir: Path, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("option", "value", "allowed"),
-    [("--method", "greedy", "optimal"), ("--format", "xlsx", "csv, parquet")],
+    [
+        ("--method", "greedy", "optimal, stable"),
+        ("--format", "xlsx", "csv, parquet"),
+        ("--proposing", "both", "candidate, employer"),
+        ("--caps", "magic", "naive"),
+    ],
 )
 def test_cli_unknown_choice(tiny_dir: Path, tmp_path: Path, option: str, value: str, allowed: str) -> None:
     out = tmp_path / "out"

@@ -30,12 +30,27 @@ def strict_hr(draw: st.DrawFn) -> tuple[Instance, dict[str, list[str]], dict[str
     caps = {e: draw(st.integers(1, 3)) for e in eids}  # the package rejects capacity 0
     prefs = {c: list(draw(st.permutations(eids)))[: draw(st.integers(1, ne))] for c in cids}
     inst = matcher.instance_from_frames(
-        candidates=pl.DataFrame({"candidate_id": cids, "nationality": "VN", "japanese_level": "A1", "track": "esdp"}),
-        aptitudes=pl.DataFrame({"candidate_id": cids, "sector": "agriculture", "score": [float(s) for s in scores]}),
+        candidates=pl.DataFrame(
+            {"candidate_id": cids, "nationality": "VN", "japanese_level": "A1", "track": "esdp"}
+        ),
+        aptitudes=pl.DataFrame(
+            {"candidate_id": cids, "sector": "agriculture", "score": [float(s) for s in scores]}
+        ),
         employers=pl.DataFrame({"employer_id": eids, "prefecture": "Iwate", "full_time_staff": 10}),
-        slots=pl.DataFrame({"employer_id": eids, "sector": "agriculture", "track": "esdp", "capacity": [caps[e] for e in eids]}),
+        slots=pl.DataFrame(
+            {
+                "employer_id": eids,
+                "sector": "agriculture",
+                "track": "esdp",
+                "capacity": [caps[e] for e in eids],
+            }
+        ),
         preferences=pl.DataFrame(
-            [{"candidate_id": c, "employer_id": e, "rank": r + 1} for c, lst in prefs.items() for r, e in enumerate(lst)],
+            [
+                {"candidate_id": c, "employer_id": e, "rank": r + 1}
+                for c, lst in prefs.items()
+                for r, e in enumerate(lst)
+            ],
             schema={"candidate_id": pl.String, "employer_id": pl.String, "rank": pl.Int64},
         ),
     )
@@ -44,7 +59,9 @@ def strict_hr(draw: st.DrawFn) -> tuple[Instance, dict[str, list[str]], dict[str
     return inst, prefs, hospital, caps
 
 
-def _matching_package(prefs: dict[str, list[str]], hospital: dict[str, list[str]], caps: dict[str, int], optimal: str) -> set[tuple[str, str]]:
+def _matching_package(
+    prefs: dict[str, list[str]], hospital: dict[str, list[str]], caps: dict[str, int], optimal: str
+) -> set[tuple[str, str]]:
     from matching.games import HospitalResident
 
     # The package cannot take a hospital nobody ranked: leave those out (they stay empty).
@@ -59,7 +76,9 @@ def _matching_package(prefs: dict[str, list[str]], hospital: dict[str, list[str]
 
 @SETTINGS
 @given(strict_hr())
-def test_candidate_proposing_equals_matching_package(case: tuple[Instance, dict[str, list[str]], dict[str, list[str]], dict[str, int]]) -> None:
+def test_candidate_proposing_equals_matching_package(
+    case: tuple[Instance, dict[str, list[str]], dict[str, list[str]], dict[str, int]],
+) -> None:
     inst, prefs, hospital, caps = case
     res = matcher.solve(inst, method="stable", compare_optimal=False)
     got = set(res.assignments.select("candidate_id", "employer_id").iter_rows())
@@ -69,7 +88,9 @@ def test_candidate_proposing_equals_matching_package(case: tuple[Instance, dict[
 
 @SETTINGS
 @given(strict_hr())
-def test_employer_proposing_equals_matching_package(case: tuple[Instance, dict[str, list[str]], dict[str, list[str]], dict[str, int]]) -> None:
+def test_employer_proposing_equals_matching_package(
+    case: tuple[Instance, dict[str, list[str]], dict[str, list[str]], dict[str, int]],
+) -> None:
     inst, prefs, hospital, caps = case
     res = matcher.solve(inst, method="stable", proposing="employer", compare_optimal=False)
     got = set(res.assignments.select("candidate_id", "employer_id").iter_rows())
@@ -85,7 +106,11 @@ def _without_distributional_caps(inst: Instance) -> Instance:
 
 
 @SETTINGS
-@given(instances(max_candidates=10, max_employers=4, fractional=True), st.sampled_from(["candidate", "employer"]), st.integers(0, 3))
+@given(
+    instances(max_candidates=10, max_employers=4, fractional=True),
+    st.sampled_from(["candidate", "employer"]),
+    st.integers(0, 3),
+)
 def test_no_blocking_pairs_without_caps(inst: Instance, proposing: str, seed: int) -> None:
     inst = _without_distributional_caps(inst)
     res = matcher.solve(inst, method="stable", proposing=proposing, seed=seed)
@@ -97,9 +122,20 @@ def test_no_blocking_pairs_without_caps(inst: Instance, proposing: str, seed: in
 def test_candidate_placed_at_best_program_whose_cutoff_it_clears(inst: Instance, seed: int) -> None:
     inst = _without_distributional_caps(inst)
     res = matcher.solve(inst, method="stable", seed=seed, compare_optimal=False)
-    cut = {(r["employer_id"], r["sector"], r["track"]): r for r in res.tables["cutoffs"].iter_rows(named=True)}
-    lot = dict(zip(inst.candidates["candidate_id"], matcher.lottery.lottery_numbers(inst.candidates["candidate_id"], seed), strict=True))
-    got = {r["candidate_id"]: (r["employer_id"], r["sector"], r["track"]) for r in res.assignments.iter_rows(named=True)}
+    cut = {
+        (r["employer_id"], r["sector"], r["track"]): r for r in res.tables["cutoffs"].iter_rows(named=True)
+    }
+    lot = dict(
+        zip(
+            inst.candidates["candidate_id"],
+            matcher.lottery.lottery_numbers(inst.candidates["candidate_id"], seed),
+            strict=True,
+        )
+    )
+    got = {
+        r["candidate_id"]: (r["employer_id"], r["sector"], r["track"])
+        for r in res.assignments.iter_rows(named=True)
+    }
     listed = set(inst.preferences["candidate_id"])
     by_cand: dict[str, list[tuple[int, float, str, tuple[str, str, str]]]] = {}
     for p in eligible_pairs(inst):
@@ -111,7 +147,10 @@ def test_candidate_placed_at_best_program_whose_cutoff_it_clears(inst: Instance,
         for _, _, _, slot in sorted(options):
             row = cut[slot]
             score = next(-s / 100 for r, s, _, sl in options if sl == slot)
-            ok = row["cutoff_score"] is None or (score, -lot[c]) >= (row["cutoff_score"], -row["cutoff_lottery"])
+            ok = row["cutoff_score"] is None or (score, -lot[c]) >= (
+                row["cutoff_score"],
+                -row["cutoff_lottery"],
+            )
             if ok:
                 clears.append(slot)
         assert got.get(c) == (clears[0] if clears else None)
@@ -134,12 +173,22 @@ def test_blocking_pair_checker_finds_instability() -> None:
 
 
 def _brute_blocking(inst: Instance, a: pl.DataFrame, seed: int) -> set[tuple[str, str, str, str]]:
-    lot = dict(zip(inst.candidates["candidate_id"], matcher.lottery.lottery_numbers(inst.candidates["candidate_id"], seed), strict=True))
+    lot = dict(
+        zip(
+            inst.candidates["candidate_id"],
+            matcher.lottery.lottery_numbers(inst.candidates["candidate_id"], seed),
+            strict=True,
+        )
+    )
     own = {r["candidate_id"]: r for r in a.iter_rows(named=True)}
     held: dict[tuple[str, str, str], list[tuple[float, int]]] = {}
     for r in a.iter_rows(named=True):
-        held.setdefault((r["employer_id"], r["sector"], r["track"]), []).append((-r["score"], lot[r["candidate_id"]]))
-    cap = {(r["employer_id"], r["sector"], r["track"]): r["capacity"] for r in inst.slots.iter_rows(named=True)}
+        held.setdefault((r["employer_id"], r["sector"], r["track"]), []).append(
+            (-r["score"], lot[r["candidate_id"]])
+        )
+    cap = {
+        (r["employer_id"], r["sector"], r["track"]): r["capacity"] for r in inst.slots.iter_rows(named=True)
+    }
     listed = set(inst.preferences["candidate_id"])
     out = set()
     for p in eligible_pairs(inst):
@@ -163,7 +212,11 @@ def _brute_blocking(inst: Instance, a: pl.DataFrame, seed: int) -> set[tuple[str
 
 def test_stable_on_tiny_and_price_of_stability() -> None:
     res = matcher.solve(matcher.load_instance("instances/tiny"), method="stable")
-    assert set(res.assignments.select("candidate_id", "employer_id").iter_rows()) == {("C1", "E1"), ("C3", "E3"), ("C4", "E2")}
+    assert set(res.assignments.select("candidate_id", "employer_id").iter_rows()) == {
+        ("C1", "E1"),
+        ("C3", "E3"),
+        ("C4", "E2"),
+    }
     pos = res.summary["price_of_stability"]
     assert pos["optimal"]["matched"] == 4 and pos["matched_lost"] == 1 and pos["score_lost"] == 65.0
 

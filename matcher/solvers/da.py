@@ -77,20 +77,35 @@ def candidate_proposing(
     group_ptr: I64,
     group_slots: I64,
 ) -> tuple[I64, int]:
-    """Candidate-optimal stable matching; returns (held edge per candidate, proposals)."""
+    """Candidate-optimal stable matching; returns (held edge per candidate, proposals).
+
+    Memory layout is chosen for cache misses, the real cost here: the lists are
+    gathered into list order (sequential reads), a program's state sits in one row
+    (capacity, group, heap offset, count) and a group's in another.
+    """
     n_cand = cand_ptr.shape[0] - 1
     n_slot = slot_cap.shape[0]
+    list_slot = edge_slot[cand_list]
+    list_key = pkey[cand_list]
     # Heap storage: a program never holds more than its capacity nor its number of edges.
-    indeg = np.zeros(n_slot, dtype=np.int64)
-    for e in range(edge_slot.shape[0]):
-        indeg[edge_slot[e]] += 1
-    heap_base = np.zeros(n_slot + 1, dtype=np.int64)
+    indeg = np.bincount(edge_slot, minlength=n_slot)
+    sinfo = np.empty((n_slot, 4), dtype=np.int64)  # capacity, group, heap base, count
+    base = 0
     for s in range(n_slot):
-        heap_base[s + 1] = heap_base[s] + min(slot_cap[s], indeg[s])
-    heap = np.empty(max(heap_base[n_slot], 1), dtype=np.int64)
-    hkey = np.empty(max(heap_base[n_slot], 1), dtype=np.int64)
-    count = np.zeros(n_slot, dtype=np.int64)
-    gcount = np.zeros(group_cap.shape[0], dtype=np.int64)
+        sinfo[s, 0] = slot_cap[s]
+        sinfo[s, 1] = slot_group[s]
+        sinfo[s, 2] = base
+        sinfo[s, 3] = 0
+        base += min(slot_cap[s], indeg[s])
+    n_group = group_cap.shape[0]
+    ginfo = np.empty((n_group, 4), dtype=np.int64)  # cap, count, first program, end
+    for g in range(n_group):
+        ginfo[g, 0] = group_cap[g]
+        ginfo[g, 1] = 0
+        ginfo[g, 2] = group_ptr[g]
+        ginfo[g, 3] = group_ptr[g + 1]
+    heap = np.empty(max(base, 1), dtype=np.int64)
+    hkey = np.empty(max(base, 1), dtype=np.int64)
     held = np.full(n_cand, -1, dtype=np.int64)
     nxt = cand_ptr[:-1].copy()
     stack = np.empty(n_cand, dtype=np.int64)
@@ -103,35 +118,37 @@ def candidate_proposing(
     while top > 0:
         top -= 1
         c = stack[top]
-        while nxt[c] < cand_ptr[c + 1]:
-            e = cand_list[nxt[c]]
-            nxt[c] += 1
+        i = nxt[c]
+        end = cand_ptr[c + 1]
+        while i < end:
+            s = list_slot[i]
+            ke = list_key[i]
+            i += 1
             proposals += 1
-            s = edge_slot[e]
-            g = slot_group[s]
-            if slot_cap[s] == 0 or group_cap[g] == 0:
+            cap = sinfo[s, 0]
+            g = sinfo[s, 1]
+            if cap == 0 or ginfo[g, 0] == 0:
                 continue
             victim_slot = -1
-            if count[s] >= slot_cap[s]:
+            if sinfo[s, 3] >= cap:
                 victim_slot = s  # the program is full: c must beat its worst
-            elif gcount[g] >= group_cap[g]:
+            elif ginfo[g, 1] >= ginfo[g, 0]:
                 # Room in the program, none in the group: c must beat the group's worst.
                 worst = -1
-                for k in range(group_ptr[g], group_ptr[g + 1]):
+                for k in range(ginfo[g, 2], ginfo[g, 3]):
                     s2 = group_slots[k]
-                    if count[s2] > 0 and (worst < 0 or hkey[heap_base[s2]] > worst):
-                        worst = hkey[heap_base[s2]]
+                    if sinfo[s2, 3] > 0 and (worst < 0 or hkey[sinfo[s2, 2]] > worst):
+                        worst = hkey[sinfo[s2, 2]]
                         victim_slot = s2
-            ke = pkey[e]
             if victim_slot >= 0:
-                b = heap_base[victim_slot]
+                b = sinfo[victim_slot, 2]
                 if hkey[b] < ke:
                     continue  # rejected: c goes on down its list
                 # Displace the worst held: remove the top of its heap.
                 w = heap[b]
-                count[victim_slot] -= 1
-                gcount[g] -= 1
-                size = count[victim_slot]
+                size = sinfo[victim_slot, 3] - 1
+                sinfo[victim_slot, 3] = size
+                ginfo[g, 1] -= 1
                 heap[b] = heap[b + size]
                 hkey[b] = hkey[b + size]
                 if size > 0:
@@ -140,14 +157,16 @@ def candidate_proposing(
                 held[c2] = -1
                 stack[top] = c2
                 top += 1
-            b = heap_base[s]
-            heap[b + count[s]] = e
-            hkey[b + count[s]] = ke
-            _sift_up(heap, hkey, b, count[s])
-            count[s] += 1
-            gcount[g] += 1
-            held[c] = e
+            b = sinfo[s, 2]
+            n = sinfo[s, 3]
+            heap[b + n] = cand_list[i - 1]
+            hkey[b + n] = ke
+            _sift_up(heap, hkey, b, n)
+            sinfo[s, 3] = n + 1
+            ginfo[g, 1] += 1
+            held[c] = cand_list[i - 1]
             break
+        nxt[c] = i
     return held, proposals
 
 
@@ -195,9 +214,9 @@ def employer_proposing(
             best = -1
             for k in range(group_ptr[g], group_ptr[g + 1]):
                 s = group_slots[k]
-                if count[s] < slot_cap[s] and nxt[s] < slot_ptr[s + 1]:
-                    if best < 0 or pkey[slot_list[nxt[s]]] < pkey[slot_list[nxt[best]]]:
-                        best = s
+                can = count[s] < slot_cap[s] and nxt[s] < slot_ptr[s + 1]
+                if can and (best < 0 or pkey[slot_list[nxt[s]]] < pkey[slot_list[nxt[best]]]):
+                    best = s
             if best < 0:
                 break
             e = slot_list[nxt[best]]
