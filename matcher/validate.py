@@ -347,7 +347,9 @@ def validate_tables(
             }
         )
         c.duplicates(
-            ["employer_id", "candidate_id"], frames["employer_rankings"], "ranking of this candidate by this employer"
+            ["employer_id", "candidate_id"],
+            frames["employer_rankings"],
+            "ranking of this candidate by this employer",
         )
         c.duplicates(["employer_id", "rank"], frames["employer_rankings"], "rank for this employer")
     else:
