@@ -164,8 +164,12 @@ def solve_cmd(
         str, typer.Option(help=f"Stable: who proposes, one of {', '.join(PROPOSING)}.")
     ] = "candidate",
     caps: Annotated[
-        str, typer.Option(help=f"Stable: cap handling, one of {', '.join(CAP_MODES)}.")
-    ] = "naive",
+        str | None,
+        typer.Option(
+            help=f"Stable: cap handling, one of {', '.join(CAP_MODES)} "
+            "(default: flexible when candidates propose, else naive)."
+        ),
+    ] = None,
     compare_optimal: Annotated[
         bool | None,
         typer.Option(
@@ -180,7 +184,8 @@ def solve_cmd(
     _setup_logging(quiet)
     _choice(method, METHODS, "--method")
     _choice(proposing, PROPOSING, "--proposing")
-    _choice(caps, CAP_MODES, "--caps")
+    if caps is not None:
+        _choice(caps, CAP_MODES, "--caps")
     _choice(format, FORMATS, "--format")
     if out is not None and out.exists() and not out.is_dir():
         _fail(f"--out {out} exists and is not a directory")

@@ -1,7 +1,8 @@
 """Reading instances from files and writing results atomically.
 
 An instance directory holds ``candidates``, ``aptitudes``, ``employers``, ``slots`` and
-optionally ``preferences`` as CSV or Parquet (same stems), and optionally ``policy.toml``.
+optionally ``preferences``, ``employer_rankings`` and ``incumbents`` as CSV or Parquet
+(same stems), and optionally ``policy.toml``.
 Outputs go to a temporary sibling directory that is renamed into place only when every
 file is written, so a failed run never leaves partial results.
 """
@@ -148,6 +149,7 @@ def instance_from_frames(
     slots: pl.DataFrame,
     preferences: pl.DataFrame | None = None,
     employer_rankings: pl.DataFrame | None = None,
+    incumbents: pl.DataFrame | None = None,
     policy: Policy | str | Path | None = None,
 ) -> Instance:
     """Validate an instance given as polars DataFrames (the same columns as the files)."""
@@ -158,6 +160,7 @@ def instance_from_frames(
         "slots": slots,
         "preferences": preferences,
         "employer_rankings": employer_rankings,
+        "incumbents": incumbents,
     }
     raw = {k: (RawTable(v, f"{k} (DataFrame)") if v is not None else None) for k, v in frames.items()}
     pol = resolve_policy(None, policy)

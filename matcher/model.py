@@ -30,6 +30,11 @@ TABLES: Final[dict[str, tuple[bool, tuple[str, ...], tuple[str, ...]]]] = {
     "slots": (True, ("employer_id", "sector", "track", "capacity"), ()),
     "preferences": (False, ("candidate_id", "employer_id", "rank"), ()),
     "employer_rankings": (False, ("employer_id", "candidate_id", "rank"), ()),
+    "incumbents": (
+        False,
+        ("candidate_id", "employer_id", "sector", "track", "months_served"),
+        ("transferred_in",),
+    ),
 }
 
 #: Normalized dtypes of the columns matcher reads.
@@ -62,6 +67,14 @@ SCHEMA: Final[dict[str, dict[str, type[pl.DataType] | pl.DataType]]] = {
     },
     "preferences": {"candidate_id": pl.String, "employer_id": pl.String, "rank": pl.Int64},
     "employer_rankings": {"employer_id": pl.String, "candidate_id": pl.String, "rank": pl.Int64},
+    "incumbents": {
+        "candidate_id": pl.String,
+        "employer_id": pl.String,
+        "sector": pl.String,
+        "track": pl.String,
+        "months_served": pl.Int64,
+        "transferred_in": pl.Boolean,
+    },
 }
 
 
@@ -85,6 +98,7 @@ class Instance:
     employer_rankings: pl.DataFrame = field(
         default_factory=lambda: pl.DataFrame(schema=SCHEMA["employer_rankings"])
     )
+    incumbents: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=SCHEMA["incumbents"]))
 
     @property
     def n_candidates(self) -> int:
@@ -95,7 +109,7 @@ class Instance:
         return self.employers.height
 
     def tables(self) -> dict[str, pl.DataFrame]:
-        """The five tables by stem, as they would be written back to files."""
+        """The tables by stem, as they would be written back to files."""
         return {
             "candidates": self.candidates,
             "aptitudes": self.aptitudes,
@@ -103,4 +117,5 @@ class Instance:
             "slots": self.slots,
             "preferences": self.preferences,
             "employer_rankings": self.employer_rankings,
+            "incumbents": self.incumbents,
         }

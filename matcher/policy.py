@@ -17,6 +17,7 @@ import itertools
 import math
 import tomllib
 from collections.abc import Sequence
+from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -108,6 +109,68 @@ class Objective(_Strict):
     score_decimals: Annotated[int, Field(ge=0, le=4)] = 2
 
 
+def parse_share(text: str) -> Fraction:
+    """A share written as a fraction (``"1/3"``) or a decimal (``"0.25"``), in [0, 1].
+
+    Examples
+    --------
+    >>> parse_share("1/3"), parse_share("0.5")
+    (Fraction(1, 3), Fraction(1, 2))
+    """
+    value = Fraction(text.strip())
+    if not 0 <= value <= 1:
+        raise ValueError(f"share {text!r} is outside [0, 1]")
+    return value
+
+
+class TransferPolicy(_Strict):
+    """Rules of a transfer round (ESDP job changes); see :mod:`matcher.transfer`.
+
+    Without a ``[transfer]`` section a round has no rules beyond capacities: period 0,
+    no tests, no ratio limits, every track. Shares are exact fractions written as
+    strings (``"1/3"``) so that ``floor(workers * share)`` has no rounding error.
+    """
+
+    tracks: list[str] = Field(default_factory=lambda: list(TRACKS))
+    period_months: NonNegInt = 0
+    sector_period_months: dict[str, NonNegInt] = Field(default_factory=dict)
+    skills_test_required: bool = False
+    min_japanese_level: str | None = None
+    max_transferee_share: str | None = None
+    max_other_prefecture_share: str | None = None
+    other_prefecture_region: str | None = None
+
+    @field_validator("min_japanese_level")
+    @classmethod
+    def _level(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        rank = japanese_level_rank(v)
+        if rank is None:
+            raise ValueError(f"unknown Japanese level {v!r} (allowed: none, A1..C1, N5..N1)")
+        return JAPANESE_LEVELS[rank]
+
+    @field_validator("max_transferee_share", "max_other_prefecture_share")
+    @classmethod
+    def _share(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        try:
+            value = parse_share(v)
+        except (ValueError, ZeroDivisionError) as exc:
+            raise ValueError(f'not a share in [0, 1] such as "1/3": {exc}') from None
+        return f"{value.numerator}/{value.denominator}"
+
+    def period(self, sector: str) -> int:
+        """Restriction period of a sector in months (its override, else the default)."""
+        return self.sector_period_months.get(sector, self.period_months)
+
+    def share(self, which: Literal["transferee", "other_prefecture"]) -> Fraction | None:
+        """The ratio limit as an exact fraction, None when there is no limit."""
+        text = self.max_transferee_share if which == "transferee" else self.max_other_prefecture_share
+        return None if text is None else parse_share(text)
+
+
 class Policy(_Strict):
     """A validated policy. Build with :func:`load_policy` or :func:`neutral_policy`."""
 
@@ -121,6 +184,7 @@ class Policy(_Strict):
     intake: list[IntakeRule] = Field(default_factory=list)
     limits: Limits = Field(default_factory=Limits)
     objective: Objective = Field(default_factory=Objective)
+    transfer: TransferPolicy = Field(default_factory=TransferPolicy)
 
     # ---- derived views -------------------------------------------------------------
     def group_of(self, track: str) -> str:
@@ -307,4 +371,15 @@ def _check_consistency(policy: Policy, source: str) -> list[Problem]:
             bad(f"{key}.bonus_outside_region", f"unknown region {rule.bonus_outside_region!r}")
         if not math.isfinite(rule.excellent_multiplier) or not math.isfinite(rule.bonus_multiplier):
             bad(key, "multipliers must be finite")
+    tp = policy.transfer
+    for t in tp.tracks:
+        if t not in TRACKS:
+            bad("transfer.tracks", f"unknown track {t!r} (allowed: {', '.join(TRACKS)})")
+    for s in tp.sector_period_months:
+        if policy.sectors and s not in policy.sectors:
+            bad(f"transfer.sector_period_months.{s}", f"unknown sector {s!r}")
+    if tp.other_prefecture_region is not None and tp.other_prefecture_region not in policy.regions:
+        bad("transfer.other_prefecture_region", f"unknown region {tp.other_prefecture_region!r}")
+    if tp.max_other_prefecture_share is not None and tp.other_prefecture_region is None:
+        bad("transfer.other_prefecture_region", "max_other_prefecture_share needs the region it applies in")
     return out

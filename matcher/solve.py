@@ -46,7 +46,7 @@ def solve(
     *,
     method: str = "optimal",
     proposing: str = "candidate",
-    caps: str = "naive",
+    caps: str | None = None,
     compare_optimal: bool | None = None,
     max_pairs: int | None = None,
     seed: int = 0,
@@ -65,8 +65,10 @@ def solve(
         acceptance (no candidate and employer both prefer each other to what they got).
     proposing : {"candidate", "employer"}
         Stable only: which side proposes (candidate-optimal or employer-optimal).
-    caps : {"naive"}
-        Stable only: how national caps are kept (shrink intakes before DA).
+    caps : {"flexible", "naive"}, optional
+        Stable only: how national caps are kept: Kamada and Kojima's flexible DA, or
+        shrinking intakes before DA (the naive method). Default: flexible when
+        candidates propose, naive when employers do (flexible DA is candidate-proposing).
     compare_optimal : bool, optional
         Stable only: also solve the welfare optimum to report the price of stability
         (default: when the instance has at most 2M eligible pairs).
@@ -100,6 +102,8 @@ def solve(
 
     if proposing not in PROPOSING:
         raise ValueError(f"proposing must be one of {', '.join(PROPOSING)}, got {proposing!r}")
+    if caps is None:
+        caps = "flexible" if proposing == "candidate" else "naive"
     if caps not in CAP_MODES:
         raise ValueError(f"caps must be one of {', '.join(CAP_MODES)}, got {caps!r}")
     timings = dict(timings or {})

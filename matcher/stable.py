@@ -11,10 +11,15 @@ first, or the employer's own ``employer_rankings`` rank when it gave one (ranked
 candidates come before unranked ones, who follow by score); remaining ties by the seeded
 lottery (:mod:`matcher.lottery`). The key is common to an employer's programs.
 
-Distributional caps (national sector caps, track-group totals) with the ``naive`` method
-Japan's residency match used: before DA, each employer's intake (per sector and track
-group) is shrunk in proportion so that every cap holds (largest remainders, ties to the
-lower index); DA then runs on the shrunk capacities.
+Distributional caps (national sector caps, track-group totals):
+
+- ``flexible`` (default): Kamada and Kojima's flexible deferred acceptance. Each national
+  cap is a region; employers' intakes get target capacities (the naive shares below)
+  and may exceed them, round-robin, while the region has room. It keeps the caps
+  without the naive method's empty seats and instabilities.
+- ``naive``: the method Japan's residency match used: before DA, each employer's intake
+  (per sector and track group) is shrunk in proportion so that every cap holds (largest
+  remainders, ties to the lower index); DA then runs on the shrunk capacities.
 """
 
 from __future__ import annotations
@@ -30,12 +35,12 @@ from numba import njit
 from matcher.eligibility import Edges
 from matcher.lottery import lottery_numbers
 from matcher.model import Instance
-from matcher.solvers.da import candidate_proposing, employer_proposing
+from matcher.solvers.da import candidate_proposing, employer_proposing, flexible
 
 I64 = npt.NDArray[np.int64]
 
 PROPOSING: Final[tuple[str, ...]] = ("candidate", "employer")
-CAP_MODES: Final[tuple[str, ...]] = ("naive",)
+CAP_MODES: Final[tuple[str, ...]] = ("flexible", "naive")
 SCORE_SCALE: Final[int] = 100  # priorities compare scores to 0.01
 _S_MAX: Final[int] = 100 * SCORE_SCALE
 
@@ -150,15 +155,46 @@ def naive_group_caps(edges: Edges) -> I64:
     return gcap
 
 
+def flexible_regions(edges: Edges) -> dict[str, I64]:
+    """Caps and targets for flexible DA.
+
+    Regions are the national nodes (sector, track group) inside the track-group totals.
+    Their caps are the policy's (a missing cap is the room of the region's intakes).
+    Targets split the caps over the employers' intakes in proportion to their room (the
+    naive method's shares, national caps first, then totals), so targets respect every
+    cap, as Kamada and Kojima require; intakes may exceed them in the round-robin phase.
+    """
+    caps = edges.caps
+    cap = edges.slots.get_column("capacity").to_numpy().astype(np.int64)
+    n_group = len(caps.intake_cap)
+    room = np.bincount(caps.slot_intake, weights=cap, minlength=n_group).astype(np.int64)
+    room = np.where(caps.intake_cap < 0, room, np.minimum(caps.intake_cap, room))
+    big = int(room.sum()) + 1
+    region_cap = np.where(caps.national_cap < 0, big, caps.national_cap).astype(np.int64)
+    top_cap = np.where(caps.total_cap < 0, big, caps.total_cap).astype(np.int64)
+    return {
+        "room": room,
+        "target": naive_group_caps(edges),
+        "region_cap": region_cap,
+        "region_top": caps.national_total.astype(np.int64),
+        "top_cap": top_cap,
+    }
+
+
 def stable_match(
     instance: Instance,
     edges: Edges,
     *,
     seed: int = 0,
     proposing: str = "candidate",
-    caps: str = "naive",
+    caps: str | None = None,
 ) -> StableSolution:
-    """Run deferred acceptance on the eligible pairs; see the module docstring."""
+    """Run deferred acceptance on the eligible pairs; see the module docstring.
+
+    ``caps`` defaults to ``flexible`` when candidates propose, ``naive`` otherwise.
+    """
+    if caps is None:
+        caps = "flexible" if proposing == "candidate" else "naive"
     if proposing not in PROPOSING:
         raise ValueError(f"proposing must be one of {', '.join(PROPOSING)}, got {proposing!r}")
     if caps not in CAP_MODES:
@@ -169,13 +205,43 @@ def stable_match(
     slot = edges.slot.astype(np.int64)
     slot_cap = edges.slots.get_column("capacity").to_numpy().astype(np.int64)
     slot_group = edges.caps.slot_intake.astype(np.int64)
-    group_cap = naive_group_caps(edges)
+    if caps == "naive":
+        group_cap = naive_group_caps(edges)
+    else:
+        regions = flexible_regions(edges)
+        group_cap = regions["room"]
     n_group = len(group_cap)
     group_order = np.argsort(slot_group, kind="stable").astype(np.int64)
     group_ptr = _ptr(slot_group, n_group)
     pkey = priority_keys(instance, edges, lottery)
     cptr, clist, crank = candidate_order(edges, seed)
-    if proposing == "candidate":
+    if caps == "flexible":
+        if proposing != "candidate":
+            raise ValueError(
+                "flexible caps need candidate-proposing DA (Kamada and Kojima); use caps='naive'"
+            )
+        region_of = edges.caps.intake_national.astype(np.int64)
+        top_of = regions["region_top"][region_of]
+        top_order = np.argsort(top_of, kind="stable").astype(np.int64)
+        top_ptr = _ptr(top_of, len(regions["top_cap"]))
+        held, steps = flexible(
+            cptr,
+            clist,
+            cand,
+            slot,
+            pkey,
+            slot_cap,
+            slot_group,
+            group_cap,
+            regions["target"],
+            region_of,
+            regions["region_cap"],
+            regions["region_top"],
+            regions["top_cap"],
+            top_ptr,
+            top_order,
+        )
+    elif proposing == "candidate":
         held, steps = candidate_proposing(
             cptr, clist, cand, slot, pkey, slot_cap, slot_group, group_cap, group_ptr, group_order
         )
@@ -204,7 +270,12 @@ def stable_match(
         chosen=chosen,
         cutoffs=cutoffs,
         lottery=lottery,
-        stats={"proposals" if proposing == "candidate" else "offers": int(steps), "groups": n_group},
+        stats={
+            ("rounds" if caps == "flexible" else "proposals" if proposing == "candidate" else "offers"): int(
+                steps
+            ),
+            "groups": n_group,
+        },
     )
 
 

@@ -355,6 +355,22 @@ def validate_tables(
     else:
         frames["employer_rankings"] = pl.DataFrame(schema=SCHEMA["employer_rankings"])
 
+    if (t := usable.get("incumbents")) is not None:
+        c = checkers["incumbents"] = _Checker("incumbents", t, "candidate_id", problems)
+        frames["incumbents"] = c.finish(
+            {
+                "candidate_id": c.ident("candidate_id"),
+                "employer_id": c.ident("employer_id"),
+                "sector": c.required_text("sector"),
+                "track": c.enum("track", track_map, "track", ", ".join(TRACKS), nullable=False),
+                "months_served": c.integer("months_served"),
+                "transferred_in": c.boolean("transferred_in"),
+            }
+        )
+        c.duplicates(["candidate_id"], frames["incumbents"], "incumbent (candidate listed twice)")
+    else:
+        frames["incumbents"] = pl.DataFrame(schema=SCHEMA["incumbents"])
+
     _check_references(frames, checkers, policy)
     problems.raise_if_any("instance")
     if any(name not in frames for name, (required, _, _) in TABLES.items() if required):
@@ -367,6 +383,7 @@ def validate_tables(
         slots=frames["slots"].sort("employer_id", "sector", "track"),
         preferences=frames["preferences"].sort("candidate_id", "rank"),
         employer_rankings=frames["employer_rankings"].sort("employer_id", "rank"),
+        incumbents=frames["incumbents"].sort("candidate_id"),
         policy=policy,
         source=source,
         content_hash=content_hash,
@@ -392,6 +409,40 @@ def _check_references(frames: dict[str, pl.DataFrame], checkers: dict[str, _Chec
     unknown("preferences", "employer_id", emp_ids, "employer (not in employers)")
     unknown("employer_rankings", "employer_id", emp_ids, "employer (not in employers)")
     unknown("employer_rankings", "candidate_id", cand_ids, "candidate (not in candidates)")
+    unknown("incumbents", "candidate_id", cand_ids, "candidate (not in candidates)")
+    unknown("incumbents", "employer_id", emp_ids, "employer (not in employers)")
+    if "incumbents" in checkers and "slots" in frames:
+        # An incumbent works in a program its employer declared in slots.
+        inc = frames["incumbents"]
+        declared = frames["slots"].select("employer_id", "sector", "track").unique()
+        known_emp = (
+            inc.get_column("employer_id").is_in(emp_ids.implode())
+            if emp_ids is not None
+            else pl.Series(values=[True] * inc.height, dtype=pl.Boolean)
+        )
+        found = (
+            inc.with_row_index("__i")
+            .join(
+                declared.with_columns(pl.lit(True).alias("__ok")),
+                on=["employer_id", "sector", "track"],
+                how="left",
+            )
+            .sort("__i")
+            .get_column("__ok")
+            .is_not_null()
+        )
+        keys = inc.select(
+            pl.all_horizontal(pl.col(k).is_not_null() for k in ("employer_id", "sector", "track"))
+        )
+        c = checkers["incumbents"]
+        c.report(
+            pl.lit(~found & known_emp & keys.to_series()),
+            "sector",
+            "employer did not declare this program in slots",
+            pl.concat_str(
+                [c.text("employer_id"), pl.lit(" / "), c.text("sector"), pl.lit(" / "), c.text("track")]
+            ),
+        )
     if policy.knows_sectors():
         sectors = pl.Series(sorted(policy.sectors), dtype=pl.String)
         unknown("aptitudes", "sector", sectors, f"sector for policy {policy.name!r}")

@@ -771,7 +771,7 @@ def test_cli_bad_policy(tiny_dir: Path, tmp_path: Path) -> None:
         ("--method", "greedy", "optimal, stable"),
         ("--format", "xlsx", "csv, parquet"),
         ("--proposing", "both", "candidate, employer"),
-        ("--caps", "magic", "naive"),
+        ("--caps", "magic", "flexible, naive"),
     ],
 )
 def test_cli_unknown_choice(tiny_dir: Path, tmp_path: Path, option: str, value: str, allowed: str) -> None:

@@ -243,3 +243,45 @@ def test_unknown_options_are_refused() -> None:
         matcher.solve(inst, method="stable", proposing="both")
     with pytest.raises(ValueError, match="caps must be one of"):
         matcher.solve(inst, method="stable", caps="magic")
+
+
+def _outcome_key(res: matcher.MatchResult) -> dict[str, tuple[int, float, str]]:
+    return {
+        r["candidate_id"]: (r["pref_rank"] or 0, -r["score"], r["sector"])
+        for r in res.assignments.iter_rows(named=True)
+    }
+
+
+@SETTINGS
+@given(instances(max_candidates=10, max_employers=4, fractional=True), st.integers(0, 3))
+def test_flexible_weakly_better_than_naive_for_every_listed_candidate(inst: Instance, seed: int) -> None:
+    """Kamada and Kojima: flexible DA (targets = naive shares) makes no candidate worse off."""
+    naive = matcher.solve(inst, method="stable", caps="naive", seed=seed, compare_optimal=False)
+    flex = matcher.solve(inst, method="stable", caps="flexible", seed=seed, compare_optimal=False)
+    assert flex.objective.matched >= naive.objective.matched
+    n_key, f_key = _outcome_key(naive), _outcome_key(flex)
+    listed = set(inst.preferences["candidate_id"])
+    for c, k in n_key.items():
+        assert c in f_key, f"{c} placed under naive, not under flexible"
+        if c in listed:
+            assert f_key[c] <= k
+
+
+def test_flexible_fills_what_naive_leaves_empty() -> None:
+    """Two employers share a cap of 2; naive gives each 1, but only one has applicants."""
+    inst = matcher.instance_from_frames(
+        candidates=pl.DataFrame(
+            {"candidate_id": ["a", "b"], "nationality": "VN", "japanese_level": "A1", "track": "esdp"}
+        ),
+        aptitudes=pl.DataFrame({"candidate_id": ["a", "b"], "sector": "agriculture", "score": [80.0, 70.0]}),
+        employers=pl.DataFrame({"employer_id": ["e1", "e2"], "prefecture": "Iwate", "full_time_staff": 10}),
+        slots=pl.DataFrame(
+            {"employer_id": ["e1", "e2"], "sector": "agriculture", "track": "esdp", "capacity": [2, 2]}
+        ),
+        preferences=pl.DataFrame({"candidate_id": ["a", "b"], "employer_id": ["e1", "e1"], "rank": [1, 1]}),
+        policy=policy_from_dict({"sectors": {"agriculture": {"caps": {"esdp": 2}}}}),
+    )
+    naive = matcher.solve(inst, method="stable", caps="naive")
+    flex = matcher.solve(inst, method="stable", caps="flexible")
+    assert naive.objective.matched == 1 and naive.summary["stable"]["blocking"]["satisfiable"] == 1
+    assert flex.objective.matched == 2 and flex.summary["stable"]["blocking"]["blocking_pairs"] == 0

@@ -240,3 +240,121 @@ def employer_proposing(
                     size += 1
                     queued[g2] = True
     return held, offers
+
+
+@njit(cache=True)
+def flexible(
+    cand_ptr: I64,
+    cand_list: I64,
+    edge_cand: I64,
+    edge_slot: I64,
+    pkey: I64,
+    slot_cap: I64,
+    slot_group: I64,
+    group_cap: I64,
+    group_target: I64,
+    group_region: I64,
+    region_cap: I64,
+    region_top: I64,
+    top_cap: I64,
+    top_ptr: I64,
+    top_groups: I64,
+) -> tuple[I64, int]:
+    """Flexible deferred acceptance (Kamada and Kojima 2015) under nested regional caps.
+
+    Regions are the national caps (sector, track group), nested in the track-group
+    totals ("top" regions). Candidates propose in rounds (every rejected candidate at
+    once). Each round every group (an employer's intake) first takes its best
+    applicants up to its *target* (targets respect every cap); then each top region
+    hands its remaining seats round-robin over its groups (in index order), each taking
+    its next best applicant that fits its programs, its own cap, its national cap and the
+    top cap, until no seat or no taker is left. Returns (held edge per candidate, rounds).
+    """
+    n_cand = cand_ptr.shape[0] - 1
+    n_slot = slot_cap.shape[0]
+    n_group = group_cap.shape[0]
+    n_region = region_cap.shape[0]
+    ptr = cand_ptr[:-1].copy()
+    cur = np.full(n_cand, -1, dtype=np.int64)
+    for c in range(n_cand):
+        if ptr[c] < cand_ptr[c + 1]:
+            cur[c] = cand_list[ptr[c]]
+    span = np.int64(pkey.max() + 1) if pkey.shape[0] > 0 else np.int64(1)
+    count = np.zeros(n_slot, dtype=np.int64)
+    gcount = np.zeros(n_group, dtype=np.int64)
+    rcount = np.zeros(n_region, dtype=np.int64)
+    accepted = np.zeros(edge_slot.shape[0], dtype=np.bool_)
+    gstart = np.zeros(n_group + 1, dtype=np.int64)
+    gpos = np.zeros(n_group, dtype=np.int64)
+    rounds = 0
+    while True:
+        rounds += 1
+        live = np.flatnonzero(cur >= 0)
+        es = cur[live]
+        order = np.argsort(slot_group[edge_slot[es]] * span + pkey[es])
+        apps = es[order]
+        # Applicants per group, in priority order.
+        gstart[:] = 0
+        for e in apps:
+            gstart[slot_group[edge_slot[e]] + 1] += 1
+        for g in range(n_group):
+            gstart[g + 1] += gstart[g]
+        count[:] = 0
+        gcount[:] = 0
+        rcount[:] = 0
+        for e in apps:
+            accepted[e] = False
+        # Phase 1: every group up to its target.
+        for g in range(n_group):
+            limit = min(group_cap[g], group_target[g])
+            i = gstart[g]
+            while i < gstart[g + 1] and gcount[g] < limit:
+                e = apps[i]
+                s = edge_slot[e]
+                if count[s] < slot_cap[s]:
+                    accepted[e] = True
+                    count[s] += 1
+                    gcount[g] += 1
+                i += 1
+            gpos[g] = i
+            rcount[group_region[g]] += gcount[g]
+        # Phase 2: each top region's remaining seats, round-robin over its groups.
+        for t in range(top_cap.shape[0]):
+            room = top_cap[t]
+            for k in range(top_ptr[t], top_ptr[t + 1]):
+                room -= gcount[top_groups[k]]
+            progress = True
+            while room > 0 and progress:
+                progress = False
+                for k in range(top_ptr[t], top_ptr[t + 1]):
+                    if room <= 0:
+                        break
+                    g = top_groups[k]
+                    r = group_region[g]
+                    if gcount[g] >= group_cap[g] or rcount[r] >= region_cap[r]:
+                        continue
+                    i = gpos[g]
+                    while i < gstart[g + 1]:
+                        e = apps[i]
+                        i += 1
+                        s = edge_slot[e]
+                        if count[s] < slot_cap[s]:
+                            accepted[e] = True
+                            count[s] += 1
+                            gcount[g] += 1
+                            rcount[r] += 1
+                            room -= 1
+                            progress = True
+                            break
+                    gpos[g] = i
+        # Rejected applicants move on down their lists.
+        rejected = 0
+        for e in apps:
+            if not accepted[e]:
+                c = edge_cand[e]
+                rejected += 1
+                ptr[c] += 1
+                cur[c] = cand_list[ptr[c]] if ptr[c] < cand_ptr[c + 1] else -1
+        if rejected == 0:
+            break
+    return cur, rounds
