@@ -59,6 +59,9 @@ class CapStructure:
     national_cap: I64  # per national node (sector, group); -1 = unlimited
     national_total: I32  # national node -> total node
     total_cap: I64  # per total node (track group); -1 = unlimited
+    regional_cap: I64  # per regional cap of the policy
+    intake_regional_ptr: I64  # CSR: intake node -> the regional caps that count it
+    intake_regional: I64
     intakes: pl.DataFrame  # employer_id, sector, group, cap (for reports)
     nationals: pl.DataFrame  # sector, group, cap
     totals: pl.DataFrame  # group, cap
@@ -424,7 +427,11 @@ def cap_structure(instance: Instance, slots: pl.DataFrame) -> CapStructure:
         maintain_order="left",
     )
     nat_tot = nationals.join(totals.select("group", "total"), on="group", how="left", maintain_order="left")
+    reg_ptr, reg_idx = _regional_membership(instance, intakes)
     return CapStructure(
+        regional_cap=np.array([rc.cap for rc in policy.regional_caps], dtype=np.int64),
+        intake_regional_ptr=reg_ptr,
+        intake_regional=reg_idx,
         slot_intake=slot_intake.get_column("intake").to_numpy().astype(np.int32),
         intake_cap=intakes.get_column("cap").to_numpy().astype(np.int64),
         intake_national=intake_nat.get_column("national").to_numpy().astype(np.int32),
@@ -435,6 +442,31 @@ def cap_structure(instance: Instance, slots: pl.DataFrame) -> CapStructure:
         nationals=nationals.select("sector", "group", "cap"),
         totals=totals.select("group", "cap"),
     )
+
+
+def _regional_membership(instance: Instance, intakes: pl.DataFrame) -> tuple[I64, I64]:
+    """CSR from intake nodes to the regional caps (policy order) that count them."""
+    policy = instance.policy
+    pref = intakes.join(instance.employers.select("employer_id", "prefecture"), on="employer_id", how="left")
+    pairs_i: list[npt.NDArray[np.int64]] = []
+    pairs_k: list[npt.NDArray[np.int64]] = []
+    for k, rc in enumerate(policy.regional_caps):
+        mask = pl.col("prefecture").is_in(policy.regional_prefectures(rc))
+        if rc.sectors:
+            mask = mask & pl.col("sector").is_in(rc.sectors)
+        if rc.groups:
+            mask = mask & pl.col("group").is_in(rc.groups)
+        hit = np.flatnonzero(pref.select(mask).to_series().to_numpy())
+        pairs_i.append(hit.astype(np.int64))
+        pairs_k.append(np.full(len(hit), k, dtype=np.int64))
+    n = intakes.height
+    if not pairs_i:
+        return np.zeros(n + 1, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    i = np.concatenate(pairs_i)
+    k = np.concatenate(pairs_k)
+    order = np.lexsort((k, i))
+    ptr = np.concatenate([[0], np.cumsum(np.bincount(i, minlength=n))]).astype(np.int64)
+    return ptr, k[order]
 
 
 def _or_minus1(v: int | None) -> int:

@@ -96,6 +96,23 @@ class IntakeRule(_Strict):
     max_staff_ratio: Annotated[float, Field(ge=0)] | None = None
 
 
+class RegionalCap(_Strict):
+    """At most ``cap`` placements at employers in a set of prefectures.
+
+    The set is a named ``region`` or an explicit ``prefectures`` list (one of the two);
+    ``sectors`` and ``groups`` (track groups) narrow what counts (default: all).
+    Regional caps cross the sector caps: stable matching keeps them; the min-cost-flow
+    optimizer cannot, and refuses a policy that has them.
+    """
+
+    name: str = ""
+    region: str | None = None
+    prefectures: list[str] = Field(default_factory=list)
+    cap: NonNegInt
+    sectors: list[str] = Field(default_factory=list)
+    groups: list[str] = Field(default_factory=list)
+
+
 class Limits(_Strict):
     """Limits that keep national-scale instances in memory."""
 
@@ -182,11 +199,16 @@ class Policy(_Strict):
     total_caps: dict[str, NonNegInt] = Field(default_factory=dict)
     sectors: dict[str, SectorPolicy] = Field(default_factory=dict)
     intake: list[IntakeRule] = Field(default_factory=list)
+    regional_caps: list[RegionalCap] = Field(default_factory=list)
     limits: Limits = Field(default_factory=Limits)
     objective: Objective = Field(default_factory=Objective)
     transfer: TransferPolicy = Field(default_factory=TransferPolicy)
 
     # ---- derived views -------------------------------------------------------------
+    def regional_prefectures(self, rc: RegionalCap) -> list[str]:
+        """The prefectures a regional cap counts."""
+        return list(self.regions[rc.region]) if rc.region is not None else list(rc.prefectures)
+
     def group_of(self, track: str) -> str:
         """Track group of a track (a track outside every group is its own group)."""
         for group, tracks in self.track_groups.items():
@@ -371,6 +393,21 @@ def _check_consistency(policy: Policy, source: str) -> list[Problem]:
             bad(f"{key}.bonus_outside_region", f"unknown region {rule.bonus_outside_region!r}")
         if not math.isfinite(rule.excellent_multiplier) or not math.isfinite(rule.bonus_multiplier):
             bad(key, "multipliers must be finite")
+    for i, rc in enumerate(policy.regional_caps):
+        key = f"regional_caps[{i}]"
+        if (rc.region is None) == (not rc.prefectures):
+            bad(key, "give either region or prefectures")
+        if rc.region is not None and rc.region not in policy.regions:
+            bad(f"{key}.region", f"unknown region {rc.region!r}")
+        for p in rc.prefectures:
+            if p not in PREFECTURES:
+                bad(f"{key}.prefectures", f"unknown prefecture {p!r}")
+        for s in rc.sectors:
+            if policy.sectors and s not in policy.sectors:
+                bad(f"{key}.sectors", f"unknown sector {s!r}")
+        for g in rc.groups:
+            if g not in groups:
+                bad(f"{key}.groups", f"unknown track group {g!r} (allowed: {', '.join(sorted(groups))})")
     tp = policy.transfer
     for t in tp.tracks:
         if t not in TRACKS:

@@ -12,6 +12,7 @@ import numpy as np
 import polars as pl
 
 from matcher.eligibility import Edges, build_edges
+from matcher.errors import MatcherError
 from matcher.model import Instance
 from matcher.report import assignments_frame, build_summary, objective_of, unmatched_frame
 from matcher.result import MatchResult
@@ -26,6 +27,10 @@ METHODS: Final[tuple[str, ...]] = ("optimal", "stable")
 #: Up to this many eligible pairs a stable solve also computes the welfare optimum, to
 #: report the price of stability (``compare_optimal=None``).
 COMPARE_OPTIMAL_MAX_PAIRS: Final[int] = 2_000_000
+
+
+class UnsupportedPolicyError(MatcherError):
+    """The policy asks for something the chosen method cannot keep."""
 
 
 class VerificationError(RuntimeError):
@@ -106,6 +111,12 @@ def solve(
         caps = "flexible" if proposing == "candidate" else "naive"
     if caps not in CAP_MODES:
         raise ValueError(f"caps must be one of {', '.join(CAP_MODES)}, got {caps!r}")
+    if method == "optimal" and instance.policy.regional_caps:
+        raise UnsupportedPolicyError(
+            f"policy {instance.policy.name!r} has regional caps, which cross the sector caps: "
+            "--method optimal (min-cost flow) cannot keep them yet. Use --method stable, or drop "
+            "[[regional_caps]] from the policy."
+        )
     timings = dict(timings or {})
     with _phase(timings, "eligibility"):
         edges = build_edges(instance, max_pairs=max_pairs, seed=seed)
@@ -219,7 +230,7 @@ def _price_of_stability(
 ) -> None:
     if compare is None:
         compare = edges.n_pairs <= COMPARE_OPTIMAL_MAX_PAIRS
-    if not compare:
+    if not compare or instance.policy.regional_caps:  # the flow cannot keep regional caps
         extra["price_of_stability"] = None
         return
     from matcher.solvers.flow import solve_flow

@@ -230,19 +230,45 @@ def blocking_pairs(instance: Instance, assignments: pl.DataFrame, *, seed: int) 
     nat_full = pl.col("nat_cap").is_not_null() & (pl.col("nat_count").fill_null(0) >= pl.col("nat_cap"))
     tot_full = pl.col("tot_cap").is_not_null() & (pl.col("tot_count").fill_null(0) >= pl.col("tot_cap"))
     is_free = pl.col("reason") == "free_seat"
+    forbidden = is_free & ((outside_nat & nat_full) | (outside_tot & tot_full))
+    cap_name = (
+        pl.when(is_free & outside_nat & nat_full)
+        .then(pl.format("national {}/{}", "sector", "group"))
+        .when(is_free & outside_tot & tot_full)
+        .then(pl.format("total {}", "group"))
+        .otherwise(pl.lit(None, pl.String))
+    )
+    # Regional caps: a free seat in a full one, for a candidate it does not count yet.
+    emp_pref = instance.employers.select("employer_id", "prefecture")
+    pairs = pairs.join(emp_pref, on="employer_id", how="left").join(
+        emp_pref.rename({"employer_id": "own_employer", "prefecture": "own_prefecture"}),
+        on="own_employer",
+        how="left",
+    )
+    a_pref = a.join(emp_pref, on="employer_id", how="left")
+    for k, rc in enumerate(policy.regional_caps):
+        hit = is_free & _counted(policy.regional_prefectures(rc), rc.sectors, rc.groups, "")
+        hit = hit & ~_counted(policy.regional_prefectures(rc), rc.sectors, rc.groups, "own_")
+        count = a_pref.filter(_counted(policy.regional_prefectures(rc), rc.sectors, rc.groups, "")).height
+        if count < rc.cap:
+            continue
+        forbidden = forbidden | hit
+        cap_name = pl.when(hit).then(pl.lit(f"regional {rc.name or k}")).otherwise(cap_name)
     return (
-        pairs.with_columns(
-            (is_free & ((outside_nat & nat_full) | (outside_tot & tot_full))).alias("cap_forbidden"),
-            pl.when(is_free & outside_nat & nat_full)
-            .then(pl.format("national {}/{}", "sector", "group"))
-            .when(is_free & outside_tot & tot_full)
-            .then(pl.format("total {}", "group"))
-            .otherwise(None)
-            .alias("cap"),
-        )
+        pairs.with_columns(forbidden.alias("cap_forbidden"), cap_name.alias("cap"))
         .select("candidate_id", "employer_id", "sector", "track", "reason", "cap_forbidden", "cap")
         .sort("candidate_id", "employer_id", "sector", "track")
     )
+
+
+def _counted(prefectures: list[str], sectors: list[str], groups: list[str], prefix: str) -> pl.Expr:
+    """Whether a placement (columns ``{prefix}prefecture``, ``sector``, ``group``) counts."""
+    e = pl.col(f"{prefix}prefecture").is_in(prefectures)
+    if sectors:
+        e = e & pl.col(f"{prefix}sector").is_in(sectors)
+    if groups:
+        e = e & pl.col(f"{prefix}group").is_in(groups)
+    return e.fill_null(False)
 
 
 def blocking_summary(pairs: pl.DataFrame) -> dict[str, int]:

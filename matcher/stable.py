@@ -136,7 +136,7 @@ def _largest_remainder(values: I64, cap: int) -> I64:
 
 
 def naive_group_caps(edges: Edges) -> I64:
-    """Intake caps per group, shrunk so national caps and track-group totals hold."""
+    """Intake caps per group, shrunk so national, total and regional caps hold."""
     caps = edges.caps
     cap = edges.slots.get_column("capacity").to_numpy().astype(np.int64)
     n_group = len(caps.intake_cap)
@@ -152,6 +152,11 @@ def naive_group_caps(edges: Edges) -> I64:
                 continue
             members = np.flatnonzero(parent == node)
             gcap[members] = _largest_remainder(gcap[members], int(cap_of[node]))
+    # Regional caps (prefecture sets) cross the sector caps; shrinking keeps all of them.
+    counted = np.repeat(np.arange(n_group), np.diff(caps.intake_regional_ptr))
+    for k, cap_k in enumerate(caps.regional_cap):
+        members = counted[caps.intake_regional == k]
+        gcap[members] = _largest_remainder(gcap[members], int(cap_k))
     return gcap
 
 
@@ -240,6 +245,9 @@ def stable_match(
             regions["top_cap"],
             top_ptr,
             top_order,
+            edges.caps.intake_regional_ptr,
+            edges.caps.intake_regional,
+            edges.caps.regional_cap,
         )
     elif proposing == "candidate":
         held, steps = candidate_proposing(

@@ -37,6 +37,7 @@ KINDS = (
     "intake_cap",
     "national_cap",
     "total_cap",
+    "regional_cap",
     "objective",
 )
 
@@ -275,6 +276,21 @@ def verify_assignment(
         per_tot,
         pl.format("{}: {} > {}", "group", "n", "cap"),
     )
+
+    # Regional caps: placements at employers in the cap's prefectures (and sectors/groups).
+    ar = ag.join(instance.employers.select("employer_id", "prefecture"), on="employer_id", how="left")
+    over = []
+    for k, rc in enumerate(policy.regional_caps):
+        counted = pl.col("prefecture").is_in(policy.regional_prefectures(rc))
+        if rc.sectors:
+            counted = counted & pl.col("sector").is_in(rc.sectors)
+        if rc.groups:
+            counted = counted & pl.col("group").is_in(rc.groups)
+        n = ar.filter(counted).height
+        if n > rc.cap:
+            over.append(f"{rc.name or f'regional_caps[{k}]'}: {n} > {rc.cap}")
+    if over:
+        out.violations.append(Violation("regional_cap", len(over), over))
 
     # The objective, recomputed from the instance's own scores and ranks.
     recomputed = {

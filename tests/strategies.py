@@ -17,7 +17,7 @@ PREFS = ("Tokyo", "Iwate", "Osaka")
 
 
 @st.composite
-def policies(draw: st.DrawFn) -> dict[str, Any]:
+def policies(draw: st.DrawFn, regional: bool = False) -> dict[str, Any]:
     """A random policy exercising rules, national and total caps, intake rules."""
     pol: dict[str, Any] = {
         "name": "random",
@@ -57,6 +57,8 @@ def policies(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):
         intake.append({"group": "ssw", "max_staff_ratio": draw(st.sampled_from([0.1, 0.5, 1.0]))})
     pol["intake"] = intake
+    if regional and draw(st.booleans()):
+        pol["regional_caps"] = [{"region": "metro", "cap": draw(st.integers(0, 4))}]
     return pol
 
 
@@ -67,6 +69,7 @@ def instances(
     max_employers: int = 3,
     with_policy: bool = True,
     fractional: bool = False,
+    regional: bool = False,
 ) -> Instance:
     """A random small instance; scores are integers, or have one decimal when fractional."""
     nc = draw(st.integers(1, max_candidates))
@@ -109,7 +112,9 @@ def instances(
         if draw(st.booleans()):
             listed = draw(st.permutations(eids))[: draw(st.integers(1, ne))]
             pref_rows += [{"candidate_id": c, "employer_id": e, "rank": r + 1} for r, e in enumerate(listed)]
-    policy = policy_from_dict(draw(policies())) if with_policy and draw(st.booleans()) else None
+    policy = (
+        policy_from_dict(draw(policies(regional=regional))) if with_policy and draw(st.booleans()) else None
+    )
     return instance_from_frames(
         candidates=pl.DataFrame(cand),
         aptitudes=pl.DataFrame(

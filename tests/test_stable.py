@@ -253,7 +253,7 @@ def _outcome_key(res: matcher.MatchResult) -> dict[str, tuple[int, float, str]]:
 
 
 @SETTINGS
-@given(instances(max_candidates=10, max_employers=4, fractional=True), st.integers(0, 3))
+@given(instances(max_candidates=10, max_employers=4, fractional=True, regional=True), st.integers(0, 3))
 def test_flexible_weakly_better_than_naive_for_every_listed_candidate(inst: Instance, seed: int) -> None:
     """Kamada and Kojima: flexible DA (targets = naive shares) makes no candidate worse off."""
     naive = matcher.solve(inst, method="stable", caps="naive", seed=seed, compare_optimal=False)
@@ -285,3 +285,46 @@ def test_flexible_fills_what_naive_leaves_empty() -> None:
     flex = matcher.solve(inst, method="stable", caps="flexible")
     assert naive.objective.matched == 1 and naive.summary["stable"]["blocking"]["satisfiable"] == 1
     assert flex.objective.matched == 2 and flex.summary["stable"]["blocking"]["blocking_pairs"] == 0
+
+
+def _with_regional(inst: Instance, caps: list[dict[str, object]]) -> Instance:
+    data = inst.policy.model_dump()
+    data["regional_caps"] = caps
+    return Instance(**{**inst.__dict__, "policy": policy_from_dict(data)})
+
+
+@pytest.mark.parametrize("caps", ["naive", "flexible"])
+def test_regional_caps_hold_in_stable_matching(caps: str) -> None:
+    inst = matcher.load_instance("instances/sample", policy="instances/policies/japan-2026.toml")
+    inst = _with_regional(
+        inst,
+        [
+            {"name": "metro", "region": "metro", "cap": 300},
+            {"prefectures": ["Hokkaido"], "cap": 5, "groups": ["esdp"]},
+        ],
+    )
+    res = matcher.solve(inst, method="stable", caps=caps)  # the verifier checks every cap
+    a = res.assignments.join(inst.employers.select("employer_id", "prefecture"), on="employer_id")
+    assert a.filter(pl.col("prefecture").is_in(list(inst.policy.regions["metro"]))).height <= 300
+    assert a.filter((pl.col("prefecture") == "Hokkaido") & (pl.col("track") == "esdp")).height <= 5
+    assert res.summary["price_of_stability"] is None  # the flow cannot keep regional caps
+
+
+def test_regional_cap_forbidden_pairs_are_classified() -> None:
+    inst = matcher.load_instance("instances/sample", policy="instances/policies/japan-2026.toml")
+    inst = _with_regional(inst, [{"name": "metro", "region": "metro", "cap": 300}])
+    flex = matcher.solve(inst, method="stable", caps="flexible")
+    naive = matcher.solve(inst, method="stable", caps="naive")
+    pairs = flex.tables["blocking_pairs"]
+    assert (pairs.filter(pl.col("cap_forbidden"))["cap"] == "regional metro").all()
+    assert flex.summary["stable"]["blocking"]["cap_forbidden"] > 0
+    assert flex.objective.matched >= naive.objective.matched
+    assert (
+        flex.summary["stable"]["blocking"]["satisfiable"] < naive.summary["stable"]["blocking"]["satisfiable"]
+    )
+
+
+def test_optimal_refuses_regional_caps() -> None:
+    inst = _with_regional(matcher.load_instance("instances/tiny"), [{"prefectures": ["Tokyo"], "cap": 0}])
+    with pytest.raises(matcher.MatcherError, match="regional caps"):
+        matcher.solve(inst)

@@ -259,6 +259,9 @@ def flexible(
     top_cap: I64,
     top_ptr: I64,
     top_groups: I64,
+    reg_ptr: I64,
+    reg_idx: I64,
+    reg_cap: I64,
 ) -> tuple[I64, int]:
     """Flexible deferred acceptance (Kamada and Kojima 2015) under nested regional caps.
 
@@ -268,7 +271,10 @@ def flexible(
     applicants up to its *target* (targets respect every cap); then each top region
     hands its remaining seats round-robin over its groups (in index order), each taking
     its next best applicant that fits its programs, its own cap, its national cap and the
-    top cap, until no seat or no taker is left. Returns (held edge per candidate, rounds).
+    top cap, until no seat or no taker is left. Regional caps (prefecture sets, which
+    cross the sector regions; ``reg_ptr``/``reg_idx`` list a group's) bound the targets
+    already and are checked for every round-robin seat. Returns (held edge per
+    candidate, rounds).
     """
     n_cand = cand_ptr.shape[0] - 1
     n_slot = slot_cap.shape[0]
@@ -283,6 +289,7 @@ def flexible(
     count = np.zeros(n_slot, dtype=np.int64)
     gcount = np.zeros(n_group, dtype=np.int64)
     rcount = np.zeros(n_region, dtype=np.int64)
+    regcount = np.zeros(reg_cap.shape[0], dtype=np.int64)
     accepted = np.zeros(edge_slot.shape[0], dtype=np.bool_)
     gstart = np.zeros(n_group + 1, dtype=np.int64)
     gpos = np.zeros(n_group, dtype=np.int64)
@@ -302,6 +309,7 @@ def flexible(
         count[:] = 0
         gcount[:] = 0
         rcount[:] = 0
+        regcount[:] = 0
         for e in apps:
             accepted[e] = False
         # Phase 1: every group up to its target.
@@ -318,6 +326,8 @@ def flexible(
                 i += 1
             gpos[g] = i
             rcount[group_region[g]] += gcount[g]
+            for k in range(reg_ptr[g], reg_ptr[g + 1]):
+                regcount[reg_idx[k]] += gcount[g]
         # Phase 2: each top region's remaining seats, round-robin over its groups.
         for t in range(top_cap.shape[0]):
             room = top_cap[t]
@@ -333,6 +343,12 @@ def flexible(
                     r = group_region[g]
                     if gcount[g] >= group_cap[g] or rcount[r] >= region_cap[r]:
                         continue
+                    full = False
+                    for j in range(reg_ptr[g], reg_ptr[g + 1]):
+                        if regcount[reg_idx[j]] >= reg_cap[reg_idx[j]]:
+                            full = True
+                    if full:
+                        continue
                     i = gpos[g]
                     while i < gstart[g + 1]:
                         e = apps[i]
@@ -343,6 +359,8 @@ def flexible(
                             count[s] += 1
                             gcount[g] += 1
                             rcount[r] += 1
+                            for j in range(reg_ptr[g], reg_ptr[g + 1]):
+                                regcount[reg_idx[j]] += 1
                             room -= 1
                             progress = True
                             break
