@@ -37,6 +37,7 @@ test: lint typecheck unit bench-quick
 bench-quick: $(STAMP)
 	$(BIN)/python -m benchmarks.run --quick
 	$(BIN)/python -m benchmarks.stable --quick
+	$(BIN)/python -m benchmarks.transfer --quick
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run

@@ -17,6 +17,7 @@ from matcher.policy import Policy, load_policy, neutral_policy
 from matcher.result import MatchResult, Objective
 from matcher.solve import METHODS, VerificationError, solve
 from matcher.solvers.status import Status
+from matcher.transfer import TransferResult, transfer_round
 from matcher.verify import Verification, verify_assignment
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "Problem",
     "Status",
     "TooManyPairsError",
+    "TransferResult",
     "Verification",
     "VerificationError",
     "__version__",
@@ -39,5 +41,6 @@ __all__ = [
     "lottery",
     "neutral_policy",
     "solve",
+    "transfer_round",
     "verify_assignment",
 ]

@@ -6,6 +6,7 @@ problem listed, nothing written).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -48,10 +49,18 @@ class _Elapsed(logging.Formatter):
         return f"[{time.perf_counter() - self.start:7.2f}s] {record.getMessage()}"
 
 
+class _StderrHandler(logging.Handler):
+    """Writes to whatever ``sys.stderr`` is at the time (test runners swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(ValueError, OSError):  # a closed stream: progress is best effort
+            sys.stderr.write(self.format(record) + "\n")
+
+
 def _setup_logging(quiet: bool) -> None:
     logger = logging.getLogger("matcher")
     logger.handlers.clear()
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(_Elapsed())
     logger.addHandler(handler)
     logger.setLevel(logging.WARNING if quiet else logging.INFO)
@@ -304,6 +313,72 @@ def verify(
     typer.echo(_table(rows))
     if not check.ok:
         raise typer.Exit(1)
+
+
+@app.command("transfer")
+def transfer_cmd(
+    instance: Annotated[Path, typer.Argument(help="Instance directory with an incumbents table.")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Directory for the outputs.")] = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="csv or parquet.")] = "csv",
+    policy: PolicyOpt = None,
+    seed: Annotated[int, typer.Option(help="Seed of the lottery that breaks priority ties.")] = 0,
+    quiet: Quiet = False,
+) -> None:
+    """Run a transfer round (ESDP job changes); write moves, chains, vacancies, outcomes."""
+    _setup_logging(quiet)
+    from matcher.solve import VerificationError
+    from matcher.transfer import transfer_round
+
+    _choice(format, FORMATS, "--format")
+    if out is not None and out.exists() and not out.is_dir():
+        _fail(f"--out {out} exists and is not a directory")
+    start = time.perf_counter()
+    try:
+        inst = load_instance(instance, policy=policy)
+        result = transfer_round(inst, seed=seed, timings={"load": time.perf_counter() - start})
+        if out is not None:
+            result.write(out, format=format)
+    except (InputError, MatcherError) as exc:
+        _fail(str(exc))
+    except VerificationError as exc:
+        _fail(str(exc), code=1)
+    except OSError as exc:
+        _fail(f"cannot write {out}: {exc}")
+    s = result.summary
+    c, ch, lim = s["counts"], s["chains"], s["limits"]
+    rows = [
+        ("status", f"{result.status.value} ({result.message})"),
+        ("policy", inst.policy.name),
+        ("incumbents", f"{c['incumbents']:,}"),
+        ("eligible to move", f"{c['eligible']:,}"),
+        ("applied", f"{c['applied']:,}"),
+        ("moved", f"{c['moved']:,}"),
+        ("stayed", f"{c['stayed']:,}"),
+        ("not eligible", f"{c['not_eligible']:,}"),
+    ]
+    rows += [(f"not eligible: {k}", f"{v:,}") for k, v in c["not_eligible_by_reason"].items()]
+    rows += [
+        ("chains / cycles", f"{ch['chains']:,} / {ch['cycles']:,} (longest {ch['longest']})"),
+        ("open vacancies", f"{c['open_vacancies_before']:,} before, {c['open_vacancies_after']:,} after"),
+        (
+            "transferee limit",
+            f"{lim['employers_with_transferee_limit']:,} employers, "
+            f"{lim['employers_at_transferee_limit']:,} reached it, "
+            f"{lim['employers_with_zero_transferee_limit']:,} at 0",
+        ),
+        (
+            "other-prefecture limit",
+            f"{lim['employers_with_other_prefecture_limit']:,} employers, "
+            f"{lim['employers_at_other_prefecture_limit']:,} reached it, "
+            f"{lim['employers_with_zero_other_prefecture_limit']:,} at 0",
+        ),
+        ("blocking pairs", f"{s.get('blocking_pairs', 0):,}"),
+        ("verified", "yes" if s.get("verified") else "no"),
+        ("time (s)", ", ".join(f"{k} {v:.2f}" for k, v in s["timings_s"].items())),
+    ]
+    if out is not None:
+        rows.append(("written to", str(out)))
+    typer.echo(_table(rows))
 
 
 @app.callback(invoke_without_command=True)

@@ -26,8 +26,7 @@ import polars as pl
 
 from matcher.errors import TooManyPairsError
 from matcher.model import Instance
-from matcher.policy import Policy
-from matcher.reference import JAPANESE_LEVELS
+from matcher.reference import JAPANESE_LEVELS, level_rank
 
 log = logging.getLogger("matcher")
 
@@ -89,37 +88,6 @@ class Edges:
         return int(self.cand.shape[0])
 
 
-def _level_rank(col: str) -> pl.Expr:
-    mapping = {lv: i for i, lv in enumerate(JAPANESE_LEVELS)}
-    return pl.col(col).replace_strict(mapping, default=0, return_dtype=pl.Int8)
-
-
-def program_rules(policy: Policy, programs: pl.DataFrame) -> pl.DataFrame:
-    """One row per (sector, track) with the effective rule as columns."""
-    rows = []
-    for sector, track in programs.select("sector", "track").unique().sort("sector", "track").iter_rows():
-        rule = policy.rule(sector, track)
-        rows.append(
-            {
-                "sector": sector,
-                "track": track,
-                "rule_min_level": JAPANESE_LEVELS.index(rule.min_japanese_level)
-                if rule.min_japanese_level
-                else 0,
-                "rule_skills": bool(rule.skills_test_required),
-                "rule_min_score": float(rule.min_score or 0.0),
-            }
-        )
-    schema = {
-        "sector": pl.String,
-        "track": pl.String,
-        "rule_min_level": pl.Int8,
-        "rule_skills": pl.Boolean,
-        "rule_min_score": pl.Float64,
-    }
-    return pl.DataFrame(rows, schema=schema)
-
-
 def qualified_aptitudes(instance: Instance) -> pl.DataFrame:
     """Aptitude rows (candidate, sector) that pass the program rules of the candidate's track.
 
@@ -131,19 +99,19 @@ def qualified_aptitudes(instance: Instance) -> pl.DataFrame:
         pl.col("candidate_id"),
         pl.int_range(pl.len(), dtype=pl.Int32).alias("cand"),
         pl.col("track"),
-        _level_rank("japanese_level").alias("level"),
+        level_rank("japanese_level").alias("level"),
         pl.col("candidate_id").is_in(listed.implode()).alias("listed"),
     )
     apt = instance.aptitudes.select("candidate_id", "sector", "score", "skills_test").join(
         cand, on="candidate_id", how="inner"
     )
-    rules = program_rules(instance.policy, apt.select("sector", "track"))
+    rules = instance.policy.rules_frame(apt.select("sector", "track"))
     return (
         apt.join(rules, on=["sector", "track"], how="left")
         .filter(
-            (pl.col("level") >= pl.col("rule_min_level"))
-            & (pl.col("skills_test") | ~pl.col("rule_skills"))
-            & (pl.col("score") >= pl.col("rule_min_score"))
+            (pl.col("level") >= pl.col("min_level"))
+            & (pl.col("skills_test") | ~pl.col("skills_required"))
+            & (pl.col("score") >= pl.col("min_score"))
         )
         .select("cand", "sector", "track", "level", "score", "listed")
     )
@@ -154,7 +122,7 @@ def slot_table(instance: Instance) -> pl.DataFrame:
     emp = instance.employers.select(
         "employer_id",
         pl.int_range(pl.len(), dtype=pl.Int32).alias("emp"),
-        _level_rank("min_japanese_level").alias("emp_min_level"),
+        level_rank("min_japanese_level").alias("emp_min_level"),
     )
     groups = {t: instance.policy.group_of(t) for t in ("esdp", "ssw1", "ssw2")}
     return (
@@ -211,7 +179,7 @@ def _listed_pairs(
         "candidate_id",
         pl.int_range(pl.len(), dtype=pl.Int32).alias("cand"),
         "track",
-        _level_rank("japanese_level").alias("level"),
+        level_rank("japanese_level").alias("level"),
     )
     sector_code = _sector_codes(q, slots)
     pairs = (
@@ -462,11 +430,11 @@ def _regional_membership(instance: Instance, intakes: pl.DataFrame) -> tuple[I64
     n = intakes.height
     if not pairs_i:
         return np.zeros(n + 1, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    i = np.concatenate(pairs_i)
-    k = np.concatenate(pairs_k)
-    order = np.lexsort((k, i))
-    ptr = np.concatenate([[0], np.cumsum(np.bincount(i, minlength=n))]).astype(np.int64)
-    return ptr, k[order]
+    intake = np.concatenate(pairs_i)
+    cap_of = np.concatenate(pairs_k)
+    order = np.lexsort((cap_of, intake))
+    ptr = np.concatenate([[0], np.cumsum(np.bincount(intake, minlength=n))]).astype(np.int64)
+    return ptr, cap_of[order]
 
 
 def _or_minus1(v: int | None) -> int:

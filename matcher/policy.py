@@ -23,6 +23,7 @@ from typing import Annotated, Literal
 
 import numpy as np
 import numpy.typing as npt
+import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from matcher.errors import InputError, Problem
@@ -234,6 +235,37 @@ class Policy(_Strict):
         if sp is not None and track in sp.rules:
             return sp.rules[track].over(base)
         return base
+
+    def rules_frame(self, programs: pl.DataFrame) -> pl.DataFrame:
+        """Effective rule of each (sector, track) in ``programs``, one row each.
+
+        Columns: sector, track, offered, min_level (rank in JAPANESE_LEVELS),
+        skills_required, min_score. Eligibility, the verifier and the stability checker
+        all join on this table, so the rules have one reading.
+        """
+        rows = []
+        for sector, track in programs.select("sector", "track").unique().sort("sector", "track").iter_rows():
+            rule = self.rule(sector, track)
+            level = rule.min_japanese_level
+            rows.append(
+                {
+                    "sector": sector,
+                    "track": track,
+                    "offered": self.allows(sector, track),
+                    "min_level": JAPANESE_LEVELS.index(level) if level else 0,
+                    "skills_required": bool(rule.skills_test_required),
+                    "min_score": float(rule.min_score or 0.0),
+                }
+            )
+        schema = {
+            "sector": pl.String,
+            "track": pl.String,
+            "offered": pl.Boolean,
+            "min_level": pl.Int8,
+            "skills_required": pl.Boolean,
+            "min_score": pl.Float64,
+        }
+        return pl.DataFrame(rows, schema=schema)
 
     def national_cap(self, sector: str, group: str) -> int | None:
         sp = self.sectors.get(sector)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Final
 
+import polars as pl
+
 #: Japan's 47 prefectures in JIS X 0401 order: index + 1 is the JIS code.
 PREFECTURES: Final[tuple[str, ...]] = (
     "Hokkaido", "Aomori", "Iwate", "Miyagi", "Akita", "Yamagata", "Fukushima",
@@ -65,3 +67,9 @@ def prefecture_name(value: str) -> str | None:
         code = int(v)
         return PREFECTURES[code - 1] if 1 <= code <= len(PREFECTURES) else None
     return _PREFECTURE_BY_KEY.get(v.lower())
+
+
+def level_rank(column: str) -> pl.Expr:
+    """Rank of a column of canonical CEFR levels (0 = none ... 5 = C1; null counts as 0)."""
+    mapping = {lv: i for i, lv in enumerate(JAPANESE_LEVELS)}
+    return pl.col(column).replace_strict(mapping, default=0, return_dtype=pl.Int8)

@@ -22,53 +22,28 @@ import polars as pl
 
 from matcher.lottery import lottery_numbers
 from matcher.model import Instance
-from matcher.reference import JAPANESE_LEVELS, TRACKS
+from matcher.reference import TRACKS, level_rank
 
 _SCALE = 100
 _S_MAX = 100 * _SCALE
 
 
-def _levels(col: str) -> pl.Expr:
-    return pl.col(col).replace_strict(
-        {lv: i for i, lv in enumerate(JAPANESE_LEVELS)}, default=0, return_dtype=pl.Int32
-    )
-
-
 def _eligible(instance: Instance, candidates: pl.DataFrame) -> pl.DataFrame:
     """All eligible (candidate, slot) pairs of the given candidates, with score and rank."""
     policy = instance.policy
-    cand = candidates.select("candidate_id", "track", _levels("japanese_level").alias("level"))
+    cand = candidates.select("candidate_id", "track", level_rank("japanese_level").alias("level"))
     apt = instance.aptitudes.select("candidate_id", "sector", "score", "skills_test").join(
         cand, on="candidate_id"
     )
     programs = apt.select("sector", "track").unique()
-    rules = pl.DataFrame(
-        [
-            {
-                "sector": s,
-                "track": t,
-                "r_level": JAPANESE_LEVELS.index(r.min_japanese_level) if r.min_japanese_level else 0,
-                "r_skills": bool(r.skills_test_required),
-                "r_score": float(r.min_score or 0.0),
-            }
-            for s, t in programs.iter_rows()
-            for r in [policy.rule(s, t)]
-        ],
-        schema={
-            "sector": pl.String,
-            "track": pl.String,
-            "r_level": pl.Int32,
-            "r_skills": pl.Boolean,
-            "r_score": pl.Float64,
-        },
-    )
+    rules = policy.rules_frame(programs)
     apt = apt.join(rules, on=["sector", "track"]).filter(
-        (pl.col("level") >= pl.col("r_level"))
-        & (pl.col("skills_test") | ~pl.col("r_skills"))
-        & (pl.col("score") >= pl.col("r_score"))
+        (pl.col("level") >= pl.col("min_level"))
+        & (pl.col("skills_test") | ~pl.col("skills_required"))
+        & (pl.col("score") >= pl.col("min_score"))
     )
     slots = instance.slots.filter(pl.col("capacity") > 0).join(
-        instance.employers.select("employer_id", _levels("min_japanese_level").alias("e_level")),
+        instance.employers.select("employer_id", level_rank("min_japanese_level").alias("e_level")),
         on="employer_id",
     )
     pairs = apt.join(slots, on=["sector", "track"]).filter(pl.col("level") >= pl.col("e_level"))

@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 
 from matcher.model import Instance
-from matcher.reference import JAPANESE_LEVELS
+from matcher.reference import level_rank
 
 #: Every kind of violation the verifier reports.
 KINDS = (
@@ -84,12 +84,6 @@ class Verification:
         return "violations:\n" + "\n".join(f"  - {v}" for v in self.violations)
 
 
-def _levels(col: str) -> pl.Expr:
-    return pl.col(col).replace_strict(
-        {lv: i for i, lv in enumerate(JAPANESE_LEVELS)}, default=0, return_dtype=pl.Int32
-    )
-
-
 def verify_assignment(
     instance: Instance,
     assignments: pl.DataFrame,
@@ -146,12 +140,12 @@ def verify_assignment(
     flag("duplicate_candidate", pl.col("candidate_id").is_duplicated(), a)
     # Every candidate exists.
     cands = instance.candidates.select(
-        "candidate_id", pl.col("track").alias("c_track"), _levels("japanese_level").alias("c_level")
+        "candidate_id", pl.col("track").alias("c_track"), level_rank("japanese_level").alias("c_level")
     )
     j = a.join(cands, on="candidate_id", how="left")
     flag("unknown_candidate", pl.col("c_track").is_null(), j)
     # Every slot exists, with the employer's minimum level.
-    emp = instance.employers.select("employer_id", _levels("min_japanese_level").alias("e_level"))
+    emp = instance.employers.select("employer_id", level_rank("min_japanese_level").alias("e_level"))
     slots = instance.slots.select("employer_id", "sector", "track", "capacity").join(
         emp, on="employer_id", how="left"
     )
@@ -163,27 +157,8 @@ def verify_assignment(
     j = j.join(apt, on=["candidate_id", "sector"], how="left")
     flag("no_aptitude", pl.col("a_score").is_null(), j)
     programs = j.select("sector", "track").unique()
-    rules = pl.DataFrame(
-        [
-            {
-                "sector": s,
-                "track": t,
-                "offered": policy.allows(s, t),
-                "r_level": JAPANESE_LEVELS.index(r.min_japanese_level) if r.min_japanese_level else 0,
-                "r_skills": bool(r.skills_test_required),
-                "r_score": float(r.min_score or 0.0),
-            }
-            for s, t in programs.iter_rows()
-            for r in [policy.rule(s, t)]
-        ],
-        schema={
-            "sector": pl.String,
-            "track": pl.String,
-            "offered": pl.Boolean,
-            "r_level": pl.Int32,
-            "r_skills": pl.Boolean,
-            "r_score": pl.Float64,
-        },
+    rules = policy.rules_frame(programs).rename(
+        {"min_level": "r_level", "skills_required": "r_skills", "min_score": "r_score"}
     )
     j = j.join(rules, on=["sector", "track"], how="left")
     flag("program_not_offered", ~pl.col("offered"), j)

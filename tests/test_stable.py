@@ -147,9 +147,9 @@ def test_candidate_placed_at_best_program_whose_cutoff_it_clears(inst: Instance,
         for _, _, _, slot in sorted(options):
             row = cut[slot]
             score = next(-s / 100 for r, s, _, sl in options if sl == slot)
-            ok = row["cutoff_score"] is None or (score, -lot[c]) >= (
-                row["cutoff_score"],
-                -row["cutoff_lottery"],
+            ok = not row["filled"] or (
+                row["cutoff_score"] is not None
+                and (score, -lot[c]) >= (row["cutoff_score"], -row["cutoff_lottery"])
             )
             if ok:
                 clears.append(slot)

@@ -65,6 +65,24 @@ def _sift_down(heap: I64, hkey: I64, base: int, size: int, i: int) -> None:
 
 
 @njit(cache=True)
+def heap_push(heap: I64, hkey: I64, base: int, size: int, item: int, key: int) -> None:
+    """Insert into the max-heap stored at ``heap[base:base + size]`` (size before insert)."""
+    heap[base + size] = item
+    hkey[base + size] = key
+    _sift_up(heap, hkey, base, size)
+
+
+@njit(cache=True)
+def heap_pop(heap: I64, hkey: I64, base: int, size: int) -> None:
+    """Remove the top of the max-heap of ``size`` entries (the caller decrements size)."""
+    size -= 1
+    if size > 0:
+        heap[base] = heap[base + size]
+        hkey[base] = hkey[base + size]
+        _sift_down(heap, hkey, base, size, 0)
+
+
+@njit(cache=True)
 def candidate_proposing(
     cand_ptr: I64,
     cand_list: I64,
