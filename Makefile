@@ -38,10 +38,14 @@ bench-quick: $(STAMP)
 	$(BIN)/python -m benchmarks.run --quick
 	$(BIN)/python -m benchmarks.stable --quick
 	$(BIN)/python -m benchmarks.transfer --quick
+	$(BIN)/python -m benchmarks.core --quick
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.stable
+	$(BIN)/python -m benchmarks.caps
+	$(BIN)/python -m benchmarks.transfer
+	$(BIN)/python -m benchmarks.core
 
 # Regenerate the shipped sample (deterministic: same bytes every time).
 sample: $(STAMP)

@@ -21,7 +21,7 @@ from matcher import __version__
 from matcher.errors import InputError, MatcherError
 from matcher.io import FORMATS, load_instance, write_tables
 from matcher.policy import load_policy, policy_from_dict
-from matcher.solve import METHODS, solve
+from matcher.solve import BACKENDS, METHODS, solve
 from matcher.stable import CAP_MODES, PROPOSING
 from matcher.verify import verify_assignment
 
@@ -169,6 +169,9 @@ def solve_cmd(
     policy: PolicyOpt = None,
     max_pairs: Annotated[int | None, typer.Option(help="Refuse more eligible pairs than this.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the lottery (stable) and of pair sampling.")] = 0,
+    backend: Annotated[
+        str, typer.Option(help=f"Optimal: exact backend, one of {', '.join(BACKENDS)}.")
+    ] = "ortools",
     proposing: Annotated[
         str, typer.Option(help=f"Stable: who proposes, one of {', '.join(PROPOSING)}.")
     ] = "candidate",
@@ -193,6 +196,7 @@ def solve_cmd(
     _setup_logging(quiet)
     _choice(method, METHODS, "--method")
     _choice(proposing, PROPOSING, "--proposing")
+    _choice(backend, BACKENDS, "--backend")
     if caps is not None:
         _choice(caps, CAP_MODES, "--caps")
     _choice(format, FORMATS, "--format")
@@ -206,6 +210,7 @@ def solve_cmd(
         result = solve(
             inst,
             method=method,
+            backend=backend,
             proposing=proposing,
             caps=caps,
             compare_optimal=compare_optimal,

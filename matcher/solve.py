@@ -24,6 +24,10 @@ log = logging.getLogger("matcher")
 #: Methods ``solve`` accepts.
 METHODS: Final[tuple[str, ...]] = ("optimal", "stable")
 
+#: Exact welfare backends: OR-Tools min-cost flow (default), or matcher's own compiled
+#: cost-scaling core, which also returns an optimality certificate (slower for now).
+BACKENDS: Final[tuple[str, ...]] = ("ortools", "core")
+
 #: Up to this many eligible pairs a stable solve also computes the welfare optimum, to
 #: report the price of stability (``compare_optimal=None``).
 COMPARE_OPTIMAL_MAX_PAIRS: Final[int] = 2_000_000
@@ -50,6 +54,7 @@ def solve(
     instance: Instance,
     *,
     method: str = "optimal",
+    backend: str = "ortools",
     proposing: str = "candidate",
     caps: str | None = None,
     compare_optimal: bool | None = None,
@@ -68,6 +73,9 @@ def solve(
         ``optimal``: lexicographic welfare optimum (most placed, then highest total
         score, then lowest rank sum), exact, by min-cost flow. ``stable``: deferred
         acceptance (no candidate and employer both prefer each other to what they got).
+    backend : {"ortools", "core"}
+        Optimal only: OR-Tools min-cost flow, or matcher's compiled cost-scaling core,
+        whose optimality certificate (potentials) the verifier then checks.
     proposing : {"candidate", "employer"}
         Stable only: which side proposes (candidate-optimal or employer-optimal).
     caps : {"flexible", "naive"}, optional
@@ -103,6 +111,8 @@ def solve(
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     from matcher.stable import CAP_MODES, PROPOSING
 
     if proposing not in PROPOSING:
@@ -123,7 +133,7 @@ def solve(
     extra: dict[str, Any] = {}
     tables: dict[str, pl.DataFrame] = {}
     if method == "optimal":
-        status, message, chosen = _solve_optimal(instance, edges, timings)
+        status, message, chosen = _solve_optimal(instance, edges, timings, backend=backend, verify=verify, extra=extra)
     else:
         status, message, chosen = _solve_stable(
             instance, edges, timings, proposing=proposing, caps=caps, seed=seed, extra=extra, tables=tables
@@ -169,13 +179,33 @@ def solve(
 
 
 def _solve_optimal(
-    instance: Instance, edges: Edges, timings: dict[str, float]
+    instance: Instance,
+    edges: Edges,
+    timings: dict[str, float],
+    *,
+    backend: str,
+    verify: bool,
+    extra: dict[str, Any],
 ) -> tuple[Status, str, np.ndarray[Any, np.dtype[np.int64]]]:
-    from matcher.solvers.flow import solve_flow
+    decimals = instance.policy.objective.score_decimals
+    extra["backend"] = backend
+    if backend == "ortools":
+        from matcher.solvers.flow import solve_flow
+
+        with _phase(timings, "solve"):
+            sol = solve_flow(edges, score_decimals=decimals)
+        return sol.status, sol.message, sol.chosen
+    from matcher.solvers.core import check_certificate, solve_core
 
     with _phase(timings, "solve"):
-        sol = solve_flow(edges, score_decimals=instance.policy.objective.score_decimals)
-    return sol.status, sol.message, sol.chosen
+        core = solve_core(edges, score_decimals=decimals)
+    if verify and core.status.success:
+        with _phase(timings, "certificate"):
+            problems = check_certificate(edges, core.chosen, core.potentials, score_decimals=decimals)
+        if problems:
+            raise VerificationError("the core's optimality certificate fails:\n" + "\n".join(problems))
+        extra["certificate"] = "valid"
+    return core.status, core.message, core.chosen
 
 
 def _solve_stable(

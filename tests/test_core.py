@@ -1,0 +1,305 @@
+"""matcher's own solver (matcher.solvers.core) against OR-Tools, and its certificate."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import matcher
+from matcher import Instance
+from matcher.eligibility import CapStructure, Edges, build_edges
+from matcher.solvers.core import CoreSolution, check_certificate, solve_core
+from matcher.solvers.flow import lexicographic_costs, solve_flow
+from matcher.solvers.status import Status
+from tests.strategies import instances
+
+FAST = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _objective(edges: Edges, chosen: npt.NDArray[np.int64]) -> tuple[int, int]:
+    """(placed, total cost) under the costs both solvers use."""
+    n_nodes = 2 + len(edges.candidate_ids) + edges.slots.height
+    n_nodes += len(edges.caps.intake_cap) + len(edges.caps.national_cap) + len(edges.caps.total_cap)
+    cap = int(edges.slots.get_column("capacity").sum()) + 1
+    max_flow = min(int(np.unique(edges.cand).size), cap - 1)
+    costs, _, _ = lexicographic_costs(edges, score_decimals=2, num_nodes=n_nodes, max_flow=max_flow)
+    return len(chosen), int(costs[chosen].sum())
+
+
+def _cross_check(edges: Edges, warm: npt.NDArray[np.int64] | None = None) -> CoreSolution:
+    sol = solve_core(edges, warm_start=warm)
+    ref = solve_flow(edges)
+    assert sol.status is ref.status, sol.message
+    assert _objective(edges, sol.chosen) == _objective(edges, ref.chosen)
+    assert check_certificate(edges, sol.chosen, sol.potentials) == []
+    return sol
+
+
+def make_edges(
+    cand: list[int] | npt.NDArray[np.int64],
+    slot: list[int] | npt.NDArray[np.int64],
+    score: list[float] | npt.NDArray[np.float64],
+    *,
+    n_cand: int,
+    slot_cap: list[int],
+    rank: list[int] | npt.NDArray[np.int64] | None = None,
+    slot_intake: list[int] | None = None,
+    intake_cap: list[int] | None = None,
+    intake_national: list[int] | None = None,
+    national_cap: list[int] | None = None,
+    national_total: list[int] | None = None,
+    total_cap: list[int] | None = None,
+) -> Edges:
+    """Edges built directly from arrays (a default one-node tree level where not given)."""
+    n_slot = len(slot_cap)
+    slot_intake = list(range(n_slot)) if slot_intake is None else slot_intake
+    n_int = max(slot_intake, default=-1) + 1
+    intake_cap = [-1] * n_int if intake_cap is None else intake_cap
+    intake_national = [0] * n_int if intake_national is None else intake_national
+    n_nat = max(intake_national, default=-1) + 1
+    national_cap = [-1] * n_nat if national_cap is None else national_cap
+    national_total = [0] * n_nat if national_total is None else national_total
+    n_tot = max(national_total, default=-1) + 1
+    total_cap = [-1] * n_tot if total_cap is None else total_cap
+    order = np.lexsort((np.asarray(slot), np.asarray(cand))) if len(cand) else np.zeros(0, np.int64)
+    rank_arr = np.zeros(len(cand), np.int64) if rank is None else np.asarray(rank)
+    extra: dict[str, npt.NDArray[np.int64]] = {}
+    if "regional_cap" in {f.name for f in dataclasses.fields(CapStructure)}:  # newer CapStructure
+        extra = {
+            "regional_cap": np.zeros(0, np.int64),
+            "intake_regional_ptr": np.zeros(n_int + 1, np.int64),
+            "intake_regional": np.zeros(0, np.int64),
+        }
+    caps = CapStructure(
+        **extra,
+        slot_intake=np.asarray(slot_intake, np.int32),
+        intake_cap=np.asarray(intake_cap, np.int64),
+        intake_national=np.asarray(intake_national, np.int32),
+        national_cap=np.asarray(national_cap, np.int64),
+        national_total=np.asarray(national_total, np.int32),
+        total_cap=np.asarray(total_cap, np.int64),
+        intakes=pl.DataFrame(),
+        nationals=pl.DataFrame(),
+        totals=pl.DataFrame(),
+    )
+    return Edges(
+        cand=np.asarray(cand, np.int32)[order],
+        slot=np.asarray(slot, np.int32)[order],
+        score=np.asarray(score, np.float64)[order],
+        rank=rank_arr.astype(np.int32)[order],
+        candidate_ids=pl.Series("candidate_id", [f"c{i}" for i in range(n_cand)]),
+        slots=pl.DataFrame({"capacity": pl.Series(slot_cap, dtype=pl.Int64)}),
+        caps=caps,
+    )
+
+
+def random_edges(seed: int, n_cand: int = 40, n_slot: int = 8) -> Edges:
+    """A random instance with a random capacity tree, some caps binding, many ties."""
+    rng = np.random.default_rng(seed)
+    pairs = {
+        (int(c), int(s))
+        for c, s in zip(rng.integers(0, n_cand, 4 * n_cand), rng.integers(0, n_slot, 4 * n_cand), strict=True)
+    }
+    cand, slot = (np.array(x, np.int64) for x in zip(*sorted(pairs), strict=True))
+    n_int = int(rng.integers(1, n_slot + 1))
+    n_nat = int(rng.integers(1, n_int + 1))
+    n_tot = int(rng.integers(1, n_nat + 1))
+
+    def cap(k: int, hi: int) -> list[int]:
+        return [int(v) for v in np.where(rng.random(k) < 0.3, -1, rng.integers(0, hi, k))]
+
+    return make_edges(
+        cand,
+        slot,
+        rng.integers(0, 5, cand.size) * 10.0 + rng.integers(0, 2, cand.size) * 0.01,
+        rank=rng.integers(0, 4, cand.size),
+        n_cand=n_cand + 3,
+        slot_cap=[int(v) for v in rng.integers(0, 6, n_slot)],
+        slot_intake=[int(v) for v in rng.integers(0, n_int, n_slot)],
+        intake_cap=cap(n_int, 8),
+        intake_national=[int(v) for v in rng.integers(0, n_nat, n_int)],
+        national_cap=cap(n_nat, 12),
+        national_total=[int(v) for v in rng.integers(0, n_tot, n_nat)],
+        total_cap=cap(n_tot, 20),
+    )
+
+
+# -- cross-checks against OR-Tools ------------------------------------------------------
+
+
+@FAST
+@given(instances(max_candidates=8, max_employers=3))
+def test_matches_ortools_on_random_instances(inst: Instance) -> None:
+    _cross_check(build_edges(inst))
+
+
+@FAST
+@given(instances(max_candidates=10, max_employers=4, fractional=True))
+def test_matches_ortools_fractional_scores(inst: Instance) -> None:
+    _cross_check(build_edges(inst))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**31), st.integers(1, 60), st.integers(1, 12))
+def test_matches_ortools_random_trees(seed: int, n_cand: int, n_slot: int) -> None:
+    _cross_check(random_edges(seed, n_cand, n_slot))
+
+
+def test_tiny_instance() -> None:
+    edges = build_edges(matcher.load_instance("instances/tiny"))
+    sol = _cross_check(edges)
+    assert sol.status is Status.OPTIMAL
+    assert sorted(edges.cand[sol.chosen].tolist()) == [0, 1, 2, 3]
+
+
+def test_generated_instance() -> None:
+    from matcher.generate import generate_instance
+    from matcher.io import instance_from_frames
+
+    tables = generate_instance(candidates=3000, employers=200, seed=3, unlisted_share=0.05)
+    inst = instance_from_frames(**tables, policy="instances/policies/japan-2026.toml")
+    edges = build_edges(inst)
+    sol = _cross_check(edges)
+    # Warm start after 1% of the candidates withdrew (their edges removed, ids kept).
+    gone = np.random.default_rng(0).choice(3000, 30, replace=False)
+    keep = ~np.isin(edges.cand, gone)
+    smaller = Edges(
+        edges.cand[keep], edges.slot[keep], edges.score[keep], edges.rank[keep],
+        edges.candidate_ids, edges.slots, edges.caps,
+    )  # fmt: skip
+    warm = _cross_check(smaller, warm=sol.potentials)
+    assert warm.stats["warm"] == 1.0
+
+
+# -- degenerate cases -------------------------------------------------------------------
+
+
+def test_no_edges() -> None:
+    edges = make_edges([], [], [], n_cand=3, slot_cap=[2, 1])
+    sol = _cross_check(edges)
+    assert sol.status is Status.OPTIMAL and sol.chosen.size == 0
+
+
+def test_no_slots_no_candidates() -> None:
+    edges = make_edges([], [], [], n_cand=0, slot_cap=[])
+    assert _cross_check(edges).chosen.size == 0
+
+
+def test_all_capacity_zero() -> None:
+    edges = make_edges([0, 0, 1], [0, 1, 1], [50.0, 60.0, 70.0], n_cand=2, slot_cap=[0, 0])
+    assert _cross_check(edges).chosen.size == 0
+
+
+@pytest.mark.parametrize("level", ["intake", "national", "total"])
+def test_zero_caps(level: str) -> None:
+    kw: dict[str, list[int]] = {f"{level}_cap": [0]}
+    if level == "intake":
+        kw["slot_intake"] = [0, 0]
+    edges = make_edges([0, 1, 2], [0, 1, 1], [50.0, 60.0, 70.0], n_cand=3, slot_cap=[1, 1], **kw)
+    assert _cross_check(edges).chosen.size == 0
+
+
+def test_ties_everywhere() -> None:
+    n_cand, n_slot = 30, 6
+    cand = np.repeat(np.arange(n_cand), n_slot)
+    slot = np.tile(np.arange(n_slot), n_cand)
+    edges = make_edges(cand, slot, np.full(cand.size, 70.0), n_cand=n_cand, slot_cap=[3] * n_slot)
+    assert _cross_check(edges).chosen.size == 18
+
+
+def test_one_employer() -> None:
+    edges = make_edges([0, 1, 2, 3], [0, 0, 0, 0], [10.0, 90.0, 50.0, 90.0], n_cand=4, slot_cap=[2])
+    sol = _cross_check(edges)
+    assert sorted(edges.cand[sol.chosen].tolist()) == [1, 3]
+
+
+def test_huge_capacities() -> None:
+    big = 10**15
+    edges = make_edges(
+        [0, 1, 1, 2], [0, 0, 1, 1], [10.0, 20.0, 30.0, 40.0], n_cand=3, slot_cap=[big, big],
+        slot_intake=[0, 0], intake_cap=[big], national_cap=[big], total_cap=[big],
+    )  # fmt: skip
+    assert _cross_check(edges).chosen.size == 3
+
+
+def test_candidates_without_edges() -> None:
+    edges = make_edges([2, 5], [0, 0], [10.0, 20.0], n_cand=9, slot_cap=[1])
+    sol = _cross_check(edges)
+    assert edges.cand[sol.chosen].tolist() == [5]
+
+
+def test_max_flow_beats_score() -> None:
+    # C0 scores higher at S0, but placing it there leaves C1 out: two placed beat one.
+    edges = make_edges([0, 0, 1], [0, 1, 0], [90.0, 10.0, 50.0], n_cand=2, slot_cap=[1, 1])
+    sol = _cross_check(edges)
+    assert sorted(zip(edges.cand[sol.chosen].tolist(), edges.slot[sol.chosen].tolist(), strict=True)) == [
+        (0, 1),
+        (1, 0),
+    ]
+
+
+# -- the certificate checker catches planted errors -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def solved() -> tuple[Edges, CoreSolution]:
+    edges = random_edges(7, 60, 10)
+    sol = solve_core(edges)
+    assert check_certificate(edges, sol.chosen, sol.potentials) == []
+    assert sol.chosen.size > 2
+    return edges, sol
+
+
+def test_certificate_catches_wrong_potential(solved: tuple[Edges, CoreSolution]) -> None:
+    edges, sol = solved
+    pot = sol.potentials.copy()
+    pot[2 + int(edges.cand[sol.chosen[0]])] += 10**15  # placed candidate: its pair arc now too costly
+    assert any("reduced cost" in p for p in check_certificate(edges, sol.chosen, pot))
+
+
+def test_certificate_catches_non_maximum_flow(solved: tuple[Edges, CoreSolution]) -> None:
+    edges, sol = solved
+    assert check_certificate(edges, sol.chosen[1:], sol.potentials) != []
+    # Also with potentials that make every reduced cost fine: the max-flow gap fails.
+    flat = np.zeros_like(sol.potentials)
+    problems = check_certificate(edges, np.zeros(0, np.int64), flat)
+    assert any("maximum" in p for p in problems)
+
+
+def test_certificate_catches_over_capacity(solved: tuple[Edges, CoreSolution]) -> None:
+    edges, sol = solved
+    placed = set(edges.cand[sol.chosen].tolist())
+    extra = next(e for e in range(edges.n_pairs) if int(edges.cand[e]) not in placed)
+    cap = edges.slots.get_column("capacity").to_numpy()
+    slot = int(edges.slot[extra])
+    held = int((edges.slot[sol.chosen] == slot).sum())
+    chosen = np.append(sol.chosen, extra)
+    problems = check_certificate(edges, chosen, sol.potentials)
+    assert problems != []
+    if held >= cap[slot]:
+        assert any("slot caps exceeded" in p for p in problems)
+
+
+def test_certificate_catches_double_placement(solved: tuple[Edges, CoreSolution]) -> None:
+    edges, sol = solved
+    _, other = next(
+        (int(e), f)
+        for e in sol.chosen
+        for f in range(edges.n_pairs)
+        if edges.cand[f] == edges.cand[e] and f != e
+    )
+    problems = check_certificate(edges, np.append(sol.chosen, other), sol.potentials)
+    assert any("more than once" in p for p in problems)
+
+
+def test_certificate_rejects_bad_shapes(solved: tuple[Edges, CoreSolution]) -> None:
+    edges, sol = solved
+    assert check_certificate(edges, sol.chosen, sol.potentials[:-1]) != []
+    assert check_certificate(edges, np.array([edges.n_pairs]), sol.potentials) != []
+    assert check_certificate(edges, np.append(sol.chosen, sol.chosen[0]), sol.potentials) != []
