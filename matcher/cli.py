@@ -21,6 +21,7 @@ from matcher import __version__
 from matcher.errors import InputError, MatcherError
 from matcher.io import FORMATS, load_instance, write_tables
 from matcher.policy import load_policy, policy_from_dict
+from matcher.report import ASSIGNMENT_SCHEMA
 from matcher.solve import BACKENDS, METHODS, solve
 from matcher.stable import CAP_MODES, PROPOSING
 from matcher.verify import verify_assignment
@@ -259,17 +260,7 @@ def solve_cmd(
 def _read_result_table(directory: Path, stem: str) -> pl.DataFrame:
     csv, parquet = directory / f"{stem}.csv", directory / f"{stem}.parquet"
     if csv.is_file():
-        return pl.read_csv(
-            csv,
-            schema_overrides={
-                "candidate_id": pl.String,
-                "employer_id": pl.String,
-                "sector": pl.String,
-                "track": pl.String,
-                "score": pl.Float64,
-                "pref_rank": pl.Int64,
-            },
-        )
+        return pl.read_csv(csv, schema_overrides=ASSIGNMENT_SCHEMA)
     if parquet.is_file():
         return pl.read_parquet(parquet)
     _fail(f"{directory}: no {stem}.csv or {stem}.parquet")

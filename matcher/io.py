@@ -16,9 +16,10 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import polars as pl
 
@@ -237,5 +238,21 @@ def write_tables(
             (tmp / name).write_text(json.dumps(doc, indent=2, sort_keys=False) + "\n", encoding="utf-8")
         for name, text in (texts or {}).items():
             (tmp / name).write_text(text, encoding="utf-8")
+
+    return write_atomically(out, writer)
+
+
+def write_result(
+    out: str | Path, fmt: str, tables: Mapping[str, pl.DataFrame], summary: dict[str, Any]
+) -> Path:
+    """Write a result's tables and ``summary.json`` (with the write time) atomically."""
+    f = check_format(fmt)
+
+    def writer(tmp: Path) -> None:
+        start = time.perf_counter()
+        for name, frame in tables.items():
+            write_table(frame, tmp / f"{name}.{f}", f)
+        summary.setdefault("timings_s", {})["write"] = round(time.perf_counter() - start, 3)
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
 
     return write_atomically(out, writer)

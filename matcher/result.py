@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from matcher.io import check_format, write_atomically, write_table
+from matcher.io import write_result
 from matcher.solvers.status import Status
 
 
@@ -66,19 +64,8 @@ class MatchResult:
 
     def write(self, out: str | Path, *, format: str = "csv") -> Path:
         """Write ``assignments``, ``unmatched`` and ``summary.json`` to ``out`` atomically."""
-        fmt = check_format(format)
-
-        def writer(tmp: Path) -> None:
-            start = time.perf_counter()
-            write_table(self.assignments, tmp / f"assignments.{fmt}", fmt)
-            write_table(self.unmatched, tmp / f"unmatched.{fmt}", fmt)
-            for name, frame in self.tables.items():
-                write_table(frame, tmp / f"{name}.{fmt}", fmt)
-            self.summary.setdefault("timings_s", {})["write"] = round(time.perf_counter() - start, 3)
-            text = json.dumps(self.summary, indent=2) + "\n"
-            (tmp / "summary.json").write_text(text, encoding="utf-8")
-
-        return write_atomically(out, writer)
+        tables = {"assignments": self.assignments, "unmatched": self.unmatched, **self.tables}
+        return write_result(out, format, tables, self.summary)
 
     def __repr__(self) -> str:
         o = self.objective

@@ -133,7 +133,9 @@ def solve(
     extra: dict[str, Any] = {}
     tables: dict[str, pl.DataFrame] = {}
     if method == "optimal":
-        status, message, chosen = _solve_optimal(instance, edges, timings, backend=backend, verify=verify, extra=extra)
+        status, message, chosen = _solve_optimal(
+            instance, edges, timings, backend=backend, verify=verify, extra=extra
+        )
     else:
         status, message, chosen = _solve_stable(
             instance, edges, timings, proposing=proposing, caps=caps, seed=seed, extra=extra, tables=tables

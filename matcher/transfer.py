@@ -67,7 +67,6 @@ Outputs
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -81,7 +80,7 @@ import polars as pl
 
 from matcher import __version__
 from matcher.errors import InputError, Problem
-from matcher.io import check_format, write_atomically, write_table
+from matcher.io import write_result
 from matcher.lottery import lottery_numbers
 from matcher.model import Instance
 from matcher.reference import JAPANESE_LEVELS
@@ -174,17 +173,7 @@ class TransferResult:
         format : {"csv", "parquet"}
             Table format.
         """
-        fmt = check_format(format)
-
-        def writer(tmp: Path) -> None:
-            start = time.perf_counter()
-            for name, frame in self.tables.items():
-                write_table(frame, tmp / f"{name}.{fmt}", fmt)
-            self.summary.setdefault("timings_s", {})["write"] = round(time.perf_counter() - start, 3)
-            text = json.dumps(self.summary, indent=2) + "\n"
-            (tmp / "summary.json").write_text(text, encoding="utf-8")
-
-        return write_atomically(out, writer)
+        return write_result(out, format, self.tables, self.summary)
 
     def __repr__(self) -> str:
         c = self.summary.get("counts", {})
