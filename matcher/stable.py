@@ -220,7 +220,14 @@ def stable_match(
     group_ptr = _ptr(slot_group, n_group)
     pkey = priority_keys(instance, edges, lottery)
     cptr, clist, crank = candidate_order(edges, seed)
-    if caps == "flexible":
+    capped = bool(
+        (edges.caps.national_cap >= 0).any()
+        or (edges.caps.total_cap >= 0).any()
+        or len(edges.caps.regional_cap)
+    )
+    # Without distributional caps flexible DA is plain DA: run the fast kernel.
+    caps_run = "none" if caps == "flexible" and not capped else caps
+    if caps_run == "flexible":
         if proposing != "candidate":
             raise ValueError(
                 "flexible caps need candidate-proposing DA (Kamada and Kojima); use caps='naive'"
@@ -279,9 +286,9 @@ def stable_match(
         cutoffs=cutoffs,
         lottery=lottery,
         stats={
-            ("rounds" if caps == "flexible" else "proposals" if proposing == "candidate" else "offers"): int(
-                steps
-            ),
+            (
+                "rounds" if caps_run == "flexible" else "proposals" if proposing == "candidate" else "offers"
+            ): int(steps),
             "groups": n_group,
         },
     )

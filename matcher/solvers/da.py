@@ -303,10 +303,21 @@ def flexible(
     for c in range(n_cand):
         if ptr[c] < cand_ptr[c + 1]:
             cur[c] = cand_list[ptr[c]]
-    span = np.int64(pkey.max() + 1) if pkey.shape[0] > 0 else np.int64(1)
     count = np.zeros(n_slot, dtype=np.int64)
     gcount = np.zeros(n_group, dtype=np.int64)
     rcount = np.zeros(n_region, dtype=np.int64)
+    # prev: last round's accepted, in (group, priority) order; new: this round's proposals.
+    prev = np.empty(n_cand, dtype=np.int64)
+    n_prev = 0
+    new = np.empty(n_cand, dtype=np.int64)
+    n_new = 0
+    for c in range(n_cand):
+        if cur[c] >= 0:
+            new[n_new] = cur[c]
+            n_new += 1
+    pool = np.empty(n_cand, dtype=np.int64)
+    apps = np.empty(n_cand, dtype=np.int64)
+    active = np.empty(n_group, dtype=np.int64)
     regcount = np.zeros(reg_cap.shape[0], dtype=np.int64)
     accepted = np.zeros(edge_slot.shape[0], dtype=np.bool_)
     gstart = np.zeros(n_group + 1, dtype=np.int64)
@@ -314,22 +325,42 @@ def flexible(
     rounds = 0
     while True:
         rounds += 1
-        live = np.flatnonzero(cur >= 0)
-        es = cur[live]
-        order = np.argsort(slot_group[edge_slot[es]] * span + pkey[es])
-        apps = es[order]
-        # Applicants per group, in priority order.
+        # Applicants per group, in priority order. Last round's accepted applicants are
+        # already in order: a stable counting sort by group keeps them so and puts the
+        # new proposals after them, and an insertion sort moves those few into place.
+        n_app = 0
+        for i in range(n_prev):
+            pool[n_app] = prev[i]
+            n_app += 1
+        for i in range(n_new):
+            pool[n_app] = new[i]
+            n_app += 1
         gstart[:] = 0
-        for e in apps:
-            gstart[slot_group[edge_slot[e]] + 1] += 1
+        for i in range(n_app):
+            gstart[slot_group[edge_slot[pool[i]]] + 1] += 1
         for g in range(n_group):
             gstart[g + 1] += gstart[g]
+        fill = gstart[:-1].copy()
+        for i in range(n_app):
+            e = pool[i]
+            g = slot_group[edge_slot[e]]
+            apps[fill[g]] = e
+            fill[g] += 1
+        for g in range(n_group):
+            for i in range(gstart[g] + 1, gstart[g + 1]):
+                e = apps[i]
+                k = pkey[e]
+                j = i
+                while j > gstart[g] and pkey[apps[j - 1]] > k:
+                    apps[j] = apps[j - 1]
+                    j -= 1
+                apps[j] = e
         count[:] = 0
         gcount[:] = 0
         rcount[:] = 0
         regcount[:] = 0
-        for e in apps:
-            accepted[e] = False
+        for i in range(n_app):
+            accepted[apps[i]] = False
         # Phase 1: every group up to its target.
         for g in range(n_group):
             limit = min(group_cap[g], group_target[g])
@@ -346,18 +377,24 @@ def flexible(
             rcount[group_region[g]] += gcount[g]
             for k in range(reg_ptr[g], reg_ptr[g + 1]):
                 regcount[reg_idx[k]] += gcount[g]
-        # Phase 2: each top region's remaining seats, round-robin over its groups.
+        # Phase 2: each top region's remaining seats, round-robin over its groups (index
+        # order). Only groups that can still take someone stay in the active list: counts
+        # only grow in this phase, so a group that cannot take now never can.
         for t in range(top_cap.shape[0]):
             room = top_cap[t]
+            n_act = 0
             for k in range(top_ptr[t], top_ptr[t + 1]):
-                room -= gcount[top_groups[k]]
-            progress = True
-            while room > 0 and progress:
-                progress = False
-                for k in range(top_ptr[t], top_ptr[t + 1]):
+                g = top_groups[k]
+                room -= gcount[g]
+                if gpos[g] < gstart[g + 1] and gcount[g] < group_cap[g]:
+                    active[n_act] = g
+                    n_act += 1
+            while room > 0 and n_act > 0:
+                kept = 0
+                for a in range(n_act):
                     if room <= 0:
                         break
-                    g = top_groups[k]
+                    g = active[a]
                     r = group_region[g]
                     if gcount[g] >= group_cap[g] or rcount[r] >= region_cap[r]:
                         continue
@@ -380,17 +417,27 @@ def flexible(
                             for j in range(reg_ptr[g], reg_ptr[g + 1]):
                                 regcount[reg_idx[j]] += 1
                             room -= 1
-                            progress = True
                             break
                     gpos[g] = i
-        # Rejected applicants move on down their lists.
-        rejected = 0
-        for e in apps:
-            if not accepted[e]:
+                    if i < gstart[g + 1] and gcount[g] < group_cap[g]:
+                        active[kept] = g
+                        kept += 1
+                n_act = kept
+        # Rejected applicants move on down their lists; the accepted stay in order.
+        n_prev = 0
+        n_new = 0
+        for i in range(n_app):
+            e = apps[i]
+            if accepted[e]:
+                prev[n_prev] = e
+                n_prev += 1
+            else:
                 c = edge_cand[e]
-                rejected += 1
                 ptr[c] += 1
                 cur[c] = cand_list[ptr[c]] if ptr[c] < cand_ptr[c + 1] else -1
-        if rejected == 0:
+                if cur[c] >= 0:
+                    new[n_new] = cur[c]
+                    n_new += 1
+        if n_app == n_prev:
             break
     return cur, rounds
