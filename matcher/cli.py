@@ -200,6 +200,8 @@ def solve_cmd(
     _choice(backend, BACKENDS, "--backend")
     if caps is not None:
         _choice(caps, CAP_MODES, "--caps")
+    if caps == "flexible" and proposing != "candidate":
+        _fail("--caps flexible needs --proposing candidate (flexible DA is candidate-proposing)")
     _choice(format, FORMATS, "--format")
     if out is not None and out.exists() and not out.is_dir():
         _fail(f"--out {out} exists and is not a directory")

@@ -121,6 +121,8 @@ def solve(
         caps = "flexible" if proposing == "candidate" else "naive"
     if caps not in CAP_MODES:
         raise ValueError(f"caps must be one of {', '.join(CAP_MODES)}, got {caps!r}")
+    if caps == "flexible" and proposing != "candidate":
+        raise ValueError("caps='flexible' needs proposing='candidate' (flexible DA is candidate-proposing)")
     if method == "optimal" and instance.policy.regional_caps:
         raise UnsupportedPolicyError(
             f"policy {instance.policy.name!r} has regional caps, which cross the sector caps: "

@@ -243,6 +243,21 @@ def test_unknown_options_are_refused() -> None:
         matcher.solve(inst, method="stable", proposing="both")
     with pytest.raises(ValueError, match="caps must be one of"):
         matcher.solve(inst, method="stable", caps="magic")
+    with pytest.raises(ValueError, match="flexible DA is candidate-proposing"):
+        matcher.solve(inst, method="stable", caps="flexible", proposing="employer")
+
+
+def test_cli_refuses_flexible_with_employer_proposing() -> None:
+    from typer.testing import CliRunner
+
+    from matcher.cli import app
+
+    res = CliRunner().invoke(
+        app,
+        ["solve", "instances/tiny", "--method", "stable", "--caps", "flexible", "--proposing", "employer"],
+    )
+    assert res.exit_code == 2
+    assert "needs --proposing candidate" in res.stderr and "Traceback" not in res.output
 
 
 def _outcome_key(res: matcher.MatchResult) -> dict[str, tuple[int, float, str]]:
