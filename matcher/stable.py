@@ -84,13 +84,13 @@ def _ptr(index: I64, n: int) -> I64:
 def candidate_order(edges: Edges, seed: int) -> tuple[I64, I64, I64]:
     """Candidates' lists in CSR: (pointer, edge ids best first, rank of each edge in its list)."""
     n_cand = len(edges.candidate_ids)
-    cand = edges.cand.astype(np.int64)
-    score = np.rint(edges.score * SCORE_SCALE).astype(np.int64)
-    rank = edges.rank.astype(np.int64)
-    tie = np.random.default_rng(np.random.PCG64([seed, 1])).integers(0, 1 << 30, size=cand.shape[0])
-    # Listed: by rank, then higher aptitude (programs of one employer). Unlisted: seeded tie-break.
-    key = np.where(rank > 0, (rank << 20) + (_S_MAX - score), tie)
-    ptr = _ptr(cand, n_cand)  # edges are sorted by candidate already
+    # Listed: by rank, then higher aptitude (programs of one employer). Unlisted: a seeded
+    # tie-break, drawn only for the unlisted candidates' pairs (in edge order).
+    key = (edges.rank.astype(np.int64) << 20) + (_S_MAX - np.rint(edges.score * SCORE_SCALE).astype(np.int64))
+    unlisted = np.flatnonzero(edges.rank == 0)
+    if len(unlisted):
+        key[unlisted] = np.random.default_rng(np.random.PCG64([seed, 1])).integers(0, 1 << 30, size=len(unlisted))
+    ptr = _ptr(edges.cand, n_cand)  # edges are sorted by candidate already
     order, crank = _segment_sort(ptr, key)
     return ptr, order, crank
 

@@ -107,13 +107,17 @@ def candidate_proposing(
     list_key = pkey[cand_list]
     # Heap storage: a program never holds more than its capacity nor its number of edges.
     indeg = np.bincount(edge_slot, minlength=n_slot)
-    sinfo = np.empty((n_slot, 4), dtype=np.int64)  # capacity, group, heap base, count
+    # Per program: capacity (0 when its group's cap is 0), group, heap base, count, and
+    # the worst held key (the heap's top), so the common case, a proposal to a full
+    # program by someone worse than all it holds, reads one row and nothing else.
+    sinfo = np.empty((n_slot, 5), dtype=np.int64)
     base = 0
     for s in range(n_slot):
-        sinfo[s, 0] = slot_cap[s]
+        sinfo[s, 0] = slot_cap[s] if group_cap[slot_group[s]] > 0 else 0
         sinfo[s, 1] = slot_group[s]
         sinfo[s, 2] = base
         sinfo[s, 3] = 0
+        sinfo[s, 4] = -1
         base += min(slot_cap[s], indeg[s])
     n_group = group_cap.shape[0]
     ginfo = np.empty((n_group, 4), dtype=np.int64)  # cap, count, first program, end
@@ -144,9 +148,11 @@ def candidate_proposing(
             i += 1
             proposals += 1
             cap = sinfo[s, 0]
-            g = sinfo[s, 1]
-            if cap == 0 or ginfo[g, 0] == 0:
+            if cap == 0:
                 continue
+            if sinfo[s, 3] >= cap and sinfo[s, 4] < ke:
+                continue  # full, and c is worse than everyone it holds: rejected
+            g = sinfo[s, 1]
             victim_slot = -1
             if sinfo[s, 3] >= cap:
                 victim_slot = s  # the program is full: c must beat its worst
@@ -155,8 +161,8 @@ def candidate_proposing(
                 worst = -1
                 for k in range(ginfo[g, 2], ginfo[g, 3]):
                     s2 = group_slots[k]
-                    if sinfo[s2, 3] > 0 and (worst < 0 or hkey[sinfo[s2, 2]] > worst):
-                        worst = hkey[sinfo[s2, 2]]
+                    if sinfo[s2, 3] > 0 and (worst < 0 or sinfo[s2, 4] > worst):
+                        worst = sinfo[s2, 4]
                         victim_slot = s2
             if victim_slot >= 0:
                 b = sinfo[victim_slot, 2]
@@ -171,6 +177,7 @@ def candidate_proposing(
                 hkey[b] = hkey[b + size]
                 if size > 0:
                     _sift_down(heap, hkey, b, size, 0)
+                sinfo[victim_slot, 4] = hkey[b] if size > 0 else -1
                 c2 = edge_cand[w]
                 held[c2] = -1
                 stack[top] = c2
@@ -181,6 +188,7 @@ def candidate_proposing(
             hkey[b + n] = ke
             _sift_up(heap, hkey, b, n)
             sinfo[s, 3] = n + 1
+            sinfo[s, 4] = hkey[b]
             ginfo[g, 1] += 1
             held[c] = cand_list[i - 1]
             break
