@@ -89,8 +89,10 @@ def candidate_order(edges: Edges, seed: int) -> tuple[I64, I64, I64]:
     key = (edges.rank.astype(np.int64) << 20) + (_S_MAX - np.rint(edges.score * SCORE_SCALE).astype(np.int64))
     unlisted = np.flatnonzero(edges.rank == 0)
     if len(unlisted):
-        key[unlisted] = np.random.default_rng(np.random.PCG64([seed, 1])).integers(0, 1 << 30, size=len(unlisted))
-    ptr = _ptr(edges.cand, n_cand)  # edges are sorted by candidate already
+        key[unlisted] = np.random.default_rng(np.random.PCG64([seed, 1])).integers(
+            0, 1 << 30, size=len(unlisted)
+        )
+    ptr = _ptr(edges.cand.astype(np.int64), n_cand)  # edges are sorted by candidate already
     order, crank = _segment_sort(ptr, key)
     return ptr, order, crank
 
