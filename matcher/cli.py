@@ -171,8 +171,12 @@ def solve_cmd(
     max_pairs: Annotated[int | None, typer.Option(help="Refuse more eligible pairs than this.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the lottery (stable) and of pair sampling.")] = 0,
     backend: Annotated[
-        str, typer.Option(help=f"Optimal: exact backend, one of {', '.join(BACKENDS)}.")
-    ] = "ortools",
+        str | None,
+        typer.Option(
+            help=f"Optimal: exact backend, one of {', '.join(BACKENDS)} "
+            "(default: cpsat when the policy has regional caps, else ortools)."
+        ),
+    ] = None,
     proposing: Annotated[
         str, typer.Option(help=f"Stable: who proposes, one of {', '.join(PROPOSING)}.")
     ] = "candidate",
@@ -197,7 +201,8 @@ def solve_cmd(
     _setup_logging(quiet)
     _choice(method, METHODS, "--method")
     _choice(proposing, PROPOSING, "--proposing")
-    _choice(backend, BACKENDS, "--backend")
+    if backend is not None:
+        _choice(backend, BACKENDS, "--backend")
     if caps is not None:
         _choice(caps, CAP_MODES, "--caps")
     if caps == "flexible" and proposing != "candidate":

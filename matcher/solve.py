@@ -24,9 +24,10 @@ log = logging.getLogger("matcher")
 #: Methods ``solve`` accepts.
 METHODS: Final[tuple[str, ...]] = ("optimal", "stable")
 
-#: Exact welfare backends: OR-Tools min-cost flow (default), or matcher's own compiled
-#: cost-scaling core, which also returns an optimality certificate (slower for now).
-BACKENDS: Final[tuple[str, ...]] = ("ortools", "core")
+#: Exact welfare backends: OR-Tools min-cost flow (default when the caps nest), matcher's
+#: own compiled cost-scaling core (with an optimality certificate; slower for now), and
+#: CP-SAT (any caps, regional ones included; small instances; default when caps cross).
+BACKENDS: Final[tuple[str, ...]] = ("ortools", "core", "cpsat")
 
 #: Up to this many eligible pairs a stable solve also computes the welfare optimum, to
 #: report the price of stability (``compare_optimal=None``).
@@ -54,7 +55,7 @@ def solve(
     instance: Instance,
     *,
     method: str = "optimal",
-    backend: str = "ortools",
+    backend: str | None = None,
     proposing: str = "candidate",
     caps: str | None = None,
     compare_optimal: bool | None = None,
@@ -73,9 +74,11 @@ def solve(
         ``optimal``: lexicographic welfare optimum (most placed, then highest total
         score, then lowest rank sum), exact, by min-cost flow. ``stable``: deferred
         acceptance (no candidate and employer both prefer each other to what they got).
-    backend : {"ortools", "core"}
-        Optimal only: OR-Tools min-cost flow, or matcher's compiled cost-scaling core,
-        whose optimality certificate (potentials) the verifier then checks.
+    backend : {"ortools", "core", "cpsat"}, optional
+        Optimal only: OR-Tools min-cost flow; matcher's compiled cost-scaling core, whose
+        optimality certificate (potentials) is then checked; or CP-SAT, which also keeps
+        regional caps (up to 200k pairs). Default: cpsat when the policy has regional
+        caps, else ortools.
     proposing : {"candidate", "employer"}
         Stable only: which side proposes (candidate-optimal or employer-optimal).
     caps : {"flexible", "naive"}, optional
@@ -111,8 +114,6 @@ def solve(
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     from matcher.stable import CAP_MODES, PROPOSING
 
     if proposing not in PROPOSING:
@@ -123,15 +124,28 @@ def solve(
         raise ValueError(f"caps must be one of {', '.join(CAP_MODES)}, got {caps!r}")
     if caps == "flexible" and proposing != "candidate":
         raise ValueError("caps='flexible' needs proposing='candidate' (flexible DA is candidate-proposing)")
-    if method == "optimal" and instance.policy.regional_caps:
+    if backend is None:
+        backend = "cpsat" if instance.policy.regional_caps else "ortools"
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if method == "optimal" and instance.policy.regional_caps and backend != "cpsat":
         raise UnsupportedPolicyError(
             f"policy {instance.policy.name!r} has regional caps, which cross the sector caps: "
-            "--method optimal (min-cost flow) cannot keep them yet. Use --method stable, or drop "
-            "[[regional_caps]] from the policy."
+            f"the {backend} backend (a min-cost flow) cannot keep them. Use --backend cpsat (small "
+            "instances) or --method stable."
         )
     timings = dict(timings or {})
     with _phase(timings, "eligibility"):
         edges = build_edges(instance, max_pairs=max_pairs, seed=seed)
+    if method == "optimal" and backend == "cpsat":
+        from matcher.solvers.cpsat import MAX_PAIRS
+
+        if edges.n_pairs > MAX_PAIRS:
+            raise UnsupportedPolicyError(
+                f"the CP-SAT backend takes at most {MAX_PAIRS:,} eligible pairs; this instance has "
+                f"{edges.n_pairs:,}. Regional caps at this size need the policy-constrained optimizer "
+                "(not built yet); --method stable keeps them at any size."
+            )
     extra: dict[str, Any] = {}
     tables: dict[str, pl.DataFrame] = {}
     if method == "optimal":
@@ -193,6 +207,12 @@ def _solve_optimal(
 ) -> tuple[Status, str, np.ndarray[Any, np.dtype[np.int64]]]:
     decimals = instance.policy.objective.score_decimals
     extra["backend"] = backend
+    if backend == "cpsat":
+        from matcher.solvers.cpsat import solve_cpsat
+
+        with _phase(timings, "solve"):
+            cp = solve_cpsat(edges, score_decimals=decimals)
+        return cp.status, cp.message, cp.chosen
     if backend == "ortools":
         from matcher.solvers.flow import solve_flow
 

@@ -101,6 +101,20 @@ def cap_groups(inst: Instance, pairs: list[Pair]) -> list[tuple[list[int], int]]
         cap = pol.total_caps.get(g)
         if cap is not None:
             groups.append((idx, cap))
+    # Regional caps: pairs at employers in the cap's prefectures (and sectors/groups).
+    pref_of = dict(
+        zip(emp.get_column("employer_id").to_list(), emp.get_column("prefecture").to_list(), strict=True)
+    )
+    for rc in pol.regional_caps:
+        prefs = set(pol.regions[rc.region]) if rc.region is not None else set(rc.prefectures)
+        idx = [
+            i
+            for i, p in enumerate(pairs)
+            if pref_of[p.slot[0]] in prefs
+            and (not rc.sectors or p.slot[1] in rc.sectors)
+            and (not rc.groups or pol.group_of(p.slot[2]) in rc.groups)
+        ]
+        groups.append((idx, rc.cap))
     return groups
 
 

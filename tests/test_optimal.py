@@ -68,5 +68,20 @@ def test_core_backend_equals_ortools_end_to_end(inst: Instance) -> None:
 def test_unknown_backend_is_refused() -> None:
     import pytest
 
-    with pytest.raises(ValueError, match="backend must be one of ortools, core"):
+    with pytest.raises(ValueError, match="backend must be one of ortools, core, cpsat"):
         matcher.solve(matcher.load_instance("instances/tiny"), backend="gurobi")
+
+
+@FAST
+@given(instances(max_candidates=4, max_employers=2, regional=True))
+def test_regional_caps_optimum_matches_brute_force(inst: Instance) -> None:
+    """With regional caps the default backend is CP-SAT; brute force is independent."""
+    res = matcher.solve(inst)
+    assert res.status is matcher.Status.OPTIMAL
+    assert _key(res) == brute_force(inst)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(max_candidates=10, max_employers=4, fractional=True))
+def test_cpsat_backend_equals_ortools(inst: Instance) -> None:
+    assert _key(matcher.solve(inst, backend="cpsat")) == _key(matcher.solve(inst, backend="ortools"))

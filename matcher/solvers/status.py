@@ -30,6 +30,11 @@ _TABLE: Final[dict[tuple[str, str], Status]] = {
     ("ortools_min_cost_flow", "BAD_RESULT"): Status.ERROR,
     ("ortools_min_cost_flow", "BAD_COST_RANGE"): Status.ERROR,
     ("ortools_min_cost_flow", "BAD_CAPACITY_RANGE"): Status.ERROR,
+    ("ortools_cp_sat", "OPTIMAL"): Status.OPTIMAL,
+    ("ortools_cp_sat", "FEASIBLE"): Status.FEASIBLE,
+    ("ortools_cp_sat", "INFEASIBLE"): Status.INFEASIBLE,
+    ("ortools_cp_sat", "UNKNOWN"): Status.TIME_LIMIT,
+    ("ortools_cp_sat", "MODEL_INVALID"): Status.ERROR,
 }
 
 
