@@ -32,6 +32,8 @@ BACKENDS: Final[tuple[str, ...]] = ("ortools", "core", "cpsat")
 #: Up to this many eligible pairs a stable solve also computes the welfare optimum, to
 #: report the price of stability (``compare_optimal=None``).
 COMPARE_OPTIMAL_MAX_PAIRS: Final[int] = 2_000_000
+#: The same with regional caps, where the optimum needs CP-SAT (seconds to minutes).
+COMPARE_CPSAT_MAX_PAIRS: Final[int] = 10_000
 
 
 class UnsupportedPolicyError(MatcherError):
@@ -87,7 +89,7 @@ def solve(
         candidates propose, naive when employers do (flexible DA is candidate-proposing).
     compare_optimal : bool, optional
         Stable only: also solve the welfare optimum to report the price of stability
-        (default: when the instance has at most 2M eligible pairs).
+        (default: up to 2M eligible pairs; with regional caps, which need CP-SAT, 10k).
     max_pairs : int, optional
         Refuse instances with more eligible pairs (default: what fits in memory).
     seed : int
@@ -282,15 +284,22 @@ def _price_of_stability(
     timings: dict[str, float],
     extra: dict[str, Any],
 ) -> None:
-    if compare is None:
-        compare = edges.n_pairs <= COMPARE_OPTIMAL_MAX_PAIRS
-    if not compare or instance.policy.regional_caps:  # the flow cannot keep regional caps
-        extra["price_of_stability"] = None
-        return
+    from matcher.solvers.cpsat import MAX_PAIRS, solve_cpsat
     from matcher.solvers.flow import solve_flow
 
+    regional = bool(instance.policy.regional_caps)  # only CP-SAT keeps them, and only when small
+    if compare is None:
+        compare = edges.n_pairs <= (COMPARE_CPSAT_MAX_PAIRS if regional else COMPARE_OPTIMAL_MAX_PAIRS)
+    if not compare or (regional and edges.n_pairs > MAX_PAIRS):
+        extra["price_of_stability"] = None
+        return
+    decimals = instance.policy.objective.score_decimals
     with _phase(timings, "welfare_optimum"):
-        sol = solve_flow(edges, score_decimals=instance.policy.objective.score_decimals)
+        sol = (
+            solve_cpsat(edges, score_decimals=decimals)
+            if regional
+            else solve_flow(edges, score_decimals=decimals)
+        )
     matched = len(sol.chosen)
     total = round(float(edges.score[sol.chosen].sum()), 6)
     extra["price_of_stability"] = {

@@ -322,7 +322,15 @@ def test_regional_caps_hold_in_stable_matching(caps: str) -> None:
     a = res.assignments.join(inst.employers.select("employer_id", "prefecture"), on="employer_id")
     assert a.filter(pl.col("prefecture").is_in(list(inst.policy.regions["metro"]))).height <= 300
     assert a.filter((pl.col("prefecture") == "Hokkaido") & (pl.col("track") == "esdp")).height <= 5
-    assert res.summary["price_of_stability"] is None  # the flow cannot keep regional caps
+    assert res.summary["price_of_stability"] is None  # 28k pairs: above the CP-SAT default
+
+
+def test_price_of_stability_under_regional_caps_uses_cpsat() -> None:
+    inst = _with_regional(matcher.load_instance("instances/tiny"), [{"prefectures": ["Tokyo"], "cap": 0}])
+    res = matcher.solve(inst, method="stable")
+    pos = res.summary["price_of_stability"]
+    assert pos["optimal"] == {"matched": 3, "total_score": 245.0}
+    assert pos["matched_lost"] == 3 - res.objective.matched
 
 
 def test_regional_cap_forbidden_pairs_are_classified() -> None:
