@@ -34,7 +34,7 @@ def _networkx_cost(edges: Any, score_decimals: int) -> int:
     """Min cost of a max flow on the same network, by networkx's network simplex."""
     import networkx as nx
 
-    from matcher.solvers.flow import lexicographic_costs
+    from matcher.solvers.network import lexicographic_costs
 
     caps = edges.caps
     g = nx.DiGraph()
@@ -64,7 +64,8 @@ def run_one(size: str, seed: int, baselines: bool) -> dict[str, Any]:
     from matcher.eligibility import build_edges
     from matcher.generate import generate_instance
     from matcher.io import write_tables
-    from matcher.solvers.flow import lexicographic_costs, solve_flow
+    from matcher.solvers.flow import solve_flow
+    from matcher.solvers.network import lexicographic_costs
 
     n, m = SIZES[size]
     t: dict[str, float] = {}

@@ -24,12 +24,23 @@ from typing import Annotated, Literal
 import numpy as np
 import numpy.typing as npt
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from matcher.errors import InputError, Problem
 from matcher.reference import JAPANESE_LEVELS, PREFECTURES, TRACKS, japanese_level_rank
 
 NonNegInt = Annotated[int, Field(ge=0)]
+
+
+def _canonical_level(v: str) -> str:
+    """A Japanese level as its CEFR name: "N4" and "a2" become "A2"."""
+    rank = japanese_level_rank(v)
+    if rank is None:
+        raise ValueError(f"unknown Japanese level {v!r} (allowed: none, A1..C1, N5..N1)")
+    return JAPANESE_LEVELS[rank]
+
+
+JapaneseLevel = Annotated[str, AfterValidator(_canonical_level)]
 
 
 class _Strict(BaseModel):
@@ -39,19 +50,9 @@ class _Strict(BaseModel):
 class Rule(_Strict):
     """Eligibility rule for a program (sector, track); unset fields inherit."""
 
-    min_japanese_level: str | None = None
+    min_japanese_level: JapaneseLevel | None = None
     skills_test_required: bool | None = None
     min_score: Annotated[float, Field(ge=0, le=100)] | None = None
-
-    @field_validator("min_japanese_level")
-    @classmethod
-    def _level(cls, v: str | None) -> str | None:
-        if v is None:
-            return None
-        rank = japanese_level_rank(v)
-        if rank is None:
-            raise ValueError(f"unknown Japanese level {v!r} (allowed: none, A1..C1, N5..N1)")
-        return JAPANESE_LEVELS[rank]  # canonical CEFR name: "N4" and "a2" become "A2"
 
     def over(self, base: Rule) -> Rule:
         """This rule with its unset fields taken from ``base``."""
@@ -153,20 +154,10 @@ class TransferPolicy(_Strict):
     period_months: NonNegInt = 0
     sector_period_months: dict[str, NonNegInt] = Field(default_factory=dict)
     skills_test_required: bool = False
-    min_japanese_level: str | None = None
+    min_japanese_level: JapaneseLevel | None = None
     max_transferee_share: str | None = None
     max_other_prefecture_share: str | None = None
     other_prefecture_region: str | None = None
-
-    @field_validator("min_japanese_level")
-    @classmethod
-    def _level(cls, v: str | None) -> str | None:
-        if v is None:
-            return None
-        rank = japanese_level_rank(v)
-        if rank is None:
-            raise ValueError(f"unknown Japanese level {v!r} (allowed: none, A1..C1, N5..N1)")
-        return JAPANESE_LEVELS[rank]
 
     @field_validator("max_transferee_share", "max_other_prefecture_share")
     @classmethod

@@ -319,41 +319,22 @@ def validate_tables(
         )
         c.duplicates(["employer_id", "sector", "track"], frames["slots"], "slot (employer, sector, track)")
 
-    if (t := usable.get("preferences")) is not None:
-        c = checkers["preferences"] = _Checker("preferences", t, "candidate_id", problems)
-        frames["preferences"] = c.finish(
-            {
-                "candidate_id": c.ident("candidate_id"),
-                "employer_id": c.ident("employer_id"),
-                "rank": c.integer("rank", minimum=1),
-            }
+    # Rank lists: one side ranks the other, 1 = best, no pair or rank twice per owner.
+    for name, owner, other, pair_what, rank_what in (
+        ("preferences", "candidate_id", "employer_id", "preference for this candidate and employer",
+         "rank for this candidate"),
+        ("employer_rankings", "employer_id", "candidate_id", "ranking of this candidate by this employer",
+         "rank for this employer"),
+    ):  # fmt: skip
+        if (t := usable.get(name)) is None:
+            frames[name] = pl.DataFrame(schema=SCHEMA[name])
+            continue
+        c = checkers[name] = _Checker(name, t, owner, problems)
+        frames[name] = c.finish(
+            {owner: c.ident(owner), other: c.ident(other), "rank": c.integer("rank", minimum=1)}
         )
-        c.duplicates(
-            ["candidate_id", "employer_id"],
-            frames["preferences"],
-            "preference for this candidate and employer",
-        )
-        c.duplicates(["candidate_id", "rank"], frames["preferences"], "rank for this candidate")
-    else:
-        frames["preferences"] = pl.DataFrame(schema=SCHEMA["preferences"])
-
-    if (t := usable.get("employer_rankings")) is not None:
-        c = checkers["employer_rankings"] = _Checker("employer_rankings", t, "employer_id", problems)
-        frames["employer_rankings"] = c.finish(
-            {
-                "employer_id": c.ident("employer_id"),
-                "candidate_id": c.ident("candidate_id"),
-                "rank": c.integer("rank", minimum=1),
-            }
-        )
-        c.duplicates(
-            ["employer_id", "candidate_id"],
-            frames["employer_rankings"],
-            "ranking of this candidate by this employer",
-        )
-        c.duplicates(["employer_id", "rank"], frames["employer_rankings"], "rank for this employer")
-    else:
-        frames["employer_rankings"] = pl.DataFrame(schema=SCHEMA["employer_rankings"])
+        c.duplicates([owner, other], frames[name], pair_what)
+        c.duplicates([owner, "rank"], frames[name], rank_what)
 
     if (t := usable.get("incumbents")) is not None:
         c = checkers["incumbents"] = _Checker("incumbents", t, "candidate_id", problems)

@@ -15,7 +15,8 @@ import matcher
 from matcher import Instance
 from matcher.eligibility import CapStructure, Edges, build_edges
 from matcher.solvers.core import CoreSolution, check_certificate, solve_core
-from matcher.solvers.flow import lexicographic_costs, solve_flow
+from matcher.solvers.flow import solve_flow
+from matcher.solvers.network import lexicographic_costs
 from matcher.solvers.status import Status
 from tests.strategies import instances
 

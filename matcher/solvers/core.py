@@ -3,7 +3,7 @@
 The problem
 -----------
 Unit-demand candidates, eligible candidate -> slot pairs with integer costs (from
-:func:`matcher.solvers.flow.lexicographic_costs`, ``-B * score + rank``) and a *tree* of
+:func:`matcher.solvers.network.lexicographic_costs`, ``-B * score + rank``) and a *tree* of
 capacities above the slots (slot -> intake -> national -> total -> sink). Objective:
 the maximum flow (most candidates placed), and among maximum flows the minimum cost.
 This is exactly the network :func:`matcher.solvers.flow.solve_flow` gives OR-Tools.
@@ -77,7 +77,7 @@ import numpy.typing as npt
 from numba import njit
 
 from matcher.eligibility import Edges
-from matcher.solvers.flow import lexicographic_costs
+from matcher.solvers.network import flow_network
 from matcher.solvers.status import Status
 
 I32 = npt.NDArray[np.int32]
@@ -135,24 +135,10 @@ class _Network:
 
 def _network(edges: Edges, score_decimals: int) -> _Network:
     """Node layout and edge costs, computed exactly as ``solve_flow`` does."""
-    caps = edges.caps
-    n_cand = int(edges.candidate_ids.len())
-    n_slot = edges.slots.height
-    n_int, n_nat, n_tot = len(caps.intake_cap), len(caps.national_cap), len(caps.total_cap)
-    cand0 = 2
-    slot0 = cand0 + n_cand
-    int0 = slot0 + n_slot
-    nat0 = int0 + n_int
-    tot0 = nat0 + n_nat
-    n_nodes = tot0 + n_tot
-    capacity = edges.slots.get_column("capacity").to_numpy().astype(np.int64)
-    big = int(capacity.sum()) + 1
-    cands = np.unique(edges.cand).astype(np.int64)
-    max_flow = min(len(cands), big - 1)
-    costs, _, rank_kept = lexicographic_costs(
-        edges, score_decimals=score_decimals, num_nodes=n_nodes, max_flow=max_flow
+    n = flow_network(edges, score_decimals=score_decimals)
+    return _Network(
+        n.num_nodes, n.n_cand, n.cand0, n.slot0, n.int0, n.nat0, n.tot0, n.costs, n.rank_kept, n.cands
     )
-    return _Network(n_nodes, n_cand, cand0, slot0, int0, nat0, tot0, costs.astype(np.int64), rank_kept, cands)
 
 
 # --------------------------------------------------------------------------------------

@@ -36,11 +36,10 @@ import numpy.typing as npt
 from ortools.graph.python import min_cost_flow
 
 from matcher.eligibility import Edges
+from matcher.solvers.network import flow_network
 from matcher.solvers.status import Status, translate
 
 log = logging.getLogger("matcher")
-
-_LIMIT = 1 << 62
 
 
 @dataclass(frozen=True)
@@ -53,50 +52,19 @@ class FlowSolution:
     rank_weight: int
 
 
-def lexicographic_costs(
-    edges: Edges, *, score_decimals: int, num_nodes: int, max_flow: int
-) -> tuple[npt.NDArray[np.int64], int, bool]:
-    """Arc costs for the candidate->slot arcs; returns (costs, B, rank level kept)."""
-    s = np.rint(edges.score * 10**score_decimals).astype(np.int64)
-    rank = edges.rank.astype(np.int64)
-    if rank.size:
-        max_rank = np.zeros(int(edges.cand.max()) + 1, dtype=np.int64)
-        np.maximum.at(max_rank, edges.cand, rank)
-        r_total = int(max_rank.sum())
-    else:
-        r_total = 0
-    b = r_total + 1
-    s_max = 100 * 10**score_decimals
-    worst = b * s_max + (int(rank.max()) if rank.size else 0)
-    if worst * (num_nodes + 1) < _LIMIT and worst * max(max_flow, 1) < _LIMIT:
-        return -b * s + rank, b, True
-    return -s, 1, False
-
-
 def solve_flow(edges: Edges, *, score_decimals: int = 2) -> FlowSolution:
     """Solve the welfare problem on ``edges`` exactly with OR-Tools min-cost flow."""
     caps = edges.caps
-    n_cand = int(edges.candidate_ids.len())
-    n_slot = edges.slots.height
-    n_int, n_nat, n_tot = len(caps.intake_cap), len(caps.national_cap), len(caps.total_cap)
+    net = flow_network(edges, score_decimals=score_decimals)
     source, sink = 0, 1
-    cand0 = 2
-    slot0 = cand0 + n_cand
-    int0 = slot0 + n_slot
-    nat0 = int0 + n_int
-    tot0 = nat0 + n_nat
-    num_nodes = tot0 + n_tot
-    capacity = edges.slots.get_column("capacity").to_numpy().astype(np.int64)
-    big = int(capacity.sum()) + 1
+    n_slot, n_int, n_nat, n_tot = net.n_slot, net.n_int, net.n_nat, net.n_tot
+    cand0, slot0, int0, nat0, tot0 = net.cand0, net.slot0, net.int0, net.nat0, net.tot0
+    num_nodes, capacity, big, cands = net.num_nodes, net.capacity, net.big, net.cands
+    max_flow, costs, b, rank_kept = net.max_flow, net.costs, net.rank_weight, net.rank_kept
 
     def unlimited(cap: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         return np.where(cap < 0, big, cap).astype(np.int64)
 
-    cands = np.unique(edges.cand).astype(np.int64)
-    max_flow = min(len(cands), big - 1)
-    costs, b, rank_kept = lexicographic_costs(
-        edges, score_decimals=score_decimals, num_nodes=num_nodes, max_flow=max_flow
-    )
     n_edges = edges.n_pairs
     # Arc groups, in order: pairs first so that arc i is edge i.
     tails = np.concatenate(

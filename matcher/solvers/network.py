@@ -1,0 +1,88 @@
+"""The flow network both exact flow solvers share: node numbering and arc costs.
+
+Nodes: 0 source, 1 sink, then candidates, slots, intake, national and total nodes in
+that order. ``solve_flow`` (OR-Tools) and ``solve_core`` (matcher's own) build from this
+one layout, so the core's potentials are in the numbering the README documents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from matcher.eligibility import Edges
+
+_LIMIT = 1 << 62
+
+I64 = npt.NDArray[np.int64]
+
+
+def lexicographic_costs(
+    edges: Edges, *, score_decimals: int, num_nodes: int, max_flow: int
+) -> tuple[npt.NDArray[np.int64], int, bool]:
+    """Arc costs for the candidate->slot arcs; returns (costs, B, rank level kept)."""
+    s = np.rint(edges.score * 10**score_decimals).astype(np.int64)
+    rank = edges.rank.astype(np.int64)
+    if rank.size:
+        max_rank = np.zeros(int(edges.cand.max()) + 1, dtype=np.int64)
+        np.maximum.at(max_rank, edges.cand, rank)
+        r_total = int(max_rank.sum())
+    else:
+        r_total = 0
+    b = r_total + 1
+    s_max = 100 * 10**score_decimals
+    worst = b * s_max + (int(rank.max()) if rank.size else 0)
+    if worst * (num_nodes + 1) < _LIMIT and worst * max(max_flow, 1) < _LIMIT:
+        return -b * s + rank, b, True
+    return -s, 1, False
+
+
+@dataclass(frozen=True)
+class FlowNetwork:
+    """Node offsets, sizes and the candidate->slot arc costs of the welfare network."""
+
+    n_cand: int
+    n_slot: int
+    n_int: int
+    n_nat: int
+    n_tot: int
+    cand0: int
+    slot0: int
+    int0: int
+    nat0: int
+    tot0: int
+    num_nodes: int
+    capacity: I64  # declared capacity per slot
+    big: int  # stands for "no cap": more than can ever flow
+    cands: I64  # candidates with at least one eligible pair
+    max_flow: int  # an upper bound on the placed count
+    costs: I64
+    rank_weight: int
+    rank_kept: bool
+
+
+def flow_network(edges: Edges, *, score_decimals: int) -> FlowNetwork:
+    """The layout and costs of ``edges``' network."""
+    caps = edges.caps
+    n_cand = int(edges.candidate_ids.len())
+    n_slot = edges.slots.height
+    n_int, n_nat, n_tot = len(caps.intake_cap), len(caps.national_cap), len(caps.total_cap)
+    cand0 = 2
+    slot0 = cand0 + n_cand
+    int0 = slot0 + n_slot
+    nat0 = int0 + n_int
+    tot0 = nat0 + n_nat
+    num_nodes = tot0 + n_tot
+    capacity = edges.slots.get_column("capacity").to_numpy().astype(np.int64)
+    big = int(capacity.sum()) + 1
+    cands = np.unique(edges.cand).astype(np.int64)
+    max_flow = min(len(cands), big - 1)
+    costs, b, kept = lexicographic_costs(
+        edges, score_decimals=score_decimals, num_nodes=num_nodes, max_flow=max_flow
+    )
+    return FlowNetwork(
+        n_cand, n_slot, n_int, n_nat, n_tot, cand0, slot0, int0, nat0, tot0, num_nodes,
+        capacity, big, cands, max_flow, costs.astype(np.int64), b, kept,
+    )  # fmt: skip
