@@ -115,6 +115,32 @@ class RegionalCap(_Strict):
     groups: list[str] = Field(default_factory=list)
 
 
+class Diversity(_Strict):
+    """Nationality rules per employer (all its sectors together); off unless set.
+
+    ``max_share``: at most this share of an employer's placements from one nationality,
+    i.e. ``n(employer, nationality) <= max(floor(max_share * n(employer)), exempt_up_to)``
+    (``exempt_up_to`` lets a small employer take a few of one nationality at all).
+    ``peer_support``: an employer that receives a worker of a nationality receives at
+    least two of it (nobody is the only one of their nationality there).
+    Both cross the sector caps: ``--method optimal`` keeps them through CP-SAT.
+    """
+
+    max_share: Annotated[float, Field(gt=0, le=1)] | None = None
+    exempt_up_to: NonNegInt = 1
+    peer_support: bool = False
+
+    @property
+    def active(self) -> bool:
+        return self.max_share is not None or self.peer_support
+
+    def share_fraction(self) -> Fraction | None:
+        """``max_share`` as an exact fraction (denominator at most 1000)."""
+        if self.max_share is None:
+            return None
+        return Fraction(self.max_share).limit_denominator(1000)
+
+
 class Limits(_Strict):
     """Limits that keep national-scale instances in memory."""
 
@@ -192,11 +218,24 @@ class Policy(_Strict):
     sectors: dict[str, SectorPolicy] = Field(default_factory=dict)
     intake: list[IntakeRule] = Field(default_factory=list)
     regional_caps: list[RegionalCap] = Field(default_factory=list)
+    diversity: Diversity = Field(default_factory=Diversity)
     limits: Limits = Field(default_factory=Limits)
     objective: Objective = Field(default_factory=Objective)
     transfer: TransferPolicy = Field(default_factory=TransferPolicy)
 
     # ---- derived views -------------------------------------------------------------
+    @property
+    def crossing_rules(self) -> list[str]:
+        """The rules that cross the cap tree (a min-cost flow cannot keep them)."""
+        out = []
+        if self.regional_caps:
+            out.append("regional caps")
+        if self.diversity.max_share is not None:
+            out.append("a nationality share cap")
+        if self.diversity.peer_support:
+            out.append("peer support")
+        return out
+
     def regional_prefectures(self, rc: RegionalCap) -> list[str]:
         """The prefectures a regional cap counts."""
         return list(self.regions[rc.region]) if rc.region is not None else list(rc.prefectures)

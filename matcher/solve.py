@@ -126,15 +126,21 @@ def solve(
         raise ValueError(f"caps must be one of {', '.join(CAP_MODES)}, got {caps!r}")
     if caps == "flexible" and proposing != "candidate":
         raise ValueError("caps='flexible' needs proposing='candidate' (flexible DA is candidate-proposing)")
+    crossing = instance.policy.crossing_rules
     if backend is None:
-        backend = "cpsat" if instance.policy.regional_caps else "ortools"
+        backend = "cpsat" if crossing else "ortools"
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    if method == "optimal" and instance.policy.regional_caps and backend != "cpsat":
+    if method == "optimal" and crossing and backend != "cpsat":
         raise UnsupportedPolicyError(
-            f"policy {instance.policy.name!r} has regional caps, which cross the sector caps: "
-            f"the {backend} backend (a min-cost flow) cannot keep them. Use --backend cpsat (small "
-            "instances) or --method stable."
+            f"policy {instance.policy.name!r} has {' and '.join(crossing)}, which cross the sector "
+            f"caps: the {backend} backend (a min-cost flow) cannot keep them. Use --backend cpsat "
+            "(small instances)" + (" or --method stable." if not instance.policy.diversity.active else ".")
+        )
+    if method == "stable" and instance.policy.diversity.active:
+        raise UnsupportedPolicyError(
+            f"policy {instance.policy.name!r} has nationality rules (share cap or peer support); "
+            "stable matching does not keep them yet. Use --method optimal (CP-SAT, small instances)."
         )
     timings = dict(timings or {})
     with _phase(timings, "eligibility"):
@@ -145,8 +151,9 @@ def solve(
         if edges.n_pairs > MAX_PAIRS:
             raise UnsupportedPolicyError(
                 f"the CP-SAT backend takes at most {MAX_PAIRS:,} eligible pairs; this instance has "
-                f"{edges.n_pairs:,}. Regional caps at this size need the policy-constrained optimizer "
-                "(not built yet); --method stable keeps them at any size."
+                f"{edges.n_pairs:,}. Rules that cross the sector caps ({', '.join(crossing)}) at this "
+                "size need the policy-constrained optimizer (not built yet); --method stable keeps "
+                "regional caps at any size."
             )
     extra: dict[str, Any] = {}
     tables: dict[str, pl.DataFrame] = {}
@@ -213,7 +220,12 @@ def _solve_optimal(
         from matcher.solvers.cpsat import solve_cpsat
 
         with _phase(timings, "solve"):
-            cp = solve_cpsat(edges, score_decimals=decimals)
+            cp = solve_cpsat(
+                edges,
+                score_decimals=decimals,
+                nationality=nationality_codes(instance, edges),
+                diversity=instance.policy.diversity,
+            )
         return cp.status, cp.message, cp.chosen
     if backend == "ortools":
         from matcher.solvers.flow import solve_flow
@@ -232,6 +244,18 @@ def _solve_optimal(
             raise VerificationError("the core's optimality certificate fails:\n" + "\n".join(problems))
         extra["certificate"] = "valid"
     return core.status, core.message, core.chosen
+
+
+def nationality_codes(instance: Instance, edges: Edges) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """A nationality code per candidate index of ``edges`` (for the diversity rules)."""
+    nat = (
+        pl.DataFrame({"candidate_id": edges.candidate_ids})
+        .join(instance.candidates.select("candidate_id", "nationality"), on="candidate_id", how="left")
+        .get_column("nationality")
+        .fill_null("")
+        .to_numpy()
+    )
+    return np.unique(nat, return_inverse=True)[1].astype(np.int64)
 
 
 def _solve_stable(

@@ -38,6 +38,8 @@ KINDS = (
     "national_cap",
     "total_cap",
     "regional_cap",
+    "nationality_share",
+    "peer_support",
     "objective",
 )
 
@@ -266,6 +268,35 @@ def verify_assignment(
             over.append(f"{rc.name or f'regional_caps[{k}]'}: {n} > {rc.cap}")
     if over:
         out.violations.append(Violation("regional_cap", len(over), over))
+
+    # Nationality rules per employer (all sectors together).
+    div = policy.diversity
+    if div.active:
+        per = (
+            a.join(instance.candidates.select("candidate_id", "nationality"), on="candidate_id", how="left")
+            .with_columns(pl.col("nationality").fill_null(""))
+            .group_by("employer_id", "nationality")
+            .agg(pl.len().alias("n"))
+            .with_columns(pl.col("n").sum().over("employer_id").alias("total"))
+        )
+        share = div.share_fraction()
+        if share is not None:
+            allowed = pl.max_horizontal(
+                (pl.col("total") * share.numerator) // share.denominator, pl.lit(div.exempt_up_to)
+            )
+            flag(
+                "nationality_share",
+                pl.col("n") > allowed,
+                per,
+                pl.format("{}/{}: {} of {}", "employer_id", "nationality", "n", "total"),
+            )
+        if div.peer_support:
+            flag(
+                "peer_support",
+                pl.col("n") == 1,
+                per,
+                pl.format("{}/{}: 1 < 2", "employer_id", "nationality"),
+            )
 
     # The objective, recomputed from the instance's own scores and ranks.
     recomputed = {

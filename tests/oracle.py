@@ -118,6 +118,28 @@ def cap_groups(inst: Instance, pairs: list[Pair]) -> list[tuple[list[int], int]]
     return groups
 
 
+def diversity_ok(inst: Instance, chosen: list[Pair]) -> bool:
+    """The policy's nationality rules per employer, counted directly."""
+    div = inst.policy.diversity
+    if not div.active:
+        return True
+    nat = dict(
+        zip(inst.candidates["candidate_id"].to_list(), inst.candidates["nationality"].to_list(), strict=True)
+    )
+    per: dict[str, dict[str, int]] = {}
+    for p in chosen:
+        counts = per.setdefault(p.slot[0], {})
+        counts[nat[p.cand]] = counts.get(nat[p.cand], 0) + 1
+    for counts in per.values():
+        total = sum(counts.values())
+        for n in counts.values():
+            if div.peer_support and n == 1:
+                return False
+            if div.max_share is not None and n > max(div.exempt_up_to, int(div.max_share * total + 1e-9)):
+                return False
+    return True
+
+
 def brute_force(inst: Instance) -> tuple[int, int, int]:
     """Lexicographic optimum (matched, score in hundredths, -rank sum) by enumeration."""
     pairs = eligible_pairs(inst)
@@ -131,6 +153,8 @@ def brute_force(inst: Instance) -> tuple[int, int, int]:
         chosen = [i for i in choice if i is not None]
         cs = set(chosen)
         if any(len(cs.intersection(idx)) > cap for idx, cap in groups):
+            continue
+        if not diversity_ok(inst, [pairs[i] for i in chosen]):
             continue
         key = (len(chosen), sum(pairs[i].score for i in chosen), -sum(pairs[i].rank for i in chosen))
         best = max(best, key)

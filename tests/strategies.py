@@ -17,7 +17,7 @@ PREFS = ("Tokyo", "Iwate", "Osaka")
 
 
 @st.composite
-def policies(draw: st.DrawFn, regional: bool = False) -> dict[str, Any]:
+def policies(draw: st.DrawFn, regional: bool = False, diversity: bool = False) -> dict[str, Any]:
     """A random policy exercising rules, national and total caps, intake rules."""
     pol: dict[str, Any] = {
         "name": "random",
@@ -59,6 +59,12 @@ def policies(draw: st.DrawFn, regional: bool = False) -> dict[str, Any]:
     pol["intake"] = intake
     if regional and draw(st.booleans()):
         pol["regional_caps"] = [{"region": "metro", "cap": draw(st.integers(0, 4))}]
+    if diversity:
+        div: dict[str, Any] = {"peer_support": draw(st.booleans())}
+        if draw(st.booleans()):
+            div["max_share"] = draw(st.sampled_from([0.34, 0.5, 0.67, 1.0]))
+            div["exempt_up_to"] = draw(st.integers(0, 2))
+        pol["diversity"] = div
     return pol
 
 
@@ -70,6 +76,7 @@ def instances(
     with_policy: bool = True,
     fractional: bool = False,
     regional: bool = False,
+    diversity: bool = False,
 ) -> Instance:
     """A random small instance; scores are integers, or have one decimal when fractional."""
     nc = draw(st.integers(1, max_candidates))
@@ -78,7 +85,9 @@ def instances(
     eids = [f"e{i}" for i in range(ne)]
     cand = {
         "candidate_id": cids,
-        "nationality": ["VN"] * nc,
+        "nationality": [draw(st.sampled_from(["VN", "ID", "PH"])) for _ in cids]
+        if diversity
+        else ["VN"] * nc,
         "japanese_level": [draw(st.sampled_from(LEVELS)) for _ in cids],
         "track": [draw(st.sampled_from(TRACKS)) for _ in cids],
     }
@@ -113,7 +122,9 @@ def instances(
             listed = draw(st.permutations(eids))[: draw(st.integers(1, ne))]
             pref_rows += [{"candidate_id": c, "employer_id": e, "rank": r + 1} for r, e in enumerate(listed)]
     policy = (
-        policy_from_dict(draw(policies(regional=regional))) if with_policy and draw(st.booleans()) else None
+        policy_from_dict(draw(policies(regional=regional, diversity=diversity)))
+        if diversity or (with_policy and draw(st.booleans()))
+        else None
     )
     return instance_from_frames(
         candidates=pl.DataFrame(cand),

@@ -85,3 +85,27 @@ def test_regional_caps_optimum_matches_brute_force(inst: Instance) -> None:
 @given(instances(max_candidates=10, max_employers=4, fractional=True))
 def test_cpsat_backend_equals_ortools(inst: Instance) -> None:
     assert _key(matcher.solve(inst, backend="cpsat")) == _key(matcher.solve(inst, backend="ortools"))
+
+
+@FAST
+@given(instances(max_candidates=5, max_employers=2, diversity=True))
+def test_diversity_optimum_matches_brute_force(inst: Instance) -> None:
+    """Nationality share cap and peer support (CP-SAT) against plain enumeration."""
+    res = matcher.solve(inst)
+    assert res.status is matcher.Status.OPTIMAL
+    assert _key(res) == brute_force(inst)
+
+
+def test_diversity_is_refused_where_it_cannot_be_kept() -> None:
+    import dataclasses
+
+    import pytest
+
+    from matcher.policy import policy_from_dict
+    from matcher.solve import UnsupportedPolicyError
+
+    inst = matcher.load_instance("instances/tiny")
+    inst = dataclasses.replace(inst, policy=policy_from_dict({"diversity": {"peer_support": True}}))
+    for kwargs in ({"backend": "ortools"}, {"backend": "core"}, {"method": "stable"}):
+        with pytest.raises(UnsupportedPolicyError, match=r"peer support|nationality"):
+            matcher.solve(inst, **kwargs)  # type: ignore[arg-type]

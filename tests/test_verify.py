@@ -125,6 +125,9 @@ CASES: list[tuple[str, PolicySpec, Plant, set[str], str]] = [
     ("total_cap", {"total_caps": {"esdp": 2}}, lambda r: r, {"total_cap"}, "esdp: 3 > 2"),
     ("regional_cap", {"regions": {"north": ["Hokkaido"]}, "regional_caps": [{"name": "north", "region": "north", "cap": 1}]}, lambda r: r, {"regional_cap"}, "north: 2 > 1"),
     ("regional_cap", {"regional_caps": [{"prefectures": ["Tokyo", "Hokkaido"], "cap": 2, "groups": ["esdp"]}]}, lambda r: r, {"regional_cap"}, "regional_caps[0]: 3 > 2"),
+    ("nationality_share", {"diversity": {"max_share": 0.5, "exempt_up_to": 0}}, lambda r: r, {"nationality_share"}, "E1/ID: 1 of 1"),
+    ("nationality_share", {"diversity": {"max_share": 0.5}}, lambda r: [*r, _row("C5", "E2", "agriculture", "esdp", 60)], {"nationality_share", "track_mismatch", "no_aptitude", "slot_capacity"}, "E2/VN: 2 of 3"),
+    ("peer_support", {"diversity": {"peer_support": True}}, lambda r: r, {"peer_support"}, "E1/ID: 1 < 2"),
 ]  # fmt: skip
 
 

@@ -1,7 +1,7 @@
 """Exact welfare optimum by CP-SAT, for policies whose caps cross (small instances).
 
-Regional caps (prefecture sets) cross the sector caps, so the min-cost flow cannot
-express them. CP-SAT can: one boolean per eligible pair, one linear constraint per
+Regional caps (prefecture sets) and the nationality rules per employer (share cap, peer
+support) cross the sector caps, so the min-cost flow cannot express them. CP-SAT can: one boolean per eligible pair, one linear constraint per
 capacity or cap, and the lexicographic objective as three solves, each fixing the level
 before (most placed, then most total score, then least rank sum), hinted with the
 previous solution. Building the model walks the pairs in Python, so this backend is for
@@ -19,6 +19,7 @@ import numpy.typing as npt
 from ortools.sat.python import cp_model
 
 from matcher.eligibility import Edges
+from matcher.policy import Diversity
 from matcher.solvers.status import Status, translate
 
 #: Largest instance (eligible pairs) this backend accepts.
@@ -39,8 +40,54 @@ def _groups(index: npt.NDArray[np.int64], n: int) -> list[npt.NDArray[np.int64]]
     return [order[bounds[i] : bounds[i + 1]] for i in range(n)]
 
 
-def solve_cpsat(edges: Edges, *, score_decimals: int = 2, time_limit_s: float = 60.0) -> CpSatSolution:
-    """Lexicographic welfare optimum under every cap, regional caps included."""
+def _diversity(
+    model: cp_model.CpModel,
+    x: list[cp_model.IntVar],
+    edges: Edges,
+    nationality: npt.NDArray[np.int64],
+    rules: Diversity,
+) -> None:
+    """Nationality share cap and peer support, per employer (all its sectors together)."""
+    emp = edges.slots.get_column("emp").to_numpy().astype(np.int64)[edges.slot]
+    nat = nationality[edges.cand]
+    share = rules.share_fraction()
+    n_emp = int(emp.max()) + 1 if emp.size else 0
+    for e, ids in enumerate(_groups(emp, n_emp)):
+        if len(ids) == 0:
+            continue
+        total = cp_model.LinearExpr.sum([x[int(i)] for i in ids])
+        codes = nat[ids]
+        for code in np.unique(codes):
+            members = ids[codes == code]
+            count = cp_model.LinearExpr.sum([x[int(i)] for i in members])
+            # Share cap: count <= share * total, unless count <= exempt_up_to.
+            if share is not None and len(members) > rules.exempt_up_to:
+                within = model.new_bool_var(f"share_{e}_{code}")
+                model.add(share.denominator * count <= share.numerator * total).only_enforce_if(within)
+                model.add(count <= rules.exempt_up_to).only_enforce_if(~within)
+            # Peer support: none of a nationality, or at least two.
+            if rules.peer_support:
+                if len(members) == 1:
+                    model.add(count == 0)
+                else:
+                    some = model.new_bool_var(f"peer_{e}_{code}")
+                    model.add(count >= 2).only_enforce_if(some)
+                    model.add(count == 0).only_enforce_if(~some)
+
+
+def solve_cpsat(
+    edges: Edges,
+    *,
+    score_decimals: int = 2,
+    time_limit_s: float = 60.0,
+    nationality: npt.NDArray[np.int64] | None = None,
+    diversity: Diversity | None = None,
+) -> CpSatSolution:
+    """Lexicographic welfare optimum under every cap, regional caps included.
+
+    ``diversity`` (with ``nationality``, a code per candidate index) adds the policy's
+    nationality rules per employer.
+    """
     n = edges.n_pairs
     if n > MAX_PAIRS:
         raise ValueError(f"the CP-SAT backend takes at most {MAX_PAIRS:,} eligible pairs, got {n:,}")
@@ -79,6 +126,11 @@ def solve_cpsat(edges: Edges, *, score_decimals: int = 2, time_limit_s: float = 
         counted = np.zeros(len(caps.intake_cap), dtype=bool)
         counted[member[caps.intake_regional == k]] = True
         at_most(np.flatnonzero(counted[intake]), int(cap_k))
+
+    if diversity is not None and diversity.active:
+        if nationality is None:
+            raise ValueError("diversity rules need the candidates' nationality codes")
+        _diversity(model, x, edges, nationality, diversity)
 
     score = np.rint(edges.score * 10**score_decimals).astype(np.int64)
     rank = edges.rank.astype(np.int64)
