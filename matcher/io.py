@@ -1,7 +1,7 @@
 """Reading instances from files and writing results atomically.
 
 An instance directory holds ``candidates``, ``aptitudes``, ``employers``, ``slots`` and
-optionally ``preferences``, ``employer_rankings`` and ``incumbents`` as CSV or Parquet
+optionally ``preferences``, ``employer_rankings``, ``incumbents`` and ``joint`` as CSV or Parquet
 (same stems), and optionally ``policy.toml``.
 Outputs go to a temporary sibling directory that is renamed into place only when every
 file is written, so a failed run never leaves partial results.
@@ -151,6 +151,7 @@ def instance_from_frames(
     preferences: pl.DataFrame | None = None,
     employer_rankings: pl.DataFrame | None = None,
     incumbents: pl.DataFrame | None = None,
+    joint: pl.DataFrame | None = None,
     policy: Policy | str | Path | None = None,
 ) -> Instance:
     """Validate an instance given as polars DataFrames (the same columns as the files)."""
@@ -162,6 +163,7 @@ def instance_from_frames(
         "preferences": preferences,
         "employer_rankings": employer_rankings,
         "incumbents": incumbents,
+        "joint": joint,
     }
     raw = {k: (RawTable(v, f"{k} (DataFrame)") if v is not None else None) for k, v in frames.items()}
     pol = resolve_policy(None, policy)

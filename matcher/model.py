@@ -35,6 +35,7 @@ TABLES: Final[dict[str, tuple[bool, tuple[str, ...], tuple[str, ...]]]] = {
         ("candidate_id", "employer_id", "sector", "track", "months_served"),
         ("transferred_in",),
     ),
+    "joint": (False, ("group_id", "candidate_id"), ()),
 }
 
 #: Normalized dtypes of the columns matcher reads.
@@ -75,6 +76,7 @@ SCHEMA: Final[dict[str, dict[str, type[pl.DataType] | pl.DataType]]] = {
         "months_served": pl.Int64,
         "transferred_in": pl.Boolean,
     },
+    "joint": {"group_id": pl.String, "candidate_id": pl.String},
 }
 
 
@@ -99,6 +101,8 @@ class Instance:
         default_factory=lambda: pl.DataFrame(schema=SCHEMA["employer_rankings"])
     )
     incumbents: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=SCHEMA["incumbents"]))
+    #: Joint applications: candidates of one group are placed in one prefecture, or none.
+    joint: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=SCHEMA["joint"]))
 
     @property
     def n_candidates(self) -> int:
@@ -118,4 +122,5 @@ class Instance:
             "preferences": self.preferences,
             "employer_rankings": self.employer_rankings,
             "incumbents": self.incumbents,
+            "joint": self.joint,
         }

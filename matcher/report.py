@@ -43,15 +43,22 @@ def assignments_frame(edges: Edges, chosen: npt.NDArray[np.int64]) -> pl.DataFra
 
 
 def unmatched_frame(instance: Instance, edges: Edges, assignments: pl.DataFrame) -> pl.DataFrame:
-    """Candidates not placed, with the reason: no eligible slot, or capacity taken."""
+    """Candidates not placed, with the reason: no eligible slot, joint group, or capacity taken.
+
+    ``joint_group``: the candidate has eligible pairs but belongs to a joint group that was
+    not placed (the whole group is kept out when it cannot be placed in one prefecture).
+    """
     with_pairs = edges.candidate_ids.gather(np.unique(edges.cand))
+    in_group = instance.joint.get_column("candidate_id")
     return (
         instance.candidates.select("candidate_id")
         .filter(~pl.col("candidate_id").is_in(assignments.get_column("candidate_id").implode()))
         .with_columns(
-            pl.when(pl.col("candidate_id").is_in(with_pairs.implode()))
-            .then(pl.lit("capacity_taken"))
-            .otherwise(pl.lit("no_eligible_slot"))
+            pl.when(~pl.col("candidate_id").is_in(with_pairs.implode()))
+            .then(pl.lit("no_eligible_slot"))
+            .when(pl.col("candidate_id").is_in(in_group.implode()))
+            .then(pl.lit("joint_group"))
+            .otherwise(pl.lit("capacity_taken"))
             .alias("reason")
         )
         .sort("candidate_id")

@@ -126,7 +126,7 @@ def solve(
         raise ValueError(f"caps must be one of {', '.join(CAP_MODES)}, got {caps!r}")
     if caps == "flexible" and proposing != "candidate":
         raise ValueError("caps='flexible' needs proposing='candidate' (flexible DA is candidate-proposing)")
-    crossing = instance.policy.crossing_rules
+    crossing = instance.policy.crossing_rules + (["joint applications"] if instance.joint.height else [])
     if backend is None:
         backend = "cpsat" if crossing else "ortools"
     if backend not in BACKENDS:
@@ -135,12 +135,17 @@ def solve(
         raise UnsupportedPolicyError(
             f"policy {instance.policy.name!r} has {' and '.join(crossing)}, which cross the sector "
             f"caps: the {backend} backend (a min-cost flow) cannot keep them. Use --backend cpsat "
-            "(small instances)" + (" or --method stable." if not instance.policy.diversity.active else ".")
+            "(small instances)" + (" or --method stable." if crossing == ["regional caps"] else ".")
         )
     if method == "stable" and instance.policy.diversity.active:
         raise UnsupportedPolicyError(
             f"policy {instance.policy.name!r} has nationality rules (share cap or peer support); "
             "stable matching does not keep them yet. Use --method optimal (CP-SAT, small instances)."
+        )
+    if method == "stable" and instance.joint.height:
+        raise UnsupportedPolicyError(
+            "the instance has joint applications (a joint table); stable matching does not keep "
+            "them yet. Use --method optimal (CP-SAT, small instances)."
         )
     timings = dict(timings or {})
     with _phase(timings, "eligibility"):
@@ -157,6 +162,15 @@ def solve(
             )
     extra: dict[str, Any] = {}
     tables: dict[str, pl.DataFrame] = {}
+    if instance.joint.height:
+        never = never_placeable_groups(instance, edges)
+        extra["joint_never_placeable"] = {"count": len(never), "groups": never[:20]}
+        if never:
+            log.warning(
+                "%d joint groups share no eligible prefecture and cannot be placed (first: %s)",
+                len(never),
+                ", ".join(never[:5]),
+            )
     if method == "optimal":
         status, message, chosen = _solve_optimal(
             instance, edges, timings, backend=backend, verify=verify, extra=extra
@@ -225,6 +239,8 @@ def _solve_optimal(
                 score_decimals=decimals,
                 nationality=nationality_codes(instance, edges),
                 diversity=instance.policy.diversity,
+                joint_group=joint_groups(instance, edges),
+                edge_prefecture=edge_prefectures(instance, edges),
             )
         return cp.status, cp.message, cp.chosen
     if backend == "ortools":
@@ -256,6 +272,52 @@ def nationality_codes(instance: Instance, edges: Edges) -> np.ndarray[Any, np.dt
         .to_numpy()
     )
     return np.unique(nat, return_inverse=True)[1].astype(np.int64)
+
+
+def never_placeable_groups(instance: Instance, edges: Edges) -> list[str]:
+    """Joint groups whose members have no eligible prefecture in common (ids, sorted)."""
+    pairs = pl.DataFrame(
+        {
+            "candidate_id": edges.candidate_ids.gather(edges.cand),
+            "pref": edge_prefectures(instance, edges),
+        }
+    ).unique()
+    members = instance.joint.group_by("group_id").agg(pl.len().alias("members"))
+    shared = (
+        instance.joint.join(pairs, on="candidate_id", how="inner")
+        .group_by("group_id", "pref")
+        .agg(pl.len().alias("n"))
+        .join(members, on="group_id")
+        .filter(pl.col("n") == pl.col("members"))
+        .get_column("group_id")
+        .unique()
+    )
+    return sorted(set(members.get_column("group_id").to_list()) - set(shared.to_list()))
+
+
+def joint_groups(instance: Instance, edges: Edges) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """A joint-group index per candidate index of ``edges`` (-1: applies alone)."""
+    if instance.joint.height == 0:
+        return np.full(len(edges.candidate_ids), -1, dtype=np.int64)
+    groups = instance.joint.get_column("group_id").unique().sort()
+    code = dict(zip(groups.to_list(), range(groups.len()), strict=True))
+    of = dict(
+        zip(instance.joint["candidate_id"].to_list(), instance.joint["group_id"].to_list(), strict=True)
+    )
+    return np.array([code[of[c]] if c in of else -1 for c in edges.candidate_ids.to_list()], dtype=np.int64)
+
+
+def edge_prefectures(instance: Instance, edges: Edges) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """A prefecture code per edge (the employer's prefecture)."""
+    pref = (
+        edges.slots.select("employer_id")
+        .join(instance.employers.select("employer_id", "prefecture"), on="employer_id", how="left")
+        .get_column("prefecture")
+        .fill_null("")
+        .to_numpy()
+    )
+    codes = np.unique(pref, return_inverse=True)[1].astype(np.int64)
+    return codes[edges.slot]
 
 
 def _solve_stable(

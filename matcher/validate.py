@@ -352,6 +352,20 @@ def validate_tables(
     else:
         frames["incumbents"] = pl.DataFrame(schema=SCHEMA["incumbents"])
 
+    if (t := usable.get("joint")) is not None:
+        c = checkers["joint"] = _Checker("joint", t, "candidate_id", problems)
+        frames["joint"] = c.finish({"group_id": c.ident("group_id"), "candidate_id": c.ident("candidate_id")})
+        c.duplicates(["candidate_id"], frames["joint"], "joint-group member (candidate in two groups)")
+        alone = pl.col("group_id").is_not_null() & (pl.len().over("group_id") == 1)
+        c.report(
+            pl.lit(frames["joint"].select(alone).to_series()),
+            "group_id",
+            "joint group with one member",
+            pl.concat_str([pl.lit("'"), c.text("group_id"), pl.lit("'")]),
+        )
+    else:
+        frames["joint"] = pl.DataFrame(schema=SCHEMA["joint"])
+
     _check_references(frames, checkers, policy)
     problems.raise_if_any("instance")
     if any(name not in frames for name, (required, _, _) in TABLES.items() if required):
@@ -365,6 +379,7 @@ def validate_tables(
         preferences=frames["preferences"].sort("candidate_id", "rank"),
         employer_rankings=frames["employer_rankings"].sort("employer_id", "rank"),
         incumbents=frames["incumbents"].sort("candidate_id"),
+        joint=frames["joint"].sort("group_id", "candidate_id"),
         policy=policy,
         source=source,
         content_hash=content_hash,
@@ -392,6 +407,7 @@ def _check_references(frames: dict[str, pl.DataFrame], checkers: dict[str, _Chec
     unknown("employer_rankings", "candidate_id", cand_ids, "candidate (not in candidates)")
     unknown("incumbents", "candidate_id", cand_ids, "candidate (not in candidates)")
     unknown("incumbents", "employer_id", emp_ids, "employer (not in employers)")
+    unknown("joint", "candidate_id", cand_ids, "candidate (not in candidates)")
     if "incumbents" in checkers and "slots" in frames:
         # An incumbent works in a program its employer declared in slots.
         inc = frames["incumbents"]

@@ -40,6 +40,7 @@ KINDS = (
     "regional_cap",
     "nationality_share",
     "peer_support",
+    "joint",
     "objective",
 )
 
@@ -297,6 +298,26 @@ def verify_assignment(
                 per,
                 pl.format("{}/{}: 1 < 2", "employer_id", "nationality"),
             )
+
+    # Joint applications: a group is placed whole, in one prefecture, or not at all.
+    if instance.joint.height:
+        per_group = (
+            instance.joint.join(a.select("candidate_id", "employer_id"), on="candidate_id", how="left")
+            .join(instance.employers.select("employer_id", "prefecture"), on="employer_id", how="left")
+            .group_by("group_id")
+            .agg(
+                pl.len().alias("members"),
+                pl.col("employer_id").is_not_null().sum().alias("placed"),
+                pl.col("prefecture").drop_nulls().n_unique().alias("prefectures"),
+            )
+            .sort("group_id")
+        )
+        flag(
+            "joint",
+            ((pl.col("placed") > 0) & (pl.col("placed") < pl.col("members"))) | (pl.col("prefectures") > 1),
+            per_group,
+            pl.format("{}: {} of {} placed, {} prefectures", "group_id", "placed", "members", "prefectures"),
+        )
 
     # The objective, recomputed from the instance's own scores and ranks.
     recomputed = {

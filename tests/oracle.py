@@ -140,6 +140,24 @@ def diversity_ok(inst: Instance, chosen: list[Pair]) -> bool:
     return True
 
 
+def joint_ok(inst: Instance, chosen: list[Pair]) -> bool:
+    """Every joint group placed whole in one prefecture, or not at all."""
+    if inst.joint.height == 0:
+        return True
+    pref = dict(
+        zip(inst.employers["employer_id"].to_list(), inst.employers["prefecture"].to_list(), strict=True)
+    )
+    where = {p.cand: pref[p.slot[0]] for p in chosen}
+    groups: dict[str, list[str]] = {}
+    for g, c in inst.joint.select("group_id", "candidate_id").iter_rows():
+        groups.setdefault(g, []).append(c)
+    for members in groups.values():
+        placed = [where[c] for c in members if c in where]
+        if placed and (len(placed) < len(members) or len(set(placed)) > 1):
+            return False
+    return True
+
+
 def brute_force(inst: Instance) -> tuple[int, int, int]:
     """Lexicographic optimum (matched, score in hundredths, -rank sum) by enumeration."""
     pairs = eligible_pairs(inst)
@@ -154,7 +172,9 @@ def brute_force(inst: Instance) -> tuple[int, int, int]:
         cs = set(chosen)
         if any(len(cs.intersection(idx)) > cap for idx, cap in groups):
             continue
-        if not diversity_ok(inst, [pairs[i] for i in chosen]):
+        if not diversity_ok(inst, [pairs[i] for i in chosen]) or not joint_ok(
+            inst, [pairs[i] for i in chosen]
+        ):
             continue
         key = (len(chosen), sum(pairs[i].score for i in chosen), -sum(pairs[i].rank for i in chosen))
         best = max(best, key)

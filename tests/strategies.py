@@ -77,6 +77,7 @@ def instances(
     fractional: bool = False,
     regional: bool = False,
     diversity: bool = False,
+    joint: bool = False,
 ) -> Instance:
     """A random small instance; scores are integers, or have one decimal when fractional."""
     nc = draw(st.integers(1, max_candidates))
@@ -126,7 +127,18 @@ def instances(
         if diversity or (with_policy and draw(st.booleans()))
         else None
     )
+    joint_rows = []
+    if joint:
+        # Consecutive pairs (and a trio at most) of a random order form the groups.
+        order = draw(st.permutations(cids))
+        size = draw(st.integers(0, len(order)))
+        k = 0
+        while k + 1 < size:
+            width = 3 if k + 2 < size and draw(st.booleans()) else 2
+            joint_rows += [{"group_id": f"g{k}", "candidate_id": c} for c in order[k : k + width]]
+            k += width
     return instance_from_frames(
+        joint=pl.DataFrame(joint_rows, schema={"group_id": pl.String, "candidate_id": pl.String}),
         candidates=pl.DataFrame(cand),
         aptitudes=pl.DataFrame(
             apt_rows,

@@ -795,3 +795,16 @@ def test_python_dash_m_bad_instance(bad_dir: Path, tmp_path: Path) -> None:
     assert proc.returncode == 2, proc.stderr
     _assert_reports_problems(proc.stderr, proc.stdout)
     assert not out.exists()
+
+
+def test_joint_table_problems_reported_together(tiny_frames: Frames, write_instance: WriteInstance) -> None:
+    frames: dict[str, pl.DataFrame | bytes | None] = dict(tiny_frames)
+    frames["joint"] = pl.DataFrame(
+        {"group_id": ["G1", "G1", "G2", "G3", "G3"], "candidate_id": ["C1", "C5", "C2", "C9", "C1"]}
+    )
+    with pytest.raises(InputError) as err:
+        load_instance(write_instance(frames))
+    find_problem(err.value, "joint.csv", 1, "candidate_id", "candidate in two groups")
+    find_problem(err.value, "joint.csv", 3, "group_id", "joint group with one member")
+    find_problem(err.value, "joint.csv", 4, "candidate_id", "unknown candidate")
+    find_problem(err.value, "joint.csv", 5, "candidate_id", "candidate in two groups")

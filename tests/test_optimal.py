@@ -109,3 +109,12 @@ def test_diversity_is_refused_where_it_cannot_be_kept() -> None:
     for kwargs in ({"backend": "ortools"}, {"backend": "core"}, {"method": "stable"}):
         with pytest.raises(UnsupportedPolicyError, match=r"peer support|nationality"):
             matcher.solve(inst, **kwargs)  # type: ignore[arg-type]
+
+
+@FAST
+@given(instances(max_candidates=5, max_employers=3, joint=True))
+def test_joint_optimum_matches_brute_force(inst: Instance) -> None:
+    """Joint groups (one prefecture or none, CP-SAT) against plain enumeration."""
+    res = matcher.solve(inst)
+    assert res.status is matcher.Status.OPTIMAL
+    assert _key(res) == brute_force(inst)

@@ -178,8 +178,8 @@ def test_planted_violation(
 
 
 def test_every_kind_is_planted() -> None:
-    # objective and not_listed are planted by the tests below (they need other inputs).
-    planted = set().union(*(c[3] for c in CASES)) | {"objective", "not_listed"}
+    # objective, not_listed and joint are planted by the tests below (they need other inputs).
+    planted = set().union(*(c[3] for c in CASES)) | {"objective", "not_listed", "joint"}
     assert planted == set(KINDS)
 
 
@@ -313,3 +313,18 @@ def test_cli_verify_missing_assignments(tiny_dir: Path, tmp_path: Path) -> None:
     res = runner.invoke(app, ["verify", str(tiny_dir), str(out)])
     assert res.exit_code == 2
     assert "no assignments.csv or assignments.parquet" in res.stderr
+
+
+def test_planted_joint_violations(tiny_dir: Path, neutral_rows: Rows) -> None:
+    """Members placed in two prefectures, and a group placed in part, are both caught."""
+    inst = load_instance(tiny_dir)
+    joint = pl.DataFrame({"group_id": ["G1", "G1", "G2", "G2"], "candidate_id": ["C1", "C2", "C4", "C5"]})
+    inst = dataclasses.replace(inst, joint=joint)
+    res = verify_assignment(inst, pl.DataFrame(neutral_rows))
+    assert res.kinds() == {"joint"}
+    found = next(v for v in res.violations if v.kind == "joint")
+    assert found.count == 2
+    assert "G1: 2 of 2 placed, 2 prefectures" in found.examples
+    assert "G2: 1 of 2 placed, 1 prefectures" in found.examples
+    ok = [r for r in neutral_rows if r["candidate_id"] not in ("C1", "C2", "C4")]
+    assert verify_assignment(inst, pl.DataFrame(ok)).kinds() == set()

@@ -75,6 +75,33 @@ def _diversity(
                     model.add(count == 0).only_enforce_if(~some)
 
 
+def _joint(
+    model: cp_model.CpModel,
+    x: list[cp_model.IntVar],
+    edges: Edges,
+    group: npt.NDArray[np.int64],
+    pref: npt.NDArray[np.int64],
+) -> None:
+    """Members of a joint group: placed in the same prefecture, or none of them."""
+    cand = edges.cand.astype(np.int64)
+    ids = np.flatnonzero(group[cand] >= 0)
+    members_of: dict[int, list[int]] = {}
+    for c in np.flatnonzero(group >= 0):
+        members_of.setdefault(int(group[c]), []).append(int(c))
+    placed_in: dict[tuple[int, int], list[int]] = {}
+    for e in ids.tolist():
+        placed_in.setdefault((int(cand[e]), int(pref[e])), []).append(e)
+    for _, members in sorted(members_of.items()):
+        mset = set(members)
+        prefs = sorted({p for (m, p) in placed_in if m in mset})
+        # Every member is placed in prefecture p exactly when the first member is (a member
+        # without a pair in p, or without any pair, keeps the whole group out of p).
+        for p in prefs:
+            first = cp_model.LinearExpr.sum([x[e] for e in placed_in.get((members[0], p), [])])
+            for m in members[1:]:
+                model.add(cp_model.LinearExpr.sum([x[e] for e in placed_in.get((m, p), [])]) == first)
+
+
 def solve_cpsat(
     edges: Edges,
     *,
@@ -82,11 +109,15 @@ def solve_cpsat(
     time_limit_s: float = 60.0,
     nationality: npt.NDArray[np.int64] | None = None,
     diversity: Diversity | None = None,
+    joint_group: npt.NDArray[np.int64] | None = None,
+    edge_prefecture: npt.NDArray[np.int64] | None = None,
 ) -> CpSatSolution:
     """Lexicographic welfare optimum under every cap, regional caps included.
 
     ``diversity`` (with ``nationality``, a code per candidate index) adds the policy's
-    nationality rules per employer.
+    nationality rules per employer. ``joint_group`` (a group index per candidate, -1 for
+    none) with ``edge_prefecture`` (a prefecture code per edge) adds joint applications:
+    a group's members are placed in one prefecture, or none of them is.
     """
     n = edges.n_pairs
     if n > MAX_PAIRS:
@@ -131,6 +162,11 @@ def solve_cpsat(
         if nationality is None:
             raise ValueError("diversity rules need the candidates' nationality codes")
         _diversity(model, x, edges, nationality, diversity)
+
+    if joint_group is not None and (joint_group >= 0).any():
+        if edge_prefecture is None:
+            raise ValueError("joint applications need the prefecture of every edge")
+        _joint(model, x, edges, joint_group, edge_prefecture)
 
     score = np.rint(edges.score * 10**score_decimals).astype(np.int64)
     rank = edges.rank.astype(np.int64)
