@@ -174,9 +174,19 @@ def solve_cmd(
         str | None,
         typer.Option(
             help=f"Optimal: exact backend, one of {', '.join(BACKENDS)} "
-            "(default: cpsat when the policy has regional caps, else ortools)."
+            "(default: cpsat when the policy has rules that cross the sector caps: regional "
+            "caps, floors, nationality rules, joint applications; else ortools)."
         ),
     ] = None,
+    time_limit: Annotated[
+        float,
+        typer.Option(
+            "--time-limit",
+            min=0.01,
+            help="CP-SAT backend: seconds for the whole solve; when they run out the best "
+            "assignment is returned as feasible, with its bound and gap.",
+        ),
+    ] = 60.0,
     proposing: Annotated[
         str, typer.Option(help=f"Stable: who proposes, one of {', '.join(PROPOSING)}.")
     ] = "candidate",
@@ -224,6 +234,7 @@ def solve_cmd(
             compare_optimal=compare_optimal,
             max_pairs=max_pairs,
             seed=seed,
+            time_limit=time_limit,
             timings=timings,
         )
         if out is not None:
@@ -255,6 +266,16 @@ def solve_cmd(
                 f"{p['matched_lost']:,} fewer placed, {p['score_lost']:,.2f} less score than optimal",
             )
         )
+    if s.get("bound"):
+        bd = s["bound"]
+        rows.append(
+            (
+                "bound",
+                f"{bd['level']}: {bd['objective']:,.0f} of at most {bd['bound']:,.0f} (gap {bd['gap']:.2%})",
+            )
+        )
+    if s.get("conflict"):
+        rows.append(("conflict", "; ".join(s["conflict"][:5])))
     rows.append(("verified", "yes" if s.get("verified") else "no"))
     rows.append(("time (s)", ", ".join(f"{k} {v:.2f}" for k, v in s["timings_s"].items())))
     if out is not None:

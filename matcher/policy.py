@@ -115,6 +115,34 @@ class RegionalCap(_Strict):
     groups: list[str] = Field(default_factory=list)
 
 
+class Floor(_Strict):
+    """At least ``min`` placements (or ``min_share`` of declared capacity) in a set of prefectures.
+
+    The set is a named ``region``, an explicit ``prefectures`` list, or every prefecture
+    outside a region (``outside_region``): exactly one of the three. ``per = "region"``
+    counts the whole set; ``per = "employer"`` applies the floor to each employer there
+    (``min_share`` of that employer's declared capacity). ``sectors`` and ``groups`` narrow
+    what counts (default: all). ``penalty = 0``: a hard floor (a policy that cannot meet
+    it is infeasible); ``penalty = k > 0``: soft, each missing placement costs as much as
+    ``k`` placements in the first objective level.
+    """
+
+    name: str = ""
+    region: str | None = None
+    prefectures: list[str] = Field(default_factory=list)
+    outside_region: str | None = None
+    min: NonNegInt | None = None
+    min_share: Annotated[float, Field(ge=0, le=1)] | None = None
+    per: Literal["region", "employer"] = "region"
+    sectors: list[str] = Field(default_factory=list)
+    groups: list[str] = Field(default_factory=list)
+    penalty: NonNegInt = 0
+
+    @property
+    def hard(self) -> bool:
+        return self.penalty == 0
+
+
 class Diversity(_Strict):
     """Nationality rules per employer (all its sectors together); off unless set.
 
@@ -218,6 +246,7 @@ class Policy(_Strict):
     sectors: dict[str, SectorPolicy] = Field(default_factory=dict)
     intake: list[IntakeRule] = Field(default_factory=list)
     regional_caps: list[RegionalCap] = Field(default_factory=list)
+    floors: list[Floor] = Field(default_factory=list)
     diversity: Diversity = Field(default_factory=Diversity)
     limits: Limits = Field(default_factory=Limits)
     objective: Objective = Field(default_factory=Objective)
@@ -230,6 +259,8 @@ class Policy(_Strict):
         out = []
         if self.regional_caps:
             out.append("regional caps")
+        if self.floors:
+            out.append("floors")
         if self.diversity.max_share is not None:
             out.append("a nationality share cap")
         if self.diversity.peer_support:
@@ -239,6 +270,18 @@ class Policy(_Strict):
     def regional_prefectures(self, rc: RegionalCap) -> list[str]:
         """The prefectures a regional cap counts."""
         return list(self.regions[rc.region]) if rc.region is not None else list(rc.prefectures)
+
+    def floor_prefectures(self, fl: Floor) -> list[str]:
+        """The prefectures a floor counts."""
+        if fl.region is not None:
+            return list(self.regions[fl.region])
+        if fl.outside_region is not None:
+            inside = set(self.regions[fl.outside_region])
+            return [p for p in PREFECTURES if p not in inside]
+        return list(fl.prefectures)
+
+    def floor_name(self, k: int) -> str:
+        return self.floors[k].name or f"floors[{k}]"
 
     def group_of(self, track: str) -> str:
         """Track group of a track (a track outside every group is its own group)."""
@@ -468,6 +511,26 @@ def _check_consistency(policy: Policy, source: str) -> list[Problem]:
             if policy.sectors and s not in policy.sectors:
                 bad(f"{key}.sectors", f"unknown sector {s!r}")
         for g in rc.groups:
+            if g not in groups:
+                bad(f"{key}.groups", f"unknown track group {g!r} (allowed: {', '.join(sorted(groups))})")
+    for i, fl in enumerate(policy.floors):
+        key = f"floors[{i}]"
+        if sum(x is not None and x != [] for x in (fl.region, fl.prefectures, fl.outside_region)) != 1:
+            bad(key, "give exactly one of region, prefectures or outside_region")
+        for name in (fl.region, fl.outside_region):
+            if name is not None and name not in policy.regions:
+                bad(f"{key}.region", f"unknown region {name!r}")
+        for p in fl.prefectures:
+            if p not in PREFECTURES:
+                bad(f"{key}.prefectures", f"unknown prefecture {p!r}")
+        if (fl.min is None) == (fl.min_share is None):
+            bad(key, "give either min or min_share")
+        if fl.per == "employer" and fl.min_share is None:
+            bad(f"{key}.per", "a floor per employer needs min_share (a share of its declared capacity)")
+        for s in fl.sectors:
+            if policy.sectors and s not in policy.sectors:
+                bad(f"{key}.sectors", f"unknown sector {s!r}")
+        for g in fl.groups:
             if g not in groups:
                 bad(f"{key}.groups", f"unknown track group {g!r} (allowed: {', '.join(sorted(groups))})")
     tp = policy.transfer

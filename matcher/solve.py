@@ -11,6 +11,7 @@ from typing import Any, Final
 import numpy as np
 import polars as pl
 
+from matcher import constraints
 from matcher.eligibility import Edges, build_edges
 from matcher.errors import MatcherError
 from matcher.model import Instance
@@ -64,6 +65,7 @@ def solve(
     max_pairs: int | None = None,
     seed: int = 0,
     verify: bool = True,
+    time_limit: float = 60.0,
     timings: dict[str, float] | None = None,
 ) -> MatchResult:
     """Assign candidates to employers' slots.
@@ -96,6 +98,10 @@ def solve(
         Seeds the lottery (stable) and the pair sampling of ``max_pairs_per_candidate``.
     verify : bool
         Recheck the result with the independent verifier (default True).
+    time_limit : float
+        CP-SAT backend only: seconds for the whole solve (default 60). When it runs out
+        the best assignment found comes back ``feasible``, with the unproven level's
+        bound and gap in the summary (``bound``).
     timings : dict, optional
         Earlier phase times (e.g. loading) to report in the summary.
 
@@ -142,6 +148,11 @@ def solve(
             f"policy {instance.policy.name!r} has nationality rules (share cap or peer support); "
             "stable matching does not keep them yet. Use --method optimal (CP-SAT, small instances)."
         )
+    if method == "stable" and instance.policy.floors:
+        raise UnsupportedPolicyError(
+            f"policy {instance.policy.name!r} has floors; stable matching does not keep them yet. "
+            "Use --method optimal (CP-SAT, small instances)."
+        )
     if method == "stable" and instance.joint.height:
         raise UnsupportedPolicyError(
             "the instance has joint applications (a joint table); stable matching does not keep "
@@ -163,7 +174,7 @@ def solve(
     extra: dict[str, Any] = {}
     tables: dict[str, pl.DataFrame] = {}
     if instance.joint.height:
-        never = never_placeable_groups(instance, edges)
+        never = constraints.never_placeable_groups(instance, edges)
         extra["joint_never_placeable"] = {"count": len(never), "groups": never[:20]}
         if never:
             log.warning(
@@ -173,7 +184,7 @@ def solve(
             )
     if method == "optimal":
         status, message, chosen = _solve_optimal(
-            instance, edges, timings, backend=backend, verify=verify, extra=extra
+            instance, edges, timings, backend=backend, verify=verify, extra=extra, time_limit=time_limit
         )
     else:
         status, message, chosen = _solve_stable(
@@ -227,21 +238,28 @@ def _solve_optimal(
     backend: str,
     verify: bool,
     extra: dict[str, Any],
+    time_limit: float = 60.0,
 ) -> tuple[Status, str, np.ndarray[Any, np.dtype[np.int64]]]:
     decimals = instance.policy.objective.score_decimals
     extra["backend"] = backend
     if backend == "cpsat":
         from matcher.solvers.cpsat import solve_cpsat
 
-        with _phase(timings, "solve"):
-            cp = solve_cpsat(
-                edges,
-                score_decimals=decimals,
-                nationality=nationality_codes(instance, edges),
-                diversity=instance.policy.diversity,
-                joint_group=joint_groups(instance, edges),
-                edge_prefecture=edge_prefectures(instance, edges),
+        inputs = constraints.crossing_inputs(instance, edges)
+        unreachable = constraints.unreachable_floors(inputs["floors"])
+        if unreachable:
+            # Found before any solve: a hard floor above what eligible candidates can supply.
+            extra["conflict"] = unreachable[:20]
+            message = f"infeasible: {len(unreachable)} hard floors cannot be met: " + "; ".join(
+                unreachable[:5]
             )
+            return Status.INFEASIBLE, message, np.zeros(0, dtype=np.int64)
+        with _phase(timings, "solve"):
+            cp = solve_cpsat(edges, score_decimals=decimals, time_limit_s=time_limit, **inputs)
+        if cp.bound is not None:
+            extra["bound"] = cp.bound
+        if cp.conflict:
+            extra["conflict"] = cp.conflict
         return cp.status, cp.message, cp.chosen
     if backend == "ortools":
         from matcher.solvers.flow import solve_flow
@@ -272,52 +290,6 @@ def nationality_codes(instance: Instance, edges: Edges) -> np.ndarray[Any, np.dt
         .to_numpy()
     )
     return np.unique(nat, return_inverse=True)[1].astype(np.int64)
-
-
-def never_placeable_groups(instance: Instance, edges: Edges) -> list[str]:
-    """Joint groups whose members have no eligible prefecture in common (ids, sorted)."""
-    pairs = pl.DataFrame(
-        {
-            "candidate_id": edges.candidate_ids.gather(edges.cand),
-            "pref": edge_prefectures(instance, edges),
-        }
-    ).unique()
-    members = instance.joint.group_by("group_id").agg(pl.len().alias("members"))
-    shared = (
-        instance.joint.join(pairs, on="candidate_id", how="inner")
-        .group_by("group_id", "pref")
-        .agg(pl.len().alias("n"))
-        .join(members, on="group_id")
-        .filter(pl.col("n") == pl.col("members"))
-        .get_column("group_id")
-        .unique()
-    )
-    return sorted(set(members.get_column("group_id").to_list()) - set(shared.to_list()))
-
-
-def joint_groups(instance: Instance, edges: Edges) -> np.ndarray[Any, np.dtype[np.int64]]:
-    """A joint-group index per candidate index of ``edges`` (-1: applies alone)."""
-    if instance.joint.height == 0:
-        return np.full(len(edges.candidate_ids), -1, dtype=np.int64)
-    groups = instance.joint.get_column("group_id").unique().sort()
-    code = dict(zip(groups.to_list(), range(groups.len()), strict=True))
-    of = dict(
-        zip(instance.joint["candidate_id"].to_list(), instance.joint["group_id"].to_list(), strict=True)
-    )
-    return np.array([code[of[c]] if c in of else -1 for c in edges.candidate_ids.to_list()], dtype=np.int64)
-
-
-def edge_prefectures(instance: Instance, edges: Edges) -> np.ndarray[Any, np.dtype[np.int64]]:
-    """A prefecture code per edge (the employer's prefecture)."""
-    pref = (
-        edges.slots.select("employer_id")
-        .join(instance.employers.select("employer_id", "prefecture"), on="employer_id", how="left")
-        .get_column("prefecture")
-        .fill_null("")
-        .to_numpy()
-    )
-    codes = np.unique(pref, return_inverse=True)[1].astype(np.int64)
-    return codes[edges.slot]
 
 
 def _solve_stable(

@@ -8,7 +8,9 @@ eligibility or in a solver cannot hide itself. Used after every solve and by
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -40,6 +42,7 @@ KINDS = (
     "regional_cap",
     "nationality_share",
     "peer_support",
+    "floor",
     "joint",
     "objective",
 )
@@ -298,6 +301,47 @@ def verify_assignment(
                 per,
                 pl.format("{}/{}: 1 < 2", "employer_id", "nationality"),
             )
+
+    # Hard floors: placements (per region or per employer) at least the floor, which is
+    # recomputed from the declared capacity of the counted slots.
+    if policy.floors:
+        emp_pref = instance.employers.select("employer_id", "prefecture")
+        placed = ag.join(emp_pref, on="employer_id", how="left")
+        declared = instance.slots.join(emp_pref, on="employer_id", how="left").with_columns(
+            pl.col("track").replace_strict(groups, default=None, return_dtype=pl.String).alias("group")
+        )
+        short: list[str] = []
+        for k, fl in enumerate(policy.floors):
+            if not fl.hard:
+                continue
+            counted = pl.col("prefecture").is_in(policy.floor_prefectures(fl))
+            if fl.sectors:
+                counted = counted & pl.col("sector").is_in(fl.sectors)
+            if fl.groups:
+                counted = counted & pl.col("group").is_in(fl.groups)
+            cap = declared.filter(counted)
+            got = placed.filter(counted)
+            if fl.per == "employer":
+                table = (
+                    cap.group_by("employer_id")
+                    .agg(pl.col("capacity").sum())
+                    .join(got.group_by("employer_id").agg(pl.len().alias("n")), on="employer_id", how="left")
+                    .with_columns(pl.col("n").fill_null(0))
+                    .sort("employer_id")
+                )
+                rows = [(f"{policy.floor_name(k)}/{e}", int(n), int(c)) for e, c, n in table.iter_rows()]
+            else:
+                rows = [(policy.floor_name(k), got.height, int(cap.get_column("capacity").sum()))]
+            for label, n, capacity in rows:
+                need = (
+                    fl.min
+                    if fl.min is not None
+                    else math.ceil(Fraction(fl.min_share or 0).limit_denominator(1000) * capacity)
+                )
+                if n < need:
+                    short.append(f"{label}: {n} < {need}")
+        if short:
+            out.violations.append(Violation("floor", len(short), short[:MAX_LISTED]))
 
     # Joint applications: a group is placed whole, in one prefecture, or not at all.
     if instance.joint.height:

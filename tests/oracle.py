@@ -4,7 +4,10 @@ raw tables, then brute force (tiny) or CP-SAT solved lexicographically (small)."
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
 
 import numpy as np
 from ortools.sat.python import cp_model
@@ -158,15 +161,66 @@ def joint_ok(inst: Instance, chosen: list[Pair]) -> bool:
     return True
 
 
-def brute_force(inst: Instance) -> tuple[int, int, int]:
-    """Lexicographic optimum (matched, score in hundredths, -rank sum) by enumeration."""
+def floor_units(inst: Instance, pairs: list[Pair]) -> list[tuple[list[int], int, int]]:
+    """(pair indices, required, penalty) for every floor unit of the policy, counted directly."""
+    pol = inst.policy
+    pref = dict(
+        zip(inst.employers["employer_id"].to_list(), inst.employers["prefecture"].to_list(), strict=True)
+    )
+    units: list[tuple[list[int], int, int]] = []
+    for fl in pol.floors:
+        if fl.region is not None:
+            prefs = set(pol.regions[fl.region])
+        elif fl.outside_region is not None:
+            prefs = {p for p in set(pref.values()) if p not in set(pol.regions[fl.outside_region])}
+        else:
+            prefs = set(fl.prefectures)
+
+        def counts(e: str, s: str, t: str, prefs: set[str] = prefs, fl: Any = fl) -> bool:
+            return (
+                pref[e] in prefs
+                and (not fl.sectors or s in fl.sectors)
+                and (not fl.groups or pol.group_of(t) in fl.groups)
+            )
+
+        slots = [
+            (r["employer_id"], r["sector"], r["track"], r["capacity"])
+            for r in inst.slots.iter_rows(named=True)
+        ]
+        owners = sorted({e for e, s, t, _ in slots if counts(e, s, t)}) if fl.per == "employer" else [None]
+        for owner in owners:
+            mine = [(e, s, t, c) for e, s, t, c in slots if counts(e, s, t) and owner in (None, e)]
+            capacity = sum(c for *_, c in mine)
+            keys = {(e, s, t) for e, s, t, _ in mine}
+            idx = [i for i, p in enumerate(pairs) if p.slot in keys]
+            share = Fraction(fl.min_share).limit_denominator(1000) if fl.min_share is not None else None
+            required = fl.min if fl.min is not None else math.ceil((share or 0) * capacity)
+            units.append((idx, int(required), fl.penalty))
+    return units
+
+
+def floor_penalty(units: list[tuple[list[int], int, int]], chosen: set[int]) -> int | None:
+    """Total penalty of soft floors, or None if a hard floor is not met."""
+    total = 0
+    for idx, required, penalty in units:
+        short = max(0, required - len(chosen.intersection(idx)))
+        if short and penalty == 0:
+            return None
+        total += penalty * short
+    return total
+
+
+def brute_force(inst: Instance) -> tuple[int, int, int] | None:
+    """Lexicographic optimum (matched minus floor penalties, score in hundredths, -rank sum)
+    by enumeration; None when no assignment meets the hard floors."""
     pairs = eligible_pairs(inst)
     groups = cap_groups(inst, pairs)
+    floors = floor_units(inst, pairs)
     by_cand: dict[str, list[int]] = {}
     for i, p in enumerate(pairs):
         by_cand.setdefault(p.cand, []).append(i)
     options = [[None, *idx] for idx in by_cand.values()]
-    best = (0, 0, 0)
+    best: tuple[int, int, int] | None = None
     for choice in itertools.product(*options):
         chosen = [i for i in choice if i is not None]
         cs = set(chosen)
@@ -176,8 +230,11 @@ def brute_force(inst: Instance) -> tuple[int, int, int]:
             inst, [pairs[i] for i in chosen]
         ):
             continue
-        key = (len(chosen), sum(pairs[i].score for i in chosen), -sum(pairs[i].rank for i in chosen))
-        best = max(best, key)
+        pen = floor_penalty(floors, cs)
+        if pen is None:
+            continue
+        key = (len(chosen) - pen, sum(pairs[i].score for i in chosen), -sum(pairs[i].rank for i in chosen))
+        best = key if best is None else max(best, key)
     return best
 
 

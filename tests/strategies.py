@@ -17,7 +17,9 @@ PREFS = ("Tokyo", "Iwate", "Osaka")
 
 
 @st.composite
-def policies(draw: st.DrawFn, regional: bool = False, diversity: bool = False) -> dict[str, Any]:
+def policies(
+    draw: st.DrawFn, regional: bool = False, diversity: bool = False, floors: bool = False
+) -> dict[str, Any]:
     """A random policy exercising rules, national and total caps, intake rules."""
     pol: dict[str, Any] = {
         "name": "random",
@@ -59,6 +61,28 @@ def policies(draw: st.DrawFn, regional: bool = False, diversity: bool = False) -
     pol["intake"] = intake
     if regional and draw(st.booleans()):
         pol["regional_caps"] = [{"region": "metro", "cap": draw(st.integers(0, 4))}]
+    if floors:
+        fls = []
+        for _ in range(draw(st.integers(1, 2))):
+            fl: dict[str, Any] = {"penalty": draw(st.sampled_from([0, 0, 1, 3]))}
+            where = draw(st.sampled_from(["prefectures", "outside_region"]))
+            if where == "prefectures":
+                fl["prefectures"] = draw(
+                    st.lists(st.sampled_from(PREFS), min_size=1, max_size=2, unique=True)
+                )
+            else:
+                fl["outside_region"] = "metro"
+            if draw(st.booleans()):
+                fl["per"] = "employer"
+                fl["min_share"] = draw(st.sampled_from([0.3, 0.5, 1.0]))
+            elif draw(st.booleans()):
+                fl["min"] = draw(st.integers(0, 3))
+            else:
+                fl["min_share"] = draw(st.sampled_from([0.25, 0.5]))
+            if draw(st.booleans()):
+                fl["groups"] = [draw(st.sampled_from(["esdp", "ssw"]))]
+            fls.append(fl)
+        pol["floors"] = fls
     if diversity:
         div: dict[str, Any] = {"peer_support": draw(st.booleans())}
         if draw(st.booleans()):
@@ -78,6 +102,7 @@ def instances(
     regional: bool = False,
     diversity: bool = False,
     joint: bool = False,
+    floors: bool = False,
 ) -> Instance:
     """A random small instance; scores are integers, or have one decimal when fractional."""
     nc = draw(st.integers(1, max_candidates))
@@ -123,8 +148,8 @@ def instances(
             listed = draw(st.permutations(eids))[: draw(st.integers(1, ne))]
             pref_rows += [{"candidate_id": c, "employer_id": e, "rank": r + 1} for r, e in enumerate(listed)]
     policy = (
-        policy_from_dict(draw(policies(regional=regional, diversity=diversity)))
-        if diversity or (with_policy and draw(st.booleans()))
+        policy_from_dict(draw(policies(regional=regional, diversity=diversity, floors=floors)))
+        if diversity or floors or (with_policy and draw(st.booleans()))
         else None
     )
     joint_rows = []

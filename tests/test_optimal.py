@@ -118,3 +118,55 @@ def test_joint_optimum_matches_brute_force(inst: Instance) -> None:
     res = matcher.solve(inst)
     assert res.status is matcher.Status.OPTIMAL
     assert _key(res) == brute_force(inst)
+
+
+@FAST
+@given(instances(max_candidates=5, max_employers=3, floors=True))
+def test_floors_optimum_matches_brute_force(inst: Instance) -> None:
+    """Hard and soft floors (CP-SAT) against plain enumeration; infeasible when no assignment
+    meets the hard floors, with the conflicting floors named."""
+    from tests.oracle import eligible_pairs, floor_penalty, floor_units
+
+    best = brute_force(inst)
+    res = matcher.solve(inst)
+    if best is None:
+        assert res.status is matcher.Status.INFEASIBLE
+        assert res.summary.get("conflict")
+        return
+    assert res.status is matcher.Status.OPTIMAL, res.message
+    pairs = eligible_pairs(inst)
+    index = {(p.cand, p.slot): i for i, p in enumerate(pairs)}
+    chosen = {
+        index[(r["candidate_id"], (r["employer_id"], r["sector"], r["track"]))]
+        for r in res.assignments.iter_rows(named=True)
+    }
+    pen = floor_penalty(floor_units(inst, pairs), chosen)
+    assert pen is not None
+    matched, score, neg_rank = _key(res)
+    assert (matched - pen, score, neg_rank) == best
+
+
+def test_floor_conflict_is_named_and_time_limit_reports_a_bound() -> None:
+    import dataclasses
+
+    from matcher.policy import policy_from_dict
+
+    inst = matcher.load_instance("instances/tiny")
+    pol = {
+        "track_groups": {"esdp": ["esdp"], "ssw": ["ssw1", "ssw2"]},
+        "total_caps": {"esdp": 1},
+        "floors": [
+            {"name": "north", "prefectures": ["Hokkaido"], "min": 1, "groups": ["esdp"]},
+            {"name": "capital", "prefectures": ["Tokyo"], "min": 1, "groups": ["esdp"]},
+        ],
+    }
+    res = matcher.solve(dataclasses.replace(inst, policy=policy_from_dict(pol)))
+    assert res.status is matcher.Status.INFEASIBLE
+    assert res.summary["conflict"] == ["capital", "north"]
+    assert "capital; north" in res.message
+    # A floor above what the eligible candidates can supply is found before any solve.
+    pol2 = {"floors": [{"name": "capital", "prefectures": ["Tokyo"], "min": 3}]}
+    res2 = matcher.solve(dataclasses.replace(inst, policy=policy_from_dict(pol2)))
+    assert res2.status is matcher.Status.INFEASIBLE
+    assert "capital: needs 3 placements, at most 1 possible" in res2.message
+    assert "solve" not in res2.summary["timings_s"]

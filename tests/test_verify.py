@@ -128,6 +128,9 @@ CASES: list[tuple[str, PolicySpec, Plant, set[str], str]] = [
     ("nationality_share", {"diversity": {"max_share": 0.5, "exempt_up_to": 0}}, lambda r: r, {"nationality_share"}, "E1/ID: 1 of 1"),
     ("nationality_share", {"diversity": {"max_share": 0.5}}, lambda r: [*r, _row("C5", "E2", "agriculture", "esdp", 60)], {"nationality_share", "track_mismatch", "no_aptitude", "slot_capacity"}, "E2/VN: 2 of 3"),
     ("peer_support", {"diversity": {"peer_support": True}}, lambda r: r, {"peer_support"}, "E1/ID: 1 < 2"),
+    ("floor", {"floors": [{"prefectures": ["Tokyo"], "min": 2}]}, lambda r: r, {"floor"}, "floors[0]: 1 < 2"),
+    ("floor", {"regions": {"metro": ["Tokyo"]}, "floors": [{"name": "rural", "outside_region": "metro", "min_share": 1.0, "per": "employer"}]}, lambda r: _drop(r, "C4"), {"floor"}, "rural/E2: 1 < 2"),
+    ("floor_soft_is_no_violation", {"floors": [{"prefectures": ["Tokyo"], "min": 2, "penalty": 1}]}, lambda r: r, set(), ""),
 ]  # fmt: skip
 
 

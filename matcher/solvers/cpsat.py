@@ -11,13 +11,15 @@ for national scale.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Final
+import time
+from dataclasses import dataclass, field
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 from ortools.sat.python import cp_model
 
+from matcher.constraints import FloorUnit
 from matcher.eligibility import Edges
 from matcher.policy import Diversity
 from matcher.solvers.status import Status, translate
@@ -28,9 +30,18 @@ MAX_PAIRS: Final[int] = 200_000
 
 @dataclass(frozen=True)
 class CpSatSolution:
+    """Status, chosen edges, and (when a level was not proven) its bound and gap.
+
+    ``bound``: ``{"level", "objective", "bound", "gap"}`` of the first unproven level
+    (gap relative to the bound), or None when every level is optimal.
+    ``conflict``: for an infeasible model, the hard floors that together cannot be met.
+    """
+
     status: Status
     message: str
     chosen: npt.NDArray[np.int64]
+    bound: dict[str, Any] | None = None
+    conflict: list[str] = field(default_factory=list)
 
 
 def _groups(index: npt.NDArray[np.int64], n: int) -> list[npt.NDArray[np.int64]]:
@@ -111,13 +122,17 @@ def solve_cpsat(
     diversity: Diversity | None = None,
     joint_group: npt.NDArray[np.int64] | None = None,
     edge_prefecture: npt.NDArray[np.int64] | None = None,
+    floors: list[FloorUnit] | None = None,
 ) -> CpSatSolution:
     """Lexicographic welfare optimum under every cap, regional caps included.
 
     ``diversity`` (with ``nationality``, a code per candidate index) adds the policy's
     nationality rules per employer. ``joint_group`` (a group index per candidate, -1 for
     none) with ``edge_prefecture`` (a prefecture code per edge) adds joint applications:
-    a group's members are placed in one prefecture, or none of them is.
+    a group's members are placed in one prefecture, or none of them is. ``floors``: hard
+    ones are constraints, soft ones subtract ``penalty`` per missing placement from the
+    first level. ``time_limit_s`` is the budget of the whole solve (all levels): when it
+    runs out, the best assignment so far comes back ``feasible`` with the level's bound.
     """
     n = edges.n_pairs
     if n > MAX_PAIRS:
@@ -168,37 +183,72 @@ def solve_cpsat(
             raise ValueError("joint applications need the prefecture of every edge")
         _joint(model, x, edges, joint_group, edge_prefecture)
 
+    # Floors: hard ones behind an assumption literal (to name them if infeasible), soft
+    # ones with a shortfall variable that costs `penalty` placements each.
+    hard: dict[int, str] = {}
+    shortfall: list[tuple[cp_model.IntVar, int]] = []
+    for k, unit in enumerate(floors or []):
+        in_floor = cp_model.LinearExpr.weighted_sum([x[int(e)] for e in unit.edges], [1] * len(unit.edges))
+        if unit.penalty == 0:
+            lit = model.new_bool_var(f"floor{k}")
+            model.add_linear_constraint(
+                in_floor, unit.required, len(unit.edges) + unit.required
+            ).only_enforce_if(lit)
+            hard[lit.index] = unit.label
+        elif unit.required > 0:
+            short = model.new_int_var(0, unit.required, f"short{k}")
+            model.add_linear_constraint(in_floor + short, unit.required, len(unit.edges) + unit.required)
+            shortfall.append((short, unit.penalty))
+    if hard:
+        model.add_assumptions([model.get_bool_var_from_proto_index(i) for i in hard])
+
     score = np.rint(edges.score * 10**score_decimals).astype(np.int64)
     rank = edges.rank.astype(np.int64)
+    first = cp_model.LinearExpr.sum(x)
+    if shortfall:
+        first = first - cp_model.LinearExpr.weighted_sum([v for v, _ in shortfall], [p for _, p in shortfall])
     levels = [
-        (cp_model.LinearExpr.sum(x), True),
+        (first, True),
         (cp_model.LinearExpr.weighted_sum(x, score.tolist()), True),
         (cp_model.LinearExpr.weighted_sum(x, rank.tolist()), False),
     ]
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
-    solver.parameters.max_time_in_seconds = time_limit_s
-    names = ("placed count", "total score", "rank sum")
+    deadline = time.monotonic() + time_limit_s
+    names = ("placed count" + (" minus floor penalties" if shortfall else ""), "total score", "rank sum")
     chosen: npt.NDArray[np.int64] | None = None
+    empty = np.zeros(0, dtype=np.int64)
     for level, (expr, maximize) in enumerate(levels):
         if maximize:
             model.maximize(expr)
         else:
             model.minimize(expr)
+        solver.parameters.max_time_in_seconds = max(0.01, deadline - time.monotonic())
         raw = solver.solve(model)
         status = translate("ortools_cp_sat", solver.status_name(raw))
         if status.success:
             chosen = np.flatnonzero([solver.boolean_value(v) for v in x]).astype(np.int64)
+        if status is Status.INFEASIBLE:
+            conflict = sorted(hard[i] for i in solver.sufficient_assumptions_for_infeasibility() if i in hard)
+            why = (
+                "these hard floors cannot all be met under the caps: " + "; ".join(conflict)
+                if conflict
+                else "the caps and rules admit no assignment"
+            )
+            return CpSatSolution(Status.INFEASIBLE, why, empty, conflict=conflict)
         if status is not Status.OPTIMAL:
             if chosen is None:
                 return CpSatSolution(
-                    status, f"CP-SAT returned {solver.status_name(raw)}", np.zeros(0, dtype=np.int64)
+                    status, f"CP-SAT returned {solver.status_name(raw)} (time limit?)", empty
                 )
             # The time limit struck: the best assignment so far, optimal up to this level.
+            value, bnd = float(solver.objective_value), float(solver.best_objective_bound)
+            gap = abs(bnd - value) / max(1.0, abs(bnd))
             return CpSatSolution(
                 Status.FEASIBLE,
-                f"time limit: optimal up to level {level} of 3; {names[level]} not proven",
+                f"time limit: optimal up to level {level} of 3; {names[level]} within {gap:.2%} of its bound",
                 chosen,
+                bound={"level": names[level], "objective": value, "bound": bnd, "gap": round(gap, 6)},
             )
         model.add(expr == round(solver.objective_value))  # keep this level while improving the next
         model.clear_hints()  # type: ignore[no-untyped-call]

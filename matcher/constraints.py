@@ -1,0 +1,149 @@
+"""Rules that cross the cap tree, as sets of eligible pairs: floors, joint groups, nationality.
+
+The min-cost flow holds only caps that nest (slot, intake, national, total). Floors,
+joint applications and nationality rules cut across them; the CP-SAT backend keeps
+them, and it gets them from here as index arrays over the edges of
+:func:`matcher.eligibility.build_edges`. Nothing here solves anything.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from matcher.eligibility import Edges
+from matcher.model import Instance
+
+I64 = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class FloorUnit:
+    """One floor to meet: at least ``required`` of the pairs ``edges`` placed.
+
+    ``label`` names it (the floor, and the employer for a floor per employer);
+    ``reachable`` is an upper bound on what any assignment can place there (distinct
+    candidates with a counted pair, and declared capacity counted).
+    """
+
+    label: str
+    edges: I64
+    required: int
+    penalty: int
+    reachable: int
+
+
+def _slot_frame(instance: Instance, edges: Edges) -> pl.DataFrame:
+    return edges.slots.select("slot", "employer_id", "sector", "group", "capacity").join(
+        instance.employers.select("employer_id", "prefecture"), on="employer_id", how="left"
+    )
+
+
+def floor_units(instance: Instance, edges: Edges) -> list[FloorUnit]:
+    """Every floor of the policy, per region or per employer, as pair sets."""
+    policy = instance.policy
+    if not policy.floors:
+        return []
+    slots = _slot_frame(instance, edges)
+    units: list[FloorUnit] = []
+    for k, fl in enumerate(policy.floors):
+        counted = pl.col("prefecture").is_in(policy.floor_prefectures(fl))
+        if fl.sectors:
+            counted = counted & pl.col("sector").is_in(fl.sectors)
+        if fl.groups:
+            counted = counted & pl.col("group").is_in(fl.groups)
+        chosen = slots.filter(counted)
+        parts = (
+            [(policy.floor_name(k), chosen)]
+            if fl.per == "region"
+            else [
+                (f"{policy.floor_name(k)}/{emp}", part)
+                for (emp,), part in chosen.sort("employer_id").group_by("employer_id", maintain_order=True)
+            ]
+        )
+        share = Fraction(fl.min_share).limit_denominator(1000) if fl.min_share is not None else None
+        for label, part in parts:
+            in_set = np.zeros(edges.slots.height, dtype=bool)
+            in_set[part.get_column("slot").to_numpy()] = True
+            ids = np.flatnonzero(in_set[edges.slot]).astype(np.int64)
+            capacity = int(part.get_column("capacity").sum())
+            required = fl.min if fl.min is not None else math.ceil((share or Fraction(0)) * capacity)
+            reachable = min(capacity, int(np.unique(edges.cand[ids]).size))
+            units.append(FloorUnit(label, ids, int(required), fl.penalty, reachable))
+    return units
+
+
+def unreachable_floors(units: list[FloorUnit]) -> list[str]:
+    """Hard floors no assignment can meet (more required than reachable), as messages."""
+    return [
+        f"{u.label}: needs {u.required} placements, at most {u.reachable} possible "
+        "(eligible candidates and declared capacity counted)"
+        for u in units
+        if u.penalty == 0 and u.required > u.reachable
+    ]
+
+
+def nationality_codes(instance: Instance, edges: Edges) -> I64:
+    """A nationality code per candidate index of ``edges`` (for the diversity rules)."""
+    nat = (
+        pl.DataFrame({"candidate_id": edges.candidate_ids})
+        .join(instance.candidates.select("candidate_id", "nationality"), on="candidate_id", how="left")
+        .get_column("nationality")
+        .fill_null("")
+        .to_numpy()
+    )
+    return np.unique(nat, return_inverse=True)[1].astype(np.int64)
+
+
+def joint_groups(instance: Instance, edges: Edges) -> I64:
+    """A joint-group index per candidate index of ``edges`` (-1: applies alone)."""
+    if instance.joint.height == 0:
+        return np.full(len(edges.candidate_ids), -1, dtype=np.int64)
+    groups = instance.joint.get_column("group_id").unique().sort()
+    code = dict(zip(groups.to_list(), range(groups.len()), strict=True))
+    of = dict(
+        zip(instance.joint["candidate_id"].to_list(), instance.joint["group_id"].to_list(), strict=True)
+    )
+    return np.array([code[of[c]] if c in of else -1 for c in edges.candidate_ids.to_list()], dtype=np.int64)
+
+
+def edge_prefectures(instance: Instance, edges: Edges) -> I64:
+    """A prefecture code per edge (the employer's prefecture)."""
+    pref = _slot_frame(instance, edges).get_column("prefecture").fill_null("").to_numpy()
+    codes = np.unique(pref, return_inverse=True)[1].astype(np.int64)
+    return codes[edges.slot]
+
+
+def never_placeable_groups(instance: Instance, edges: Edges) -> list[str]:
+    """Joint groups whose members have no eligible prefecture in common (ids, sorted)."""
+    pairs = pl.DataFrame(
+        {"candidate_id": edges.candidate_ids.gather(edges.cand), "pref": edge_prefectures(instance, edges)}
+    ).unique()
+    members = instance.joint.group_by("group_id").agg(pl.len().alias("members"))
+    shared = (
+        instance.joint.join(pairs, on="candidate_id", how="inner")
+        .group_by("group_id", "pref")
+        .agg(pl.len().alias("n"))
+        .join(members, on="group_id")
+        .filter(pl.col("n") == pl.col("members"))
+        .get_column("group_id")
+        .unique()
+    )
+    return sorted(set(members.get_column("group_id").to_list()) - set(shared.to_list()))
+
+
+def crossing_inputs(instance: Instance, edges: Edges) -> dict[str, Any]:
+    """Keyword arguments of :func:`matcher.solvers.cpsat.solve_cpsat` for these rules."""
+    return {
+        "nationality": nationality_codes(instance, edges),
+        "diversity": instance.policy.diversity,
+        "joint_group": joint_groups(instance, edges),
+        "edge_prefecture": edge_prefectures(instance, edges),
+        "floors": floor_units(instance, edges),
+    }
