@@ -79,6 +79,77 @@ def floor_units(instance: Instance, edges: Edges) -> list[FloorUnit]:
     return units
 
 
+#: Fairness levels are integers: the ratio times this scale (0.0001 resolution).
+FAIR_SCALE = 10_000
+
+
+@dataclass(frozen=True)
+class FairGroups:
+    """The groups a fairness objective compares: maximize ``min_g sum_e w_e x_e / d_g``.
+
+    ``edges`` and ``weight`` per group, ``denominator`` per group, ``labels`` for reports.
+    """
+
+    kind: str
+    labels: list[str]
+    edges: list[I64]
+    weight: list[I64]
+    denominator: list[int]
+
+
+def fair_groups(instance: Instance, edges: Edges, *, score_decimals: int) -> FairGroups | None:
+    """The groups of the policy's fairness objective (None for ``welfare``)."""
+    obj = instance.policy.objective
+    if obj.kind == "welfare":
+        return None
+    labels: list[str] = []
+    members: list[I64] = []
+    weights: list[I64] = []
+    denominators: list[int] = []
+    if obj.kind == "max_min_fill":
+        slots = _slot_frame(instance, edges)
+        key = slots.get_column(obj.fill_over).fill_null("").to_numpy()
+        capacity = slots.get_column("capacity").to_numpy()
+        of_edge = key[edges.slot]
+        for value in sorted(set(key.tolist())):
+            ids = np.flatnonzero(of_edge == value).astype(np.int64)
+            cap = int(capacity[key == value].sum())
+            if cap > 0 and ids.size:
+                labels.append(str(value))
+                members.append(ids)
+                weights.append(np.ones(ids.size, dtype=np.int64))
+                denominators.append(cap)
+    else:
+        nat = nationality_codes(instance, edges)
+        names = (
+            pl.DataFrame({"candidate_id": edges.candidate_ids})
+            .join(instance.candidates.select("candidate_id", "nationality"), on="candidate_id", how="left")
+            .get_column("nationality")
+            .fill_null("")
+            .to_list()
+        )
+        score = np.rint(edges.score * 10**score_decimals).astype(np.int64)
+        of_edge = nat[edges.cand]
+        with_pairs = np.unique(edges.cand)
+        for code in sorted(set(nat[with_pairs].tolist())):
+            ids = np.flatnonzero(of_edge == code).astype(np.int64)
+            labels.append(names[int(with_pairs[nat[with_pairs] == code][0])])
+            members.append(ids)
+            weights.append(score[ids])
+            denominators.append(int((nat[with_pairs] == code).sum()) * 10**score_decimals)
+    return FairGroups(obj.kind, labels, members, weights, denominators)
+
+
+def fairness_values(groups: FairGroups, chosen: I64) -> dict[str, float]:
+    """Each group's ratio under the assignment ``chosen`` (edge ids)."""
+    x = np.zeros(max((int(g.max()) for g in groups.edges if g.size), default=-1) + 1, dtype=np.int64)
+    x[chosen[chosen < x.size]] = 1
+    return {
+        label: float((w * x[e]).sum()) / d
+        for label, e, w, d in zip(groups.labels, groups.edges, groups.weight, groups.denominator, strict=True)
+    }
+
+
 def unreachable_floors(units: list[FloorUnit]) -> list[str]:
     """Hard floors no assignment can meet (more required than reachable), as messages."""
     return [
@@ -146,4 +217,5 @@ def crossing_inputs(instance: Instance, edges: Edges) -> dict[str, Any]:
         "joint_group": joint_groups(instance, edges),
         "edge_prefecture": edge_prefectures(instance, edges),
         "floors": floor_units(instance, edges),
+        "fairness": fair_groups(instance, edges, score_decimals=instance.policy.objective.score_decimals),
     }

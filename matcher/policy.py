@@ -176,9 +176,17 @@ class Limits(_Strict):
 
 
 class Objective(_Strict):
-    """The objective. ``welfare``: most placed, then most total score, then least rank sum."""
+    """The objective. ``welfare``: most placed, then most total score, then least rank sum.
 
-    kind: Literal["welfare"] = "welfare"
+    Fairness objectives come first and welfare breaks their ties: ``max_min_fill``
+    maximizes the lowest fill rate (placed / declared capacity) over the prefectures (or
+    sectors, ``fill_over``) that have capacity and an eligible pair; ``max_min_nationality_score``
+    maximizes the lowest mean outcome over nationalities (total score of a nationality's
+    placed candidates divided by its candidates with an eligible pair).
+    """
+
+    kind: Literal["welfare", "max_min_fill", "max_min_nationality_score"] = "welfare"
+    fill_over: Literal["prefecture", "sector"] = "prefecture"
     score_decimals: Annotated[int, Field(ge=0, le=4)] = 2
 
 
@@ -265,6 +273,8 @@ class Policy(_Strict):
             out.append("a nationality share cap")
         if self.diversity.peer_support:
             out.append("peer support")
+        if self.objective.kind != "welfare":
+            out.append(f"a fairness objective ({self.objective.kind})")
         return out
 
     def regional_prefectures(self, rc: RegionalCap) -> list[str]:

@@ -148,6 +148,11 @@ def solve(
             f"policy {instance.policy.name!r} has nationality rules (share cap or peer support); "
             "stable matching does not keep them yet. Use --method optimal (CP-SAT, small instances)."
         )
+    if method == "stable" and instance.policy.objective.kind != "welfare":
+        raise UnsupportedPolicyError(
+            f"policy {instance.policy.name!r} has the fairness objective {instance.policy.objective.kind!r}; "
+            "it is an objective of --method optimal (stable matching has no objective to choose)."
+        )
     if method == "stable" and instance.policy.floors:
         raise UnsupportedPolicyError(
             f"policy {instance.policy.name!r} has floors; stable matching does not keep them yet. "
@@ -258,6 +263,8 @@ def _solve_optimal(
             cp = solve_cpsat(edges, score_decimals=decimals, time_limit_s=time_limit, **inputs)
         if cp.bound is not None:
             extra["bound"] = cp.bound
+        if inputs["fairness"] is not None and cp.status.success:
+            _fairness_report(instance, edges, inputs, cp.chosen, timings, extra, time_limit)
         if cp.conflict:
             extra["conflict"] = cp.conflict
         return cp.status, cp.message, cp.chosen
@@ -290,6 +297,47 @@ def nationality_codes(instance: Instance, edges: Edges) -> np.ndarray[Any, np.dt
         .to_numpy()
     )
     return np.unique(nat, return_inverse=True)[1].astype(np.int64)
+
+
+def _fairness_report(
+    instance: Instance,
+    edges: Edges,
+    inputs: dict[str, Any],
+    chosen: np.ndarray[Any, np.dtype[np.int64]],
+    timings: dict[str, float],
+    extra: dict[str, Any],
+    time_limit: float,
+) -> None:
+    """Group ratios of the fair assignment, and the price of fairness: what the welfare
+    optimum under the same rules (fairness objective left out) places and scores more."""
+    from matcher.solvers.cpsat import solve_cpsat
+
+    groups = inputs["fairness"]
+    values = constraints.fairness_values(groups, chosen)
+    extra["fairness"] = {
+        "kind": groups.kind,
+        "lowest": round(min(values.values()), 6) if values else None,
+        "groups": {k: round(v, 6) for k, v in values.items()},
+    }
+    with _phase(timings, "welfare_optimum"):
+        ref = solve_cpsat(
+            edges,
+            score_decimals=instance.policy.objective.score_decimals,
+            time_limit_s=time_limit,
+            **{**inputs, "fairness": None},
+        )
+    if not ref.status.success:
+        extra["price_of_fairness"] = None
+        return
+    score = float(edges.score[chosen].sum())
+    ref_score = float(edges.score[ref.chosen].sum())
+    extra["price_of_fairness"] = {
+        "welfare_status": ref.status.value,
+        "optimal": {"matched": len(ref.chosen), "total_score": round(ref_score, 6)},
+        "fair": {"matched": len(chosen), "total_score": round(score, 6)},
+        "matched_lost": len(ref.chosen) - len(chosen),
+        "score_lost": round(ref_score - score, 6),
+    }
 
 
 def _solve_stable(

@@ -210,6 +210,70 @@ def floor_penalty(units: list[tuple[list[int], int, int]], chosen: set[int]) -> 
     return total
 
 
+FAIR_SCALE = 10_000
+
+
+def fair_level(inst: Instance, pairs: list[Pair], chosen: set[int]) -> int:
+    """floor(FAIR_SCALE * lowest group ratio) of the policy's fairness objective, counted directly."""
+    obj = inst.policy.objective
+    ratios: list[Fraction] = []
+    if obj.kind == "max_min_fill":
+        pref = dict(
+            zip(inst.employers["employer_id"].to_list(), inst.employers["prefecture"].to_list(), strict=True)
+        )
+
+        def key(e: str, s: str) -> str:
+            return pref[e] if obj.fill_over == "prefecture" else s
+
+        cap: dict[str, int] = {}
+        for r in inst.slots.iter_rows(named=True):
+            k = key(r["employer_id"], r["sector"])
+            cap[k] = cap.get(k, 0) + r["capacity"]
+        with_pairs = {key(p.slot[0], p.slot[1]) for p in pairs}
+        for k, c in cap.items():
+            if c > 0 and k in with_pairs:
+                got = sum(1 for i in chosen if key(pairs[i].slot[0], pairs[i].slot[1]) == k)
+                ratios.append(Fraction(got, c))
+    else:
+        nat = dict(
+            zip(
+                inst.candidates["candidate_id"].to_list(),
+                inst.candidates["nationality"].to_list(),
+                strict=True,
+            )
+        )
+        members: dict[str, set[str]] = {}
+        for p in pairs:
+            members.setdefault(nat[p.cand], set()).add(p.cand)
+        for n, cands in members.items():
+            total = sum(pairs[i].score for i in chosen if nat[pairs[i].cand] == n)
+            ratios.append(Fraction(total, len(cands) * 100))
+    return math.floor(min(ratios) * FAIR_SCALE) if ratios else 0
+
+
+def brute_force_fair(inst: Instance) -> tuple[int, int, int, int]:
+    """Lexicographic optimum (fairness level, matched, score, -rank sum) by enumeration."""
+    pairs = eligible_pairs(inst)
+    groups = cap_groups(inst, pairs)
+    by_cand: dict[str, list[int]] = {}
+    for i, p in enumerate(pairs):
+        by_cand.setdefault(p.cand, []).append(i)
+    best = (-1, 0, 0, 0)
+    for choice in itertools.product(*[[None, *idx] for idx in by_cand.values()]):
+        chosen = [i for i in choice if i is not None]
+        cs = set(chosen)
+        if any(len(cs.intersection(idx)) > cap for idx, cap in groups):
+            continue
+        key = (
+            fair_level(inst, pairs, cs),
+            len(chosen),
+            sum(pairs[i].score for i in chosen),
+            -sum(pairs[i].rank for i in chosen),
+        )
+        best = max(best, key)
+    return best
+
+
 def brute_force(inst: Instance) -> tuple[int, int, int] | None:
     """Lexicographic optimum (matched minus floor penalties, score in hundredths, -rank sum)
     by enumeration; None when no assignment meets the hard floors."""

@@ -18,7 +18,7 @@ PREFS = ("Tokyo", "Iwate", "Osaka")
 
 @st.composite
 def policies(
-    draw: st.DrawFn, regional: bool = False, diversity: bool = False, floors: bool = False
+    draw: st.DrawFn, regional: bool = False, diversity: bool = False, floors: bool = False, fair: bool = False
 ) -> dict[str, Any]:
     """A random policy exercising rules, national and total caps, intake rules."""
     pol: dict[str, Any] = {
@@ -61,6 +61,16 @@ def policies(
     pol["intake"] = intake
     if regional and draw(st.booleans()):
         pol["regional_caps"] = [{"region": "metro", "cap": draw(st.integers(0, 4))}]
+    if fair:
+        pol["objective"] = draw(
+            st.sampled_from(
+                [
+                    {"kind": "max_min_fill"},
+                    {"kind": "max_min_fill", "fill_over": "sector"},
+                    {"kind": "max_min_nationality_score"},
+                ]
+            )
+        )
     if floors:
         fls = []
         for _ in range(draw(st.integers(1, 2))):
@@ -103,6 +113,7 @@ def instances(
     diversity: bool = False,
     joint: bool = False,
     floors: bool = False,
+    fair: bool = False,
 ) -> Instance:
     """A random small instance; scores are integers, or have one decimal when fractional."""
     nc = draw(st.integers(1, max_candidates))
@@ -148,8 +159,8 @@ def instances(
             listed = draw(st.permutations(eids))[: draw(st.integers(1, ne))]
             pref_rows += [{"candidate_id": c, "employer_id": e, "rank": r + 1} for r, e in enumerate(listed)]
     policy = (
-        policy_from_dict(draw(policies(regional=regional, diversity=diversity, floors=floors)))
-        if diversity or floors or (with_policy and draw(st.booleans()))
+        policy_from_dict(draw(policies(regional=regional, diversity=diversity, floors=floors, fair=fair)))
+        if diversity or floors or fair or (with_policy and draw(st.booleans()))
         else None
     )
     joint_rows = []

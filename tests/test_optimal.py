@@ -170,3 +170,23 @@ def test_floor_conflict_is_named_and_time_limit_reports_a_bound() -> None:
     assert res2.status is matcher.Status.INFEASIBLE
     assert "capital: needs 3 placements, at most 1 possible" in res2.message
     assert "solve" not in res2.summary["timings_s"]
+
+
+@FAST
+@given(instances(max_candidates=5, max_employers=3, fair=True))
+def test_fairness_objectives_match_brute_force(inst: Instance) -> None:
+    """Max-min fill (prefectures, sectors) and max-min nationality score, then welfare,
+    against plain enumeration; the price of fairness is never negative."""
+    from tests.oracle import brute_force_fair, eligible_pairs, fair_level
+
+    res = matcher.solve(inst)
+    assert res.status is matcher.Status.OPTIMAL, res.message
+    pairs = eligible_pairs(inst)
+    index = {(p.cand, p.slot): i for i, p in enumerate(pairs)}
+    chosen = {
+        index[(r["candidate_id"], (r["employer_id"], r["sector"], r["track"]))]
+        for r in res.assignments.iter_rows(named=True)
+    }
+    assert (fair_level(inst, pairs, chosen), *_key(res)) == brute_force_fair(inst)
+    pof = res.summary["price_of_fairness"]
+    assert (pof["matched_lost"], pof["score_lost"]) >= (0, 0.0) or pof["matched_lost"] > 0

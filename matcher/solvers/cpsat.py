@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from ortools.sat.python import cp_model
 
-from matcher.constraints import FloorUnit
+from matcher.constraints import FAIR_SCALE, FairGroups, FloorUnit
 from matcher.eligibility import Edges
 from matcher.policy import Diversity
 from matcher.solvers.status import Status, translate
@@ -123,6 +123,7 @@ def solve_cpsat(
     joint_group: npt.NDArray[np.int64] | None = None,
     edge_prefecture: npt.NDArray[np.int64] | None = None,
     floors: list[FloorUnit] | None = None,
+    fairness: FairGroups | None = None,
 ) -> CpSatSolution:
     """Lexicographic welfare optimum under every cap, regional caps included.
 
@@ -131,7 +132,8 @@ def solve_cpsat(
     none) with ``edge_prefecture`` (a prefecture code per edge) adds joint applications:
     a group's members are placed in one prefecture, or none of them is. ``floors``: hard
     ones are constraints, soft ones subtract ``penalty`` per missing placement from the
-    first level. ``time_limit_s`` is the budget of the whole solve (all levels): when it
+    first level. ``fairness``: a level before welfare that maximizes the smallest group
+    ratio (times :data:`matcher.constraints.FAIR_SCALE`). ``time_limit_s`` is the budget of the whole solve (all levels): when it
     runs out, the best assignment so far comes back ``feasible`` with the level's bound.
     """
     n = edges.n_pairs
@@ -207,7 +209,20 @@ def solve_cpsat(
     first = cp_model.LinearExpr.sum(x)
     if shortfall:
         first = first - cp_model.LinearExpr.weighted_sum([v for v, _ in shortfall], [p for _, p in shortfall])
+    fair_levels: list[tuple[Any, bool]] = []
+    if fairness is not None and fairness.labels:
+        top = max(
+            -(-int(w.sum()) * FAIR_SCALE // d)
+            for w, d in zip(fairness.weight, fairness.denominator, strict=True)
+        )
+        lowest = model.new_int_var(0, max(top, 0), "fairness")
+        # Every group's ratio is at least the fairness level.
+        for ids, w, d in zip(fairness.edges, fairness.weight, fairness.denominator, strict=True):
+            got = cp_model.LinearExpr.weighted_sum([x[int(e)] for e in ids], (w * FAIR_SCALE).tolist())
+            model.add(got >= d * lowest)
+        fair_levels.append((lowest, True))
     levels = [
+        *fair_levels,
         (first, True),
         (cp_model.LinearExpr.weighted_sum(x, score.tolist()), True),
         (cp_model.LinearExpr.weighted_sum(x, rank.tolist()), False),
@@ -215,7 +230,11 @@ def solve_cpsat(
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
     deadline = time.monotonic() + time_limit_s
-    names = ("placed count" + (" minus floor penalties" if shortfall else ""), "total score", "rank sum")
+    names = (["lowest group ratio"] if fair_levels else []) + [
+        "placed count" + (" minus floor penalties" if shortfall else ""),
+        "total score",
+        "rank sum",
+    ]
     chosen: npt.NDArray[np.int64] | None = None
     empty = np.zeros(0, dtype=np.int64)
     for level, (expr, maximize) in enumerate(levels):
@@ -246,7 +265,8 @@ def solve_cpsat(
             gap = abs(bnd - value) / max(1.0, abs(bnd))
             return CpSatSolution(
                 Status.FEASIBLE,
-                f"time limit: optimal up to level {level} of 3; {names[level]} within {gap:.2%} of its bound",
+                f"time limit: optimal up to level {level} of {len(levels)}; {names[level]} within "
+                f"{gap:.2%} of its bound",
                 chosen,
                 bound={"level": names[level], "objective": value, "bound": bnd, "gap": round(gap, 6)},
             )
