@@ -39,6 +39,8 @@ bench-quick: $(STAMP)
 	$(BIN)/python -m benchmarks.stable --quick
 	$(BIN)/python -m benchmarks.transfer --quick
 	$(BIN)/python -m benchmarks.core --quick
+	$(BIN)/python -m benchmarks.policy --quick
+	$(PY) -m benchmarks.policy --quick
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
@@ -46,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.caps
 	$(BIN)/python -m benchmarks.transfer
 	$(BIN)/python -m benchmarks.core
+	$(BIN)/python -m benchmarks.policy
 
 # Regenerate the shipped sample (deterministic: same bytes every time).
 sample: $(STAMP)

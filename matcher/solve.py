@@ -25,10 +25,14 @@ log = logging.getLogger("matcher")
 #: Methods ``solve`` accepts.
 METHODS: Final[tuple[str, ...]] = ("optimal", "stable")
 
-#: Exact welfare backends: OR-Tools min-cost flow (default when the caps nest), matcher's
-#: own compiled cost-scaling core (with an optimality certificate; slower for now), and
-#: CP-SAT (any caps, regional ones included; small instances; default when caps cross).
-BACKENDS: Final[tuple[str, ...]] = ("ortools", "core", "cpsat")
+#: Welfare backends: OR-Tools min-cost flow (default when the caps nest), matcher's own
+#: compiled cost-scaling core (with an optimality certificate; slower for now), CP-SAT
+#: (every rule; small instances), and the Lagrangian decomposition around the flow
+#: (regional caps at any size: exact when they nest, else a proven bound and gap).
+BACKENDS: Final[tuple[str, ...]] = ("ortools", "core", "cpsat", "lagrange")
+#: With regional caps that do not nest, CP-SAT is the default up to this many pairs
+#: (measured: plain CP-SAT does not prove a 3,000-candidate instance in 60 s).
+CPSAT_DEFAULT_MAX_PAIRS: Final[int] = 5_000
 
 #: Up to this many eligible pairs a stable solve also computes the welfare optimum, to
 #: report the price of stability (``compare_optimal=None``).
@@ -133,11 +137,14 @@ def solve(
     if caps == "flexible" and proposing != "candidate":
         raise ValueError("caps='flexible' needs proposing='candidate' (flexible DA is candidate-proposing)")
     crossing = instance.policy.crossing_rules + (["joint applications"] if instance.joint.height else [])
-    if backend is None:
-        backend = "cpsat" if crossing else "ortools"
-    if backend not in BACKENDS:
+    if backend is not None and backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    if method == "optimal" and crossing and backend != "cpsat":
+    if method == "optimal" and backend == "lagrange" and crossing not in ([], ["regional caps"]):
+        raise UnsupportedPolicyError(
+            f"the lagrange backend keeps regional caps only; policy {instance.policy.name!r} also "
+            f"has {', '.join(c for c in crossing if c != 'regional caps')}. Use --backend cpsat (small instances)."
+        )
+    if method == "optimal" and crossing and backend in ("ortools", "core"):
         raise UnsupportedPolicyError(
             f"policy {instance.policy.name!r} has {' and '.join(crossing)}, which cross the sector "
             f"caps: the {backend} backend (a min-cost flow) cannot keep them. Use --backend cpsat "
@@ -166,15 +173,17 @@ def solve(
     timings = dict(timings or {})
     with _phase(timings, "eligibility"):
         edges = build_edges(instance, max_pairs=max_pairs, seed=seed)
+    if backend is None:
+        backend = _default_backend(crossing, edges) if method == "optimal" else "ortools"
     if method == "optimal" and backend == "cpsat":
         from matcher.solvers.cpsat import MAX_PAIRS
 
         if edges.n_pairs > MAX_PAIRS:
             raise UnsupportedPolicyError(
                 f"the CP-SAT backend takes at most {MAX_PAIRS:,} eligible pairs; this instance has "
-                f"{edges.n_pairs:,}. Rules that cross the sector caps ({', '.join(crossing)}) at this "
-                "size need the policy-constrained optimizer (not built yet); --method stable keeps "
-                "regional caps at any size."
+                f"{edges.n_pairs:,}. At this size only regional caps are kept (--backend lagrange, "
+                f"or --method stable); {', '.join(c for c in crossing if c != 'regional caps')} need "
+                "CP-SAT."
             )
     extra: dict[str, Any] = {}
     tables: dict[str, pl.DataFrame] = {}
@@ -268,6 +277,20 @@ def _solve_optimal(
         if cp.conflict:
             extra["conflict"] = cp.conflict
         return cp.status, cp.message, cp.chosen
+    if backend == "lagrange":
+        from matcher.solvers.lagrange import solve_lagrangian
+
+        with _phase(timings, "solve"):
+            lg = solve_lagrangian(edges, score_decimals=decimals, time_limit_s=time_limit)
+        extra["lagrangian"] = {"layout": lg.stats["layout"], "iterations": lg.stats["iterations"]}
+        if lg.status is not Status.OPTIMAL:
+            extra["bound"] = {
+                "level": "total score",
+                "objective": lg.value,
+                "bound": lg.bound,
+                "gap": round(lg.gap, 6),
+            }
+        return lg.status, lg.message, lg.chosen
     if backend == "ortools":
         from matcher.solvers.flow import solve_flow
 
@@ -297,6 +320,19 @@ def nationality_codes(instance: Instance, edges: Edges) -> np.ndarray[Any, np.dt
         .to_numpy()
     )
     return np.unique(nat, return_inverse=True)[1].astype(np.int64)
+
+
+def _default_backend(crossing: list[str], edges: Edges) -> str:
+    """The backend ``--method optimal`` picks from the policy and the instance size."""
+    if not crossing:
+        return "ortools"
+    if crossing != ["regional caps"]:
+        return "cpsat"
+    from matcher.solvers.lagrange import choose_layout
+
+    _, relaxed = choose_layout(edges)
+    # Exact by one flow when the binding caps nest; else CP-SAT while small.
+    return "lagrange" if not relaxed or edges.n_pairs > CPSAT_DEFAULT_MAX_PAIRS else "cpsat"
 
 
 def _fairness_report(

@@ -274,6 +274,21 @@ def brute_force_fair(inst: Instance) -> tuple[int, int, int, int]:
     return best
 
 
+def brute_force_score(inst: Instance) -> int:
+    """Largest total score (hundredths) of any assignment that keeps every cap."""
+    pairs = eligible_pairs(inst)
+    groups = cap_groups(inst, pairs)
+    by_cand: dict[str, list[int]] = {}
+    for i, p in enumerate(pairs):
+        by_cand.setdefault(p.cand, []).append(i)
+    best = 0
+    for choice in itertools.product(*[[None, *idx] for idx in by_cand.values()]):
+        cs = {i for i in choice if i is not None}
+        if not any(len(cs.intersection(idx)) > cap for idx, cap in groups):
+            best = max(best, sum(pairs[i].score for i in cs))
+    return best
+
+
 def brute_force(inst: Instance) -> tuple[int, int, int] | None:
     """Lexicographic optimum (matched minus floor penalties, score in hundredths, -rank sum)
     by enumeration; None when no assignment meets the hard floors."""

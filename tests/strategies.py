@@ -60,7 +60,12 @@ def policies(
         intake.append({"group": "ssw", "max_staff_ratio": draw(st.sampled_from([0.1, 0.5, 1.0]))})
     pol["intake"] = intake
     if regional and draw(st.booleans()):
-        pol["regional_caps"] = [{"region": "metro", "cap": draw(st.integers(0, 4))}]
+        rcs: list[dict[str, Any]] = [{"region": "metro", "cap": draw(st.integers(0, 4))}]
+        if draw(st.booleans()):  # overlaps metro without nesting: not a tree
+            rcs.append({"prefectures": ["Tokyo", "Iwate"], "cap": draw(st.integers(0, 3))})
+        if draw(st.booleans()):
+            rcs.append({"prefectures": [draw(st.sampled_from(PREFS))], "cap": draw(st.integers(0, 2))})
+        pol["regional_caps"] = rcs
     if fair:
         pol["objective"] = draw(
             st.sampled_from(

@@ -190,3 +190,23 @@ def test_fairness_objectives_match_brute_force(inst: Instance) -> None:
     assert (fair_level(inst, pairs, chosen), *_key(res)) == brute_force_fair(inst)
     pof = res.summary["price_of_fairness"]
     assert (pof["matched_lost"], pof["score_lost"]) >= (0, 0.0) or pof["matched_lost"] > 0
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(max_candidates=5, max_employers=3, regional=True))
+def test_lagrange_backend_bound_and_feasibility(inst: Instance) -> None:
+    """The Lagrangian backend keeps every cap (verified), and its bound is proven: the best
+    total score of any feasible assignment (enumerated) lies between its value and bound;
+    when the caps nest it is the exact lexicographic optimum."""
+    from tests.oracle import brute_force_score
+
+    res = matcher.solve(inst, backend="lagrange")
+    assert res.status in (matcher.Status.OPTIMAL, matcher.Status.FEASIBLE)
+    best = brute_force_score(inst)
+    got = round(res.objective.total_score * 100)
+    if res.status is matcher.Status.OPTIMAL:
+        assert _key(res) == brute_force(inst)
+    else:
+        bound = res.summary["bound"]
+        assert got <= best <= round(bound["bound"] * 100) + 1e-6
+        assert bound["gap"] >= 0

@@ -1,0 +1,241 @@
+"""Benchmark of the policy-constrained optimizer: prefecture caps (and sector caps) at scale.
+
+For each size a seeded instance is generated under the Japan policy. Its unconstrained
+welfare optimum (OR-Tools flow) fixes the caps so that they bind: every prefecture gets a
+cap of 70% of what the optimum placed there; in the ``prefecture+sector`` scenario every
+national sector cap is also set to 80% of what the optimum placed in that sector. Then:
+
+* ``matcher``: the ``lagrange`` backend's solver on the total score -- one exact flow
+  when the binding caps nest (prefecture caps alone), else the Lagrangian relaxation
+  around the flow with its proven bound (time limit 60 s; eligibility included);
+* ``cp-sat``: a plain CP-SAT model of the same problem (one boolean per pair, every cap,
+  maximize the total score), one worker, the same time limit.
+
+Both report total score, placed count, the proven bound and the gap to the best bound
+either of them proved. The run fails (exit 1) if a result breaks a cap, or a value
+exceeds a proven bound; times are reported, never asserted.
+
+    python -m benchmarks.policy --quick            # 2k, seconds; CI
+    python -m benchmarks.policy --sizes 10k 100k   # writes results/policy.json and policy.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+from ortools.sat.python import cp_model
+
+RESULTS = Path(__file__).parent / "results"
+POLICY = Path(__file__).parent.parent / "instances" / "policies" / "japan-2026.toml"
+SIZES = {"2k": (2_000, 100), "10k": (10_000, 500), "100k": (100_000, 5_000), "1M": (1_000_000, 50_000)}
+
+
+def instance(size: str, scenario: str, seed: int) -> Any:
+    """The generated instance with binding prefecture (and sector) caps."""
+    import matcher
+    from matcher.eligibility import build_edges
+    from matcher.generate import generate_instance
+    from matcher.io import instance_from_frames
+    from matcher.policy import RegionalCap
+
+    n, m = SIZES[size]
+    inst = instance_from_frames(
+        **generate_instance(candidates=n, employers=m, seed=seed, list_length=20), policy=POLICY
+    )
+    base = matcher.solve(inst, backend="ortools", verify=False)
+    placed = base.assignments.join(inst.employers.select("employer_id", "prefecture"), on="employer_id")
+    caps = [
+        RegionalCap(name=p, prefectures=[p], cap=int(c * 0.7))
+        for p, c in placed.group_by("prefecture").len().sort("prefecture").iter_rows()
+    ]
+    update: dict[str, Any] = {"regional_caps": caps}
+    if scenario == "prefecture+sector":
+        edges = build_edges(inst)
+        group = dict(zip(edges.slots["track"].to_list(), edges.slots["group"].to_list(), strict=False))
+        used = (
+            placed.with_columns(pl.col("track").replace_strict(group).alias("group"))
+            .group_by("sector", "group")
+            .len()
+        )
+        sectors = {k: v.model_copy(update={"caps": {}}) for k, v in inst.policy.sectors.items()}
+        for s, g, c in used.iter_rows():
+            sectors[s] = sectors[s].model_copy(update={"caps": {**sectors[s].caps, g: int(c * 0.8)}})
+        update["sectors"] = sectors
+    return dataclasses.replace(inst, policy=inst.policy.model_copy(update=update))
+
+
+def run_matcher(inst: Any, limit: float) -> dict[str, Any]:
+    """matcher's decomposition on the same objective as the CP-SAT model (total score)."""
+    from matcher.eligibility import build_edges
+    from matcher.report import assignments_frame
+    from matcher.solvers.lagrange import solve_lagrangian
+    from matcher.verify import verify_assignment
+
+    start = time.perf_counter()
+    edges = build_edges(inst)
+    sol = solve_lagrangian(edges, time_limit_s=limit, objective="score")
+    seconds = time.perf_counter() - start
+    return {
+        "seconds": round(seconds, 2),
+        "status": sol.status.value,
+        "placed": len(sol.chosen),
+        "score": round(sol.value, 2),
+        "bound": round(sol.bound, 2),
+        "verified": verify_assignment(inst, assignments_frame(edges, sol.chosen)).ok,
+        "layout": sol.stats["layout"],
+        "iterations": sol.stats["iterations"],
+    }
+
+
+def run_cpsat(inst: Any, limit: float) -> dict[str, Any]:
+    """A plain CP-SAT model: boolean per pair, every cap, maximize total score."""
+    from matcher.eligibility import build_edges
+    from matcher.report import assignments_frame
+    from matcher.verify import verify_assignment
+
+    start = time.perf_counter()
+    edges = build_edges(inst)
+    caps = edges.caps
+    model = cp_model.CpModel()
+    x = [model.new_bool_var("") for _ in range(edges.n_pairs)]
+    slot = edges.slot.astype(np.int64)
+    intake = caps.slot_intake.astype(np.int64)[slot]
+    nat = caps.intake_national.astype(np.int64)[intake]
+    tot = caps.national_total.astype(np.int64)[nat]
+    capacity = edges.slots["capacity"].to_numpy()
+
+    def groups(key: np.ndarray, n: int) -> list[np.ndarray]:
+        order = np.argsort(key, kind="stable")
+        cut = np.searchsorted(key[order], np.arange(n + 1))
+        return [order[cut[i] : cut[i + 1]] for i in range(n)]
+
+    for ids in groups(edges.cand.astype(np.int64), len(edges.candidate_ids)):
+        if len(ids) > 1:
+            model.add_at_most_one(x[i] for i in ids)
+    for key, cap in (
+        (slot, capacity),
+        (intake, caps.intake_cap),
+        (nat, caps.national_cap),
+        (tot, caps.total_cap),
+    ):
+        for k, ids in enumerate(groups(key, len(cap))):
+            if cap[k] >= 0 and len(ids) > cap[k]:
+                model.add(sum(x[i] for i in ids) <= int(cap[k]))
+    member = np.repeat(np.arange(len(caps.intake_cap)), np.diff(caps.intake_regional_ptr))
+    for k, c in enumerate(caps.regional_cap):
+        counted = np.zeros(len(caps.intake_cap), dtype=bool)
+        counted[member[caps.intake_regional == k]] = True
+        model.add(sum(x[i] for i in np.flatnonzero(counted[intake])) <= int(c))
+    score = np.rint(edges.score * 100).astype(np.int64)
+    model.maximize(cp_model.LinearExpr.weighted_sum(x, score.tolist()))
+    build = time.perf_counter() - start
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.max_time_in_seconds = limit
+    status = solver.solve(model)
+    seconds = time.perf_counter() - start
+    out: dict[str, Any] = {
+        "seconds": round(seconds, 2),
+        "build_s": round(build, 2),
+        "status": solver.status_name(status),
+    }
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        chosen = np.flatnonzero([solver.boolean_value(v) for v in x])
+        a = assignments_frame(edges, chosen)
+        out.update(
+            placed=len(chosen),
+            score=round(float(edges.score[chosen].sum()), 2),
+            bound=round(float(solver.best_objective_bound) / 100, 2),
+            verified=verify_assignment(inst, a).ok,
+        )
+    else:
+        out.update(
+            placed=0, score=0.0, bound=round(float(solver.best_objective_bound) / 100, 2), verified=True
+        )
+    return out
+
+
+def run(size: str, scenario: str, seed: int, limit: float, cpsat: bool) -> dict[str, Any]:
+    inst = instance(size, scenario, seed)
+    row: dict[str, Any] = {"size": size, "scenario": scenario, "matcher": run_matcher(inst, limit)}
+    if cpsat:
+        row["cp-sat"] = run_cpsat(inst, limit)
+    best_bound = min(r["bound"] for k, r in row.items() if k in ("matcher", "cp-sat"))
+    ok = True
+    for k in ("matcher", "cp-sat"):
+        if k in row:
+            r = row[k]
+            r["gap"] = round((best_bound - r["score"]) / best_bound, 6) if best_bound > 0 else 0.0
+            ok &= r["verified"] and r["score"] <= best_bound + 1e-6
+    row["ok"] = ok
+    return row
+
+
+def _markdown(rows: list[dict[str, Any]], machine: dict[str, Any], limit: float) -> str:
+    lines = [
+        f"Machine: {machine['processor'] or machine['machine']}, {machine['cpus']} CPUs, Python {machine['python']}. "
+        f"Time limit {limit:.0f} s each; gap = (best proven bound - total score) / bound.",
+        "",
+        "| size | caps | method | status | s | placed | total score | proven bound | gap |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        for k in ("matcher", "cp-sat"):
+            if k in r:
+                m = r[k]
+                lines.append(
+                    f"| {r['size']} | {r['scenario']} | {k} | {m['status']} | {m['seconds']:.1f} | {m['placed']:,} "
+                    f"| {m['score']:,.1f} | {m['bound']:,.1f} | {100 * m['gap']:.2f}% |"
+                )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="2k only, short limits, no files (CI)")
+    ap.add_argument("--sizes", nargs="*", choices=sorted(SIZES))
+    ap.add_argument("--limit", type=float, default=60.0)
+    ap.add_argument("--no-cpsat-above", default="100k", help="skip CP-SAT above this size")
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args(argv)
+    sizes = args.sizes or (["2k"] if args.quick else ["10k", "100k"])
+    limit = 5.0 if args.quick else args.limit
+    order = list(SIZES)
+    rows = []
+    for size in sizes:
+        for scenario in ("prefecture", "prefecture+sector"):
+            cpsat = order.index(size) <= order.index(args.no_cpsat_above)
+            row = run(size, scenario, args.seed, limit, cpsat)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    machine = {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "processor": platform.processor(),
+        "cpus": os.cpu_count(),
+    }
+    md = _markdown(rows, machine, limit)
+    print(md)
+    if not args.quick:
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "policy.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=2) + "\n")
+        (RESULTS / "policy.md").write_text(md + "\n")
+    if not all(r["ok"] for r in rows):
+        print("benchmark FAILED: a cap broken or a value above a proven bound", file=sys.stderr)
+        return 1
+    print("benchmark ok: caps kept, values within the proven bounds")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
