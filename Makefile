@@ -40,7 +40,6 @@ bench-quick: $(STAMP)
 	$(BIN)/python -m benchmarks.transfer --quick
 	$(BIN)/python -m benchmarks.core --quick
 	$(BIN)/python -m benchmarks.policy --quick
-	$(PY) -m benchmarks.policy --quick
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
