@@ -182,7 +182,9 @@ def finish(row: dict[str, Any]) -> dict[str, Any]:
         if k in row:
             r = row[k]
             score = r.get("score")
-            r["gap"] = round((best_bound - score) / best_bound, 6) if best_bound and score is not None else None
+            r["gap"] = (
+                round((best_bound - score) / best_bound, 6) if best_bound and score is not None else None
+            )
             ok &= r["verified"] and (score is None or best_bound is None or score <= best_bound + 1e-6)
     row["ok"] = bool(ok)
     return row
