@@ -220,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-cpsat-above", default="100k", help="skip CP-SAT above this size")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--from-log", help=argparse.SUPPRESS)  # re-render rows printed by an earlier run
+    ap.add_argument("--scenarios", nargs="*", default=["prefecture", "prefecture+sector"])
+    ap.add_argument("--append", action="store_true", help="add the rows to the existing results")
     args = ap.parse_args(argv)
     sizes = args.sizes or (["2k"] if args.quick else ["10k", "100k"])
     limit = 5.0 if args.quick else args.limit
@@ -236,11 +238,13 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(finish(row))
         sizes = []
     for size in sizes:
-        for scenario in ("prefecture", "prefecture+sector"):
+        for scenario in args.scenarios:
             cpsat = order.index(size) <= order.index(args.no_cpsat_above)
             row = run(size, scenario, args.seed, limit, cpsat)
             rows.append(row)
             print(json.dumps(row), flush=True)
+    if args.append and (RESULTS / "policy.json").exists():
+        rows = json.loads((RESULTS / "policy.json").read_text())["rows"] + rows
     machine = {
         "python": platform.python_version(),
         "machine": platform.machine(),
