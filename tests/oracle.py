@@ -350,3 +350,88 @@ def cp_sat(inst: Instance) -> tuple[int, int, int]:
         values.append(v)
         model.add(expr == v)
     return values[0], values[1], values[2]
+
+
+def mip(inst: Instance, time_limit_s: float = 120.0) -> tuple[int, int, int] | None:
+    """Lexicographic optimum (placed minus floor penalties, score, -rank) by a MIP (SCIP
+    through OR-Tools' linear solver), built from the plain-loop pairs: every cap, regional
+    caps, floors (hard and soft), nationality share cap and peer support, joint groups.
+    None when the hard floors make it infeasible."""
+    from ortools.linear_solver import pywraplp
+
+    pairs = eligible_pairs(inst)
+    pol = inst.policy
+    solver = pywraplp.Solver.CreateSolver("SCIP")
+    assert solver is not None
+    solver.SetTimeLimit(int(time_limit_s * 1000))
+    x = [solver.BoolVar(f"x{i}") for i in range(len(pairs))]
+    by_cand: dict[str, list[int]] = {}
+    for i, p in enumerate(pairs):
+        by_cand.setdefault(p.cand, []).append(i)
+    for idx in by_cand.values():
+        solver.Add(sum(x[i] for i in idx) <= 1)
+    for idx, cap in cap_groups(inst, pairs):
+        solver.Add(sum(x[i] for i in idx) <= cap)
+    shortfall = []
+    for idx, required, penalty in floor_units(inst, pairs):
+        if penalty == 0:
+            solver.Add(sum(x[i] for i in idx) >= required)
+        else:
+            s = solver.IntVar(0, required, "")
+            solver.Add(sum(x[i] for i in idx) + s >= required)
+            shortfall.append((s, penalty))
+    nat = dict(
+        zip(inst.candidates["candidate_id"].to_list(), inst.candidates["nationality"].to_list(), strict=True)
+    )
+    div = pol.diversity
+    if div.active:
+        per_emp: dict[str, list[int]] = {}
+        for i, p in enumerate(pairs):
+            per_emp.setdefault(p.slot[0], []).append(i)
+        for idx in per_emp.values():
+            big = len(idx)
+            total = sum(x[i] for i in idx)
+            for n in {nat[pairs[i].cand] for i in idx}:
+                mine = [i for i in idx if nat[pairs[i].cand] == n]
+                count = sum(x[i] for i in mine)
+                if div.max_share is not None:
+                    share = Fraction(div.max_share).limit_denominator(1000)
+                    b = solver.BoolVar("")  # b = 1: within the share; b = 0: at most exempt_up_to
+                    solver.Add(
+                        share.denominator * count
+                        <= share.numerator * total + share.denominator * big * (1 - b)
+                    )
+                    solver.Add(count <= div.exempt_up_to + big * b)
+                if div.peer_support:
+                    z = solver.BoolVar("")
+                    solver.Add(count >= 2 * z)
+                    solver.Add(count <= big * z)
+    if inst.joint.height:
+        pref = dict(
+            zip(inst.employers["employer_id"].to_list(), inst.employers["prefecture"].to_list(), strict=True)
+        )
+        groups: dict[str, list[str]] = {}
+        for g, c in inst.joint.select("group_id", "candidate_id").iter_rows():
+            groups.setdefault(g, []).append(c)
+        for members in groups.values():
+            prefs = {pref[pairs[i].slot[0]] for c in members for i in by_cand.get(c, [])}
+            for pr in prefs:
+                ys = [sum(x[i] for i in by_cand.get(c, []) if pref[pairs[i].slot[0]] == pr) for c in members]
+                for y in ys[1:]:
+                    solver.Add(y == ys[0])
+    levels = [
+        sum(x) - sum(p * s for s, p in shortfall),
+        sum(pairs[i].score * x[i] for i in range(len(pairs))),
+        -sum(pairs[i].rank * x[i] for i in range(len(pairs))),
+    ]
+    values = []
+    for expr in levels:
+        solver.Maximize(expr)
+        status = solver.Solve()
+        if status == pywraplp.Solver.INFEASIBLE:
+            return None
+        assert status == pywraplp.Solver.OPTIMAL, status
+        v = round(solver.Objective().Value())
+        values.append(v)
+        solver.Add(expr >= v)
+    return values[0], values[1], values[2]
