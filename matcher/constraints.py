@@ -219,3 +219,68 @@ def crossing_inputs(instance: Instance, edges: Edges) -> dict[str, Any]:
         "floors": floor_units(instance, edges),
         "fairness": fair_groups(instance, edges, score_decimals=instance.policy.objective.score_decimals),
     }
+
+
+def drop_to_feasible(instance: Instance, edges: Edges, chosen: I64) -> I64:
+    """Drop placements from ``chosen`` until the crossing rules hold (a solver hint).
+
+    Only drops, so every cap still holds: regional caps (lowest scores first), the
+    nationality share cap (lowest scores first) and peer support (lone workers), joint
+    groups not placed whole in one prefecture. Hard floors may still be short.
+    """
+    keep = np.zeros(edges.n_pairs, dtype=bool)
+    keep[chosen] = True
+    score = edges.score
+    caps = edges.caps
+    intake = caps.slot_intake.astype(np.int64)[edges.slot]
+    member = np.repeat(np.arange(len(caps.intake_cap)), np.diff(caps.intake_regional_ptr))
+    for k, cap in enumerate(caps.regional_cap):
+        counted = np.zeros(len(caps.intake_cap), dtype=bool)
+        counted[member[caps.intake_regional == k]] = True
+        inside = np.flatnonzero(keep & counted[intake])
+        if inside.size > cap:
+            keep[inside[np.lexsort((inside, score[inside]))[: inside.size - int(cap)]]] = False
+    if instance.joint.height:
+        group = joint_groups(instance, edges)
+        pref = edge_prefectures(instance, edges)
+        on = np.flatnonzero(keep)
+        placed_pref = np.full(len(edges.candidate_ids), -1, dtype=np.int64)
+        placed_pref[edges.cand[on]] = pref[on]
+        members = np.flatnonzero(group >= 0)
+        frame = pl.DataFrame({"g": group[members], "p": placed_pref[members]})
+        ok = frame.group_by("g").agg(((pl.col("p") >= 0).all() & (pl.col("p").n_unique() == 1)).alias("ok"))
+        bad = set(ok.filter(~pl.col("ok")).get_column("g").to_list())
+        if bad:
+            drop = np.isin(group[edges.cand], list(bad))
+            keep &= ~drop
+    div = instance.policy.diversity
+    if div.active:
+        emp = edges.slots.get_column("emp").to_numpy().astype(np.int64)[edges.slot]
+        nat = nationality_codes(instance, edges)[edges.cand]
+        share = div.share_fraction()
+        # Dropping for one rule can break the other: repeat until nothing moves (each round
+        # drops at least one placement); an employer still unsettled after many rounds
+        # loses all its placements, which keeps both rules.
+        for round_ in range(101):
+            on = np.flatnonzero(keep)
+            frame = pl.DataFrame({"e": on, "emp": emp[on], "nat": nat[on], "s": score[on]}).with_columns(
+                pl.len().over("emp", "nat").alias("n"),
+                pl.len().over("emp").alias("t"),
+                pl.col("s").rank("ordinal", descending=True).over("emp", "nat").alias("r"),
+            )
+            limit = pl.lit(1 << 30)
+            if share is not None:
+                limit = pl.max_horizontal(
+                    (pl.col("t") * share.numerator) // share.denominator, pl.lit(div.exempt_up_to)
+                )
+            over = pl.col("r") > limit
+            if div.peer_support:
+                over = over | (pl.col("n") == 1)
+            hits = frame.filter(over)
+            if hits.height == 0:
+                break
+            if round_ == 100:
+                keep[np.isin(emp, hits.get_column("emp").unique().to_numpy()) & keep] = False
+                break
+            keep[hits.get_column("e").to_numpy()] = False
+    return np.flatnonzero(keep).astype(np.int64)

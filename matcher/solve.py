@@ -269,7 +269,8 @@ def _solve_optimal(
             )
             return Status.INFEASIBLE, message, np.zeros(0, dtype=np.int64)
         with _phase(timings, "solve"):
-            cp = solve_cpsat(edges, score_decimals=decimals, time_limit_s=time_limit, **inputs)
+            hint = _hint(instance, edges, decimals)
+            cp = solve_cpsat(edges, score_decimals=decimals, time_limit_s=time_limit, hint=hint, **inputs)
         if cp.bound is not None:
             extra["bound"] = cp.bound
         if inputs["fairness"] is not None and cp.status.success:
@@ -320,6 +321,19 @@ def nationality_codes(instance: Instance, edges: Edges) -> np.ndarray[Any, np.dt
         .to_numpy()
     )
     return np.unique(nat, return_inverse=True)[1].astype(np.int64)
+
+
+def _hint(instance: Instance, edges: Edges, decimals: int) -> np.ndarray[Any, np.dtype[np.int64]] | None:
+    """CP-SAT's starting point: the flow optimum under the nested caps, cut down to the rules
+    that cross them (so a time limit always has a good assignment to return)."""
+    from matcher.solvers.flow import solve_flow
+
+    if edges.n_pairs == 0:
+        return None
+    sol = solve_flow(edges, score_decimals=decimals)
+    if not sol.status.success:
+        return None
+    return constraints.drop_to_feasible(instance, edges, sol.chosen)
 
 
 def _default_backend(crossing: list[str], edges: Edges) -> str:

@@ -124,6 +124,7 @@ def solve_cpsat(
     edge_prefecture: npt.NDArray[np.int64] | None = None,
     floors: list[FloorUnit] | None = None,
     fairness: FairGroups | None = None,
+    hint: npt.NDArray[np.int64] | None = None,
 ) -> CpSatSolution:
     """Lexicographic welfare optimum under every cap, regional caps included.
 
@@ -133,7 +134,8 @@ def solve_cpsat(
     a group's members are placed in one prefecture, or none of them is. ``floors``: hard
     ones are constraints, soft ones subtract ``penalty`` per missing placement from the
     first level. ``fairness``: a level before welfare that maximizes the smallest group
-    ratio (times :data:`matcher.constraints.FAIR_SCALE`). ``time_limit_s`` is the budget of the whole solve (all levels): when it
+    ratio (times :data:`matcher.constraints.FAIR_SCALE`). ``hint``: edges of a starting
+    assignment (e.g. the flow optimum cut down to the rules). ``time_limit_s`` is the budget of the whole solve (all levels): when it
     runs out, the best assignment so far comes back ``feasible`` with the level's bound.
     """
     n = edges.n_pairs
@@ -227,6 +229,14 @@ def solve_cpsat(
         (cp_model.LinearExpr.weighted_sum(x, score.tolist()), True),
         (cp_model.LinearExpr.weighted_sum(x, rank.tolist()), False),
     ]
+    hint_ok = False
+    if hint is not None:
+        on = np.zeros(n, dtype=bool)
+        on[hint] = True
+        for e, var in enumerate(x):
+            model.add_hint(var, bool(on[e]))
+        # The hint keeps every cap and rule but may leave a hard floor short.
+        hint_ok = all(int(on[u.edges].sum()) >= u.required for u in floors or [] if u.penalty == 0)
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
     deadline = time.monotonic() + time_limit_s
@@ -256,6 +266,15 @@ def solve_cpsat(
             )
             return CpSatSolution(Status.INFEASIBLE, why, empty, conflict=conflict)
         if status is not Status.OPTIMAL:
+            if chosen is None and hint_ok:
+                assert hint is not None
+                # Nothing found in time: the hint is feasible, return it rather than nothing.
+                return CpSatSolution(
+                    Status.FEASIBLE,
+                    f"time limit: CP-SAT found no assignment; returning the starting one (the flow "
+                    f"optimum cut down to the rules), not proven on {names[level]}",
+                    np.sort(hint),
+                )
             if chosen is None:
                 return CpSatSolution(
                     status, f"CP-SAT returned {solver.status_name(raw)} (time limit?)", empty
