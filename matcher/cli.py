@@ -317,7 +317,9 @@ def verify(
         )
         inst = load_instance(instance, policy=pol)
         assignments = _read_result_table(result, "assignments")
-        check = verify_assignment(inst, assignments, objective=summary.get("objective"))
+        check = verify_assignment(
+            inst, assignments, objective=summary.get("objective"), fairness=summary.get("fairness")
+        )
         blocking = None
         if summary.get("method") == "stable":
             from matcher.stability import blocking_pairs, blocking_summary

@@ -210,7 +210,9 @@ def solve(
         objective = objective_of(assignments)
     if verify and status.success:
         with _phase(timings, "verify"):
-            check = verify_assignment(instance, assignments, objective=objective.as_dict())
+            check = verify_assignment(
+                instance, assignments, objective=objective.as_dict(), fairness=extra.get("fairness")
+            )
         if not check.ok:
             raise VerificationError(f"solver {method} produced an invalid assignment:\n{check}")
         extra["verified"] = True

@@ -44,6 +44,7 @@ KINDS = (
     "peer_support",
     "floor",
     "joint",
+    "fairness",
     "objective",
 )
 
@@ -95,6 +96,7 @@ def verify_assignment(
     assignments: pl.DataFrame,
     *,
     objective: dict[str, Any] | None = None,
+    fairness: dict[str, Any] | None = None,
     tolerance: float = 1e-6,
 ) -> Verification:
     """Check feasibility, eligibility and (optionally) a reported objective.
@@ -107,6 +109,10 @@ def verify_assignment(
         ``candidate_id, employer_id, sector, track, score, pref_rank`` rows.
     objective : dict, optional
         Reported ``matched``, ``total_score``, ``rank_sum``; each is recomputed.
+    fairness : dict, optional
+        A reported fairness summary (``kind``, ``lowest``, ``groups``): the lowest must be
+        the smallest group ratio, and for ``max_min_fill`` every group's fill rate is
+        recomputed (placed / declared capacity).
 
     Examples
     --------
@@ -362,6 +368,30 @@ def verify_assignment(
             per_group,
             pl.format("{}: {} of {} placed, {} prefectures", "group_id", "placed", "members", "prefectures"),
         )
+
+    if fairness is not None and fairness.get("groups"):
+        bad_fair: list[str] = []
+        reported = {str(k): float(v) for k, v in fairness["groups"].items()}
+        if abs(float(fairness.get("lowest", float("nan"))) - min(reported.values())) > tolerance:
+            bad_fair.append(
+                f"lowest {fairness.get('lowest')} is not the smallest group ratio {min(reported.values())}"
+            )
+        if fairness.get("kind") == "max_min_fill":
+            fill_key = policy.objective.fill_over
+            emp_pref = instance.employers.select("employer_id", "prefecture")
+            cap = (
+                instance.slots.join(emp_pref, on="employer_id", how="left")
+                .group_by(fill_key)
+                .agg(pl.col("capacity").sum())
+            )
+            got = a.join(emp_pref, on="employer_id", how="left").group_by(fill_key).agg(pl.len().alias("n"))
+            rate = cap.join(got, on=fill_key, how="left").with_columns(pl.col("n").fill_null(0))
+            actual = {str(k): n / c for k, c, n in rate.iter_rows() if c > 0}
+            for label, value in sorted(reported.items()):
+                if label not in actual or abs(actual[label] - value) > tolerance:
+                    bad_fair.append(f"{label}: reported {value}, recomputed {actual.get(label)}")
+        if bad_fair:
+            out.violations.append(Violation("fairness", len(bad_fair), bad_fair[:MAX_LISTED]))
 
     # The objective, recomputed from the instance's own scores and ranks.
     recomputed = {

@@ -181,8 +181,8 @@ def test_planted_violation(
 
 
 def test_every_kind_is_planted() -> None:
-    # objective, not_listed and joint are planted by the tests below (they need other inputs).
-    planted = set().union(*(c[3] for c in CASES)) | {"objective", "not_listed", "joint"}
+    # objective, not_listed, joint and fairness are planted by the tests below (they need other inputs).
+    planted = set().union(*(c[3] for c in CASES)) | {"objective", "not_listed", "joint", "fairness"}
     assert planted == set(KINDS)
 
 
@@ -331,3 +331,14 @@ def test_planted_joint_violations(tiny_dir: Path, neutral_rows: Rows) -> None:
     assert "G2: 1 of 2 placed, 1 prefectures" in found.examples
     ok = [r for r in neutral_rows if r["candidate_id"] not in ("C1", "C2", "C4")]
     assert verify_assignment(inst, pl.DataFrame(ok)).kinds() == set()
+
+
+def test_planted_fairness_report_is_caught(tiny_dir: Path) -> None:
+    inst = load_instance(tiny_dir, policy=policy_from_dict({"objective": {"kind": "max_min_fill"}}))
+    res = solve(inst)
+    fair = res.summary["fairness"]
+    assert verify_assignment(inst, res.assignments, fairness=fair).ok
+    wrong = {**fair, "groups": {**fair["groups"], "Tokyo": 0.5}}
+    check = verify_assignment(inst, res.assignments, fairness=wrong)
+    assert check.kinds() == {"fairness"}
+    assert any("Tokyo: reported 0.5, recomputed 1.0" in e for v in check.violations for e in v.examples)
