@@ -95,7 +95,8 @@ def solve(
         candidates propose, naive when employers do (flexible DA is candidate-proposing).
     compare_optimal : bool, optional
         Stable only: also solve the welfare optimum to report the price of stability
-        (default: up to 2M eligible pairs; with regional caps, which need CP-SAT, 10k).
+        (default: up to 2M eligible pairs; with regional caps that do not nest, which
+        need CP-SAT, 10k).
     max_pairs : int, optional
         Refuse instances with more eligible pairs (default: what fits in memory).
     seed : int
@@ -444,20 +445,25 @@ def _price_of_stability(
 ) -> None:
     from matcher.solvers.cpsat import MAX_PAIRS, solve_cpsat
     from matcher.solvers.flow import solve_flow
+    from matcher.solvers.lagrange import choose_layout, solve_lagrangian
 
-    regional = bool(instance.policy.regional_caps)  # only CP-SAT keeps them, and only when small
+    # Regional caps: exact by one flow when they nest, else CP-SAT, and only when small.
+    regional = bool(instance.policy.regional_caps)
+    nested = regional and not choose_layout(edges)[1]
+    small_only = regional and not nested
     if compare is None:
-        compare = edges.n_pairs <= (COMPARE_CPSAT_MAX_PAIRS if regional else COMPARE_OPTIMAL_MAX_PAIRS)
-    if not compare or (regional and edges.n_pairs > MAX_PAIRS):
+        compare = edges.n_pairs <= (COMPARE_CPSAT_MAX_PAIRS if small_only else COMPARE_OPTIMAL_MAX_PAIRS)
+    if not compare or (small_only and edges.n_pairs > MAX_PAIRS):
         extra["price_of_stability"] = None
         return
     decimals = instance.policy.objective.score_decimals
     with _phase(timings, "welfare_optimum"):
-        sol = (
-            solve_cpsat(edges, score_decimals=decimals)
-            if regional
-            else solve_flow(edges, score_decimals=decimals)
-        )
+        if nested:
+            sol: Any = solve_lagrangian(edges, score_decimals=decimals)
+        elif regional:
+            sol = solve_cpsat(edges, score_decimals=decimals)
+        else:
+            sol = solve_flow(edges, score_decimals=decimals)
     matched = len(sol.chosen)
     total = round(float(edges.score[sol.chosen].sum()), 6)
     extra["price_of_stability"] = {
