@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import pickle
-import platform
 import resource
 import subprocess
 import sys
@@ -33,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from benchmarks import machine_info
 
 RESULTS = Path(__file__).parent / "results"
 POLICY = Path(__file__).parent.parent / "instances" / "policies" / "japan-2026.toml"
@@ -222,12 +223,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"certificate {'valid' if not c['certificate'] else c['certificate']}",
                 flush=True,
             )
-    machine = {
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "processor": platform.processor(),
-        "cpus": os.cpu_count(),
-    }
+    machine = machine_info()
     md = _markdown(rows, machine)
     print(md)
     if not args.quick:

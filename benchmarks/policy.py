@@ -24,8 +24,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -34,6 +32,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 from ortools.sat.python import cp_model
+
+from benchmarks import machine_info
 
 RESULTS = Path(__file__).parent / "results"
 POLICY = Path(__file__).parent.parent / "instances" / "policies" / "japan-2026.toml"
@@ -245,12 +245,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(row), flush=True)
     if args.append and (RESULTS / "policy.json").exists():
         rows = json.loads((RESULTS / "policy.json").read_text())["rows"] + rows
-    machine = {
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "processor": platform.processor(),
-        "cpus": os.cpu_count(),
-    }
+    machine = machine_info()
     md = _markdown(rows, machine, limit)
     print(md)
     if not args.quick:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import resource
 import subprocess
 import sys
@@ -22,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from benchmarks import machine_info
 
 RESULTS = Path(__file__).parent / "results"
 #: (candidates, employers) per size; candidates list 20 employers, 5% list none.
@@ -168,12 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     print(md)
     if not args.quick:
         RESULTS.mkdir(exist_ok=True)
-        machine = {
-            "python": platform.python_version(),
-            "machine": platform.machine(),
-            "processor": platform.processor(),
-            "cpus": __import__("os").cpu_count(),
-        }
+        machine = machine_info()
         (RESULTS / "latest.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=2) + "\n")
         (RESULTS / "latest.md").write_text(md + "\n")
     if failed:

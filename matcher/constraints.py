@@ -53,12 +53,7 @@ def floor_units(instance: Instance, edges: Edges) -> list[FloorUnit]:
     slots = _slot_frame(instance, edges)
     units: list[FloorUnit] = []
     for k, fl in enumerate(policy.floors):
-        counted = pl.col("prefecture").is_in(policy.floor_prefectures(fl))
-        if fl.sectors:
-            counted = counted & pl.col("sector").is_in(fl.sectors)
-        if fl.groups:
-            counted = counted & pl.col("group").is_in(fl.groups)
-        chosen = slots.filter(counted)
+        chosen = slots.filter(policy.scope(policy.floor_prefectures(fl), fl.sectors, fl.groups))
         parts = (
             [(policy.floor_name(k), chosen)]
             if fl.per == "region"
@@ -120,20 +115,14 @@ def fair_groups(instance: Instance, edges: Edges, *, score_decimals: int) -> Fai
                 weights.append(np.ones(ids.size, dtype=np.int64))
                 denominators.append(cap)
     else:
-        nat = nationality_codes(instance, edges)
-        names = (
-            pl.DataFrame({"candidate_id": edges.candidate_ids})
-            .join(instance.candidates.select("candidate_id", "nationality"), on="candidate_id", how="left")
-            .get_column("nationality")
-            .fill_null("")
-            .to_list()
-        )
+        names = _nationalities(instance, edges)
+        nat = np.unique(names, return_inverse=True)[1].astype(np.int64)
         score = np.rint(edges.score * 10**score_decimals).astype(np.int64)
         of_edge = nat[edges.cand]
         with_pairs = np.unique(edges.cand)
         for code in sorted(set(nat[with_pairs].tolist())):
             ids = np.flatnonzero(of_edge == code).astype(np.int64)
-            labels.append(names[int(with_pairs[nat[with_pairs] == code][0])])
+            labels.append(str(names[int(with_pairs[nat[with_pairs] == code][0])]))
             members.append(ids)
             weights.append(score[ids])
             denominators.append(int((nat[with_pairs] == code).sum()) * 10**score_decimals)
@@ -160,16 +149,20 @@ def unreachable_floors(units: list[FloorUnit]) -> list[str]:
     ]
 
 
-def nationality_codes(instance: Instance, edges: Edges) -> I64:
-    """A nationality code per candidate index of ``edges`` (for the diversity rules)."""
-    nat = (
+def _nationalities(instance: Instance, edges: Edges) -> npt.NDArray[np.str_]:
+    """The nationality per candidate index of ``edges`` ("" when missing)."""
+    return (
         pl.DataFrame({"candidate_id": edges.candidate_ids})
         .join(instance.candidates.select("candidate_id", "nationality"), on="candidate_id", how="left")
         .get_column("nationality")
         .fill_null("")
         .to_numpy()
     )
-    return np.unique(nat, return_inverse=True)[1].astype(np.int64)
+
+
+def nationality_codes(instance: Instance, edges: Edges) -> I64:
+    """A nationality code per candidate index of ``edges`` (for the diversity rules)."""
+    return np.unique(_nationalities(instance, edges), return_inverse=True)[1].astype(np.int64)
 
 
 def joint_groups(instance: Instance, edges: Edges) -> I64:

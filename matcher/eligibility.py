@@ -419,11 +419,7 @@ def _regional_membership(instance: Instance, intakes: pl.DataFrame) -> tuple[I64
     pairs_i: list[npt.NDArray[np.int64]] = []
     pairs_k: list[npt.NDArray[np.int64]] = []
     for k, rc in enumerate(policy.regional_caps):
-        mask = pl.col("prefecture").is_in(policy.regional_prefectures(rc))
-        if rc.sectors:
-            mask = mask & pl.col("sector").is_in(rc.sectors)
-        if rc.groups:
-            mask = mask & pl.col("group").is_in(rc.groups)
+        mask = policy.scope(policy.regional_prefectures(rc), rc.sectors, rc.groups)
         hit = np.flatnonzero(pref.select(mask).to_series().to_numpy())
         pairs_i.append(hit.astype(np.int64))
         pairs_k.append(np.full(len(hit), k, dtype=np.int64))

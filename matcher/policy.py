@@ -290,6 +290,15 @@ class Policy(_Strict):
             return [p for p in PREFECTURES if p not in inside]
         return list(fl.prefectures)
 
+    def scope(self, prefectures: list[str], sectors: list[str], groups: list[str]) -> pl.Expr:
+        """Rows (with ``prefecture``, ``sector``, ``group`` columns) a regional cap or floor counts."""
+        counted = pl.col("prefecture").is_in(prefectures)
+        if sectors:
+            counted = counted & pl.col("sector").is_in(sectors)
+        if groups:
+            counted = counted & pl.col("group").is_in(groups)
+        return counted
+
     def floor_name(self, k: int) -> str:
         return self.floors[k].name or f"floors[{k}]"
 

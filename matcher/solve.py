@@ -174,8 +174,14 @@ def solve(
     timings = dict(timings or {})
     with _phase(timings, "eligibility"):
         edges = build_edges(instance, max_pairs=max_pairs, seed=seed)
+    # How the cap families nest, computed once for the backend choice and the solve.
+    arrangement = None
+    if method == "optimal" and crossing == ["regional caps"] and backend in (None, "lagrange"):
+        from matcher.solvers.lagrange import choose_layout
+
+        arrangement = choose_layout(edges)
     if backend is None:
-        backend = _default_backend(crossing, edges) if method == "optimal" else "ortools"
+        backend = "ortools" if method != "optimal" else _default_backend(crossing, edges, arrangement)
     if method == "optimal" and backend == "cpsat":
         from matcher.solvers.cpsat import MAX_PAIRS
 
@@ -199,7 +205,14 @@ def solve(
             )
     if method == "optimal":
         status, message, chosen = _solve_optimal(
-            instance, edges, timings, backend=backend, verify=verify, extra=extra, time_limit=time_limit
+            instance,
+            edges,
+            timings,
+            backend=backend,
+            verify=verify,
+            extra=extra,
+            time_limit=time_limit,
+            arrangement=arrangement,
         )
     else:
         status, message, chosen = _solve_stable(
@@ -256,6 +269,7 @@ def _solve_optimal(
     verify: bool,
     extra: dict[str, Any],
     time_limit: float = 60.0,
+    arrangement: Any = None,
 ) -> tuple[Status, str, np.ndarray[Any, np.dtype[np.int64]]]:
     decimals = instance.policy.objective.score_decimals
     extra["backend"] = backend
@@ -285,7 +299,9 @@ def _solve_optimal(
         from matcher.solvers.lagrange import solve_lagrangian
 
         with _phase(timings, "solve"):
-            lg = solve_lagrangian(edges, score_decimals=decimals, time_limit_s=time_limit)
+            lg = solve_lagrangian(
+                edges, score_decimals=decimals, time_limit_s=time_limit, arrangement=arrangement
+            )
         extra["lagrangian"] = {"layout": lg.stats["layout"], "iterations": lg.stats["iterations"]}
         if lg.status is not Status.OPTIMAL:
             extra["bound"] = {
@@ -314,18 +330,6 @@ def _solve_optimal(
     return core.status, core.message, core.chosen
 
 
-def nationality_codes(instance: Instance, edges: Edges) -> np.ndarray[Any, np.dtype[np.int64]]:
-    """A nationality code per candidate index of ``edges`` (for the diversity rules)."""
-    nat = (
-        pl.DataFrame({"candidate_id": edges.candidate_ids})
-        .join(instance.candidates.select("candidate_id", "nationality"), on="candidate_id", how="left")
-        .get_column("nationality")
-        .fill_null("")
-        .to_numpy()
-    )
-    return np.unique(nat, return_inverse=True)[1].astype(np.int64)
-
-
 def _hint(instance: Instance, edges: Edges, decimals: int) -> np.ndarray[Any, np.dtype[np.int64]] | None:
     """CP-SAT's starting point: the flow optimum under the nested caps, cut down to the rules
     that cross them (so a time limit always has a good assignment to return)."""
@@ -339,15 +343,13 @@ def _hint(instance: Instance, edges: Edges, decimals: int) -> np.ndarray[Any, np
     return constraints.drop_to_feasible(instance, edges, sol.chosen)
 
 
-def _default_backend(crossing: list[str], edges: Edges) -> str:
+def _default_backend(crossing: list[str], edges: Edges, arrangement: Any) -> str:
     """The backend ``--method optimal`` picks from the policy and the instance size."""
     if not crossing:
         return "ortools"
     if crossing != ["regional caps"]:
         return "cpsat"
-    from matcher.solvers.lagrange import choose_layout
-
-    _, relaxed = choose_layout(edges)
+    _, relaxed = arrangement
     # Exact by one flow when the binding caps nest; else CP-SAT while small.
     return "lagrange" if not relaxed or edges.n_pairs > CPSAT_DEFAULT_MAX_PAIRS else "cpsat"
 
@@ -449,7 +451,8 @@ def _price_of_stability(
 
     # Regional caps: exact by one flow when they nest, else CP-SAT, and only when small.
     regional = bool(instance.policy.regional_caps)
-    nested = regional and not choose_layout(edges)[1]
+    arrangement = choose_layout(edges) if regional else None
+    nested = arrangement is not None and not arrangement[1]
     small_only = regional and not nested
     if compare is None:
         compare = edges.n_pairs <= (COMPARE_CPSAT_MAX_PAIRS if small_only else COMPARE_OPTIMAL_MAX_PAIRS)
@@ -459,7 +462,7 @@ def _price_of_stability(
     decimals = instance.policy.objective.score_decimals
     with _phase(timings, "welfare_optimum"):
         if nested:
-            sol: Any = solve_lagrangian(edges, score_decimals=decimals)
+            sol: Any = solve_lagrangian(edges, score_decimals=decimals, arrangement=arrangement)
         elif regional:
             sol = solve_cpsat(edges, score_decimals=decimals)
         else:

@@ -268,11 +268,7 @@ def verify_assignment(
     ar = ag.join(instance.employers.select("employer_id", "prefecture"), on="employer_id", how="left")
     over = []
     for k, rc in enumerate(policy.regional_caps):
-        counted = pl.col("prefecture").is_in(policy.regional_prefectures(rc))
-        if rc.sectors:
-            counted = counted & pl.col("sector").is_in(rc.sectors)
-        if rc.groups:
-            counted = counted & pl.col("group").is_in(rc.groups)
+        counted = policy.scope(policy.regional_prefectures(rc), rc.sectors, rc.groups)
         n = ar.filter(counted).height
         if n > rc.cap:
             over.append(f"{rc.name or f'regional_caps[{k}]'}: {n} > {rc.cap}")
@@ -320,11 +316,7 @@ def verify_assignment(
         for k, fl in enumerate(policy.floors):
             if not fl.hard:
                 continue
-            counted = pl.col("prefecture").is_in(policy.floor_prefectures(fl))
-            if fl.sectors:
-                counted = counted & pl.col("sector").is_in(fl.sectors)
-            if fl.groups:
-                counted = counted & pl.col("group").is_in(fl.groups)
+            counted = policy.scope(policy.floor_prefectures(fl), fl.sectors, fl.groups)
             cap = declared.filter(counted)
             got = placed.filter(counted)
             if fl.per == "employer":

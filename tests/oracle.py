@@ -199,6 +199,15 @@ def floor_units(inst: Instance, pairs: list[Pair]) -> list[tuple[list[int], int,
     return units
 
 
+def placed_pairs(pairs: list[Pair], assignments: Any) -> set[int]:
+    """Indices into ``pairs`` of an assignments table's rows."""
+    index = {(p.cand, p.slot): i for i, p in enumerate(pairs)}
+    return {
+        index[(r["candidate_id"], (r["employer_id"], r["sector"], r["track"]))]
+        for r in assignments.iter_rows(named=True)
+    }
+
+
 def floor_penalty(units: list[tuple[list[int], int, int]], chosen: set[int]) -> int | None:
     """Total penalty of soft floors, or None if a hard floor is not met."""
     total = 0

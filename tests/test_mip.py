@@ -15,7 +15,7 @@ import matcher
 from matcher.generate import generate_instance
 from matcher.io import instance_from_frames
 from matcher.policy import policy_from_dict
-from tests.oracle import eligible_pairs, floor_penalty, floor_units, mip
+from tests.oracle import eligible_pairs, floor_penalty, floor_units, mip, placed_pairs
 
 RULES = {
     "regional+floors": {
@@ -48,11 +48,7 @@ def test_cpsat_equals_mip_at_200_candidates(rules: str, seed: int) -> None:
         return
     assert res.status is matcher.Status.OPTIMAL, res.message
     pairs = eligible_pairs(inst)
-    index = {(p.cand, p.slot): i for i, p in enumerate(pairs)}
-    chosen = {
-        index[(r["candidate_id"], (r["employer_id"], r["sector"], r["track"]))]
-        for r in res.assignments.iter_rows(named=True)
-    }
+    chosen = placed_pairs(pairs, res.assignments)
     pen = floor_penalty(floor_units(inst, pairs), chosen)
     assert pen is not None
     o = res.objective

@@ -125,7 +125,7 @@ def test_joint_optimum_matches_brute_force(inst: Instance) -> None:
 def test_floors_optimum_matches_brute_force(inst: Instance) -> None:
     """Hard and soft floors (CP-SAT) against plain enumeration; infeasible when no assignment
     meets the hard floors, with the conflicting floors named."""
-    from tests.oracle import eligible_pairs, floor_penalty, floor_units
+    from tests.oracle import eligible_pairs, floor_penalty, floor_units, placed_pairs
 
     best = brute_force(inst)
     res = matcher.solve(inst)
@@ -135,11 +135,7 @@ def test_floors_optimum_matches_brute_force(inst: Instance) -> None:
         return
     assert res.status is matcher.Status.OPTIMAL, res.message
     pairs = eligible_pairs(inst)
-    index = {(p.cand, p.slot): i for i, p in enumerate(pairs)}
-    chosen = {
-        index[(r["candidate_id"], (r["employer_id"], r["sector"], r["track"]))]
-        for r in res.assignments.iter_rows(named=True)
-    }
+    chosen = placed_pairs(pairs, res.assignments)
     pen = floor_penalty(floor_units(inst, pairs), chosen)
     assert pen is not None
     matched, score, neg_rank = _key(res)
@@ -177,16 +173,12 @@ def test_floor_conflict_is_named_and_time_limit_reports_a_bound() -> None:
 def test_fairness_objectives_match_brute_force(inst: Instance) -> None:
     """Max-min fill (prefectures, sectors) and max-min nationality score, then welfare,
     against plain enumeration; the price of fairness is never negative."""
-    from tests.oracle import brute_force_fair, eligible_pairs, fair_level
+    from tests.oracle import brute_force_fair, eligible_pairs, fair_level, placed_pairs
 
     res = matcher.solve(inst)
     assert res.status is matcher.Status.OPTIMAL, res.message
     pairs = eligible_pairs(inst)
-    index = {(p.cand, p.slot): i for i, p in enumerate(pairs)}
-    chosen = {
-        index[(r["candidate_id"], (r["employer_id"], r["sector"], r["track"]))]
-        for r in res.assignments.iter_rows(named=True)
-    }
+    chosen = placed_pairs(pairs, res.assignments)
     assert (fair_level(inst, pairs, chosen), *_key(res)) == brute_force_fair(inst)
     pof = res.summary["price_of_fairness"]
     assert (pof["matched_lost"], pof["score_lost"]) >= (0, 0.0) or pof["matched_lost"] > 0

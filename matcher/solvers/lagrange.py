@@ -238,7 +238,11 @@ def _binding(edges: Edges, relaxed: list[tuple[I64, int]]) -> list[tuple[I64, in
     return out
 
 
-def choose_layout(edges: Edges) -> tuple[_Layout, list[tuple[I64, int]]]:
+#: A layout and the binding caps it leaves outside the tree (edge ids, cap).
+Arrangement = tuple[_Layout, list[tuple[I64, int]]]
+
+
+def choose_layout(edges: Edges) -> Arrangement:
     """Which cap family the flow holds: the one that leaves fewer binding caps outside.
 
     The regional caps can be the tree only when they are laminar (nested or disjoint).
@@ -274,6 +278,7 @@ def solve_lagrangian(
     gap_target: float = 0.001,
     max_iterations: int = 200,
     objective: str = "lexicographic",
+    arrangement: Arrangement | None = None,
 ) -> LagrangeSolution:
     """Best assignment under every cap (regional ones included) with a proven bound.
 
@@ -295,7 +300,7 @@ def solve_lagrangian(
     t0 = time.perf_counter()
     n_edges = edges.n_pairs
     score = np.rint(edges.score * 10**score_decimals).astype(np.int64)
-    layout, relaxed = choose_layout(edges)
+    layout, relaxed = arrangement if arrangement is not None else choose_layout(edges)
     tree = _Tree(edges, layout)
     cands = np.unique(edges.cand).astype(np.int64)
     all_pairs = np.arange(n_edges, dtype=np.int64)
