@@ -19,6 +19,7 @@ import polars as pl
 
 from matcher.eligibility import Edges
 from matcher.model import Instance
+from matcher.policy import Diversity
 
 I64 = npt.NDArray[np.int64]
 
@@ -233,47 +234,66 @@ def drop_to_feasible(instance: Instance, edges: Edges, chosen: I64) -> I64:
         inside = np.flatnonzero(keep & counted[intake])
         if inside.size > cap:
             keep[inside[np.lexsort((inside, score[inside]))[: inside.size - int(cap)]]] = False
-    if instance.joint.height:
-        group = joint_groups(instance, edges)
-        pref = edge_prefectures(instance, edges)
-        on = np.flatnonzero(keep)
-        placed_pref = np.full(len(edges.candidate_ids), -1, dtype=np.int64)
-        placed_pref[edges.cand[on]] = pref[on]
-        members = np.flatnonzero(group >= 0)
-        frame = pl.DataFrame({"g": group[members], "p": placed_pref[members]})
-        ok = frame.group_by("g").agg(((pl.col("p") >= 0).all() & (pl.col("p").n_unique() == 1)).alias("ok"))
-        bad = set(ok.filter(~pl.col("ok")).get_column("g").to_list())
-        if bad:
-            drop = np.isin(group[edges.cand], list(bad))
-            keep &= ~drop
+    # Dropping for one rule can break another (a lone worker left behind, a group split):
+    # repeat until nothing moves, each round drops at least one placement. If it has not
+    # settled after many rounds, joint members lose their placements and then the
+    # employers still in breach lose all theirs, which keeps every rule.
+    group = joint_groups(instance, edges) if instance.joint.height else None
     div = instance.policy.diversity
-    if div.active:
-        emp = edges.slots.get_column("emp").to_numpy().astype(np.int64)[edges.slot]
-        nat = nationality_codes(instance, edges)[edges.cand]
-        share = div.share_fraction()
-        # Dropping for one rule can break the other: repeat until nothing moves (each round
-        # drops at least one placement); an employer still unsettled after many rounds
-        # loses all its placements, which keeps both rules.
-        for round_ in range(101):
-            on = np.flatnonzero(keep)
-            frame = pl.DataFrame({"e": on, "emp": emp[on], "nat": nat[on], "s": score[on]}).with_columns(
-                pl.len().over("emp", "nat").alias("n"),
-                pl.len().over("emp").alias("t"),
-                pl.col("s").rank("ordinal", descending=True).over("emp", "nat").alias("r"),
-            )
-            limit = pl.lit(1 << 30)
-            if share is not None:
-                limit = pl.max_horizontal(
-                    (pl.col("t") * share.numerator) // share.denominator, pl.lit(div.exempt_up_to)
-                )
-            over = pl.col("r") > limit
-            if div.peer_support:
-                over = over | (pl.col("n") == 1)
-            hits = frame.filter(over)
-            if hits.height == 0:
-                break
-            if round_ == 100:
-                keep[np.isin(emp, hits.get_column("emp").unique().to_numpy()) & keep] = False
-                break
-            keep[hits.get_column("e").to_numpy()] = False
+    emp = edges.slots.get_column("emp").to_numpy().astype(np.int64)[edges.slot]
+    nat = nationality_codes(instance, edges)[edges.cand] if div.active else None
+    pref = edge_prefectures(instance, edges) if group is not None else None
+    for _ in range(100):
+        gone = np.concatenate(
+            [
+                _joint_breaches(edges, keep, group, pref)
+                if group is not None and pref is not None
+                else _NONE,
+                _diversity_breaches(keep, score, emp, nat, div) if nat is not None else _NONE,
+            ]
+        )
+        if gone.size == 0:
+            return np.flatnonzero(keep).astype(np.int64)
+        keep[gone] = False
+    if group is not None:
+        keep &= group[edges.cand] < 0
+    if nat is not None:
+        keep &= ~np.isin(emp, emp[_diversity_breaches(keep, score, emp, nat, div)])
     return np.flatnonzero(keep).astype(np.int64)
+
+
+_NONE = np.zeros(0, dtype=np.int64)
+
+
+def _joint_breaches(edges: Edges, keep: npt.NDArray[np.bool_], group: I64, pref: I64) -> I64:
+    """Placed edges of joint groups not placed whole in one prefecture."""
+    on = np.flatnonzero(keep)
+    placed_pref = np.full(len(edges.candidate_ids), -1, dtype=np.int64)
+    placed_pref[edges.cand[on]] = pref[on]
+    members = np.flatnonzero(group >= 0)
+    frame = pl.DataFrame({"g": group[members], "p": placed_pref[members]})
+    ok = frame.group_by("g").agg(((pl.col("p") >= 0).all() & (pl.col("p").n_unique() == 1)).alias("ok"))
+    bad = ok.filter(~pl.col("ok")).get_column("g").to_numpy()
+    return on[np.isin(group[edges.cand[on]], bad)].astype(np.int64)
+
+
+def _diversity_breaches(
+    keep: npt.NDArray[np.bool_], score: npt.NDArray[np.float64], emp: I64, nat: I64, div: Diversity
+) -> I64:
+    """Placed edges above the nationality share (lowest scores first) or alone (peer support)."""
+    on = np.flatnonzero(keep)
+    frame = pl.DataFrame({"e": on, "emp": emp[on], "nat": nat[on], "s": score[on]}).with_columns(
+        pl.len().over("emp", "nat").alias("n"),
+        pl.len().over("emp").alias("t"),
+        pl.col("s").rank("ordinal", descending=True).over("emp", "nat").alias("r"),
+    )
+    over = pl.lit(False)
+    share = div.share_fraction()
+    if share is not None:
+        limit = pl.max_horizontal(
+            (pl.col("t") * share.numerator) // share.denominator, pl.lit(div.exempt_up_to)
+        )
+        over = pl.col("r") > limit
+    if div.peer_support:
+        over = over | (pl.col("n") == 1)
+    return frame.filter(over).get_column("e").to_numpy().astype(np.int64)

@@ -204,8 +204,8 @@ def test_lagrange_backend_bound_and_feasibility(inst: Instance) -> None:
         assert bound["gap"] >= 0
 
 
-@FAST
-@given(instances(max_candidates=6, max_employers=3, regional=True, diversity=True, joint=True))
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(max_candidates=7, max_employers=3, regional=True, diversity=True, joint=True))
 def test_cpsat_hint_keeps_every_rule(inst: Instance) -> None:
     """The flow optimum cut down to the crossing rules (CP-SAT's start, and what a time limit
     returns when CP-SAT found nothing) passes the independent verifier."""
