@@ -117,7 +117,7 @@ def solve(method: str, path: Path) -> dict[str, Any]:
                 edges.candidate_ids, edges.slots, edges.caps,
             )  # fmt: skip
             start = time.perf_counter()
-            warm = solve_core(changed, warm_start=sol2.potentials)
+            warm = solve_core(changed, warm_start=sol2)
             warm_s = time.perf_counter() - start
             out["warm"] = {
                 "withdrawn": int(gone.size),

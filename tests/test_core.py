@@ -33,7 +33,7 @@ def _objective(edges: Edges, chosen: npt.NDArray[np.int64]) -> tuple[int, int]:
     return len(chosen), int(costs[chosen].sum())
 
 
-def _cross_check(edges: Edges, warm: npt.NDArray[np.int64] | None = None) -> CoreSolution:
+def _cross_check(edges: Edges, warm: CoreSolution | None = None) -> CoreSolution:
     sol = solve_core(edges, warm_start=warm)
     ref = solve_flow(edges)
     assert sol.status is ref.status, sol.message
@@ -174,7 +174,7 @@ def test_generated_instance() -> None:
         edges.cand[keep], edges.slot[keep], edges.score[keep], edges.rank[keep],
         edges.candidate_ids, edges.slots, edges.caps,
     )  # fmt: skip
-    warm = _cross_check(smaller, warm=sol.potentials)
+    warm = _cross_check(smaller, warm=sol)
     assert warm.stats["warm"] == 1.0
 
 

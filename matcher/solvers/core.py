@@ -1,4 +1,4 @@
-"""matcher's own exact welfare solver: cost-scaling push-relabel, compiled with numba.
+"""matcher's own exact welfare solver: cost scaling by objective level, compiled with numba.
 
 The problem
 -----------
@@ -23,39 +23,44 @@ The algorithm, and why
 ----------------------
 1. *Maximum flow value* ``F`` by FIFO push-relabel with global relabeling (breadth-first
    search from the sink) on the residual network in CSR form. Only the value is needed.
-2. *Minimum cost flow of value F* by Goldberg's cost-scaling push-relabel: supplies
-   ``F`` at the source and ``-F`` at the sink, costs multiplied by ``alpha = nodes + 1``,
-   epsilon divided by a constant factor per phase down to 1 (then every residual cycle
-   costs more than -1 in the original units: the flow is optimal). Each phase
-   (``refine``) saturates every arc of negative reduced cost and discharges excesses in
-   FIFO order along admissible arcs, relabeling with the largest valid price drop. Global
-   price updates (a Dijkstra on reduced costs / epsilon from the deficit nodes, stopped
-   once every excess node is labelled) keep prices close to their final values.
-3. *Exact potentials*: the scaled prices are divided by ``alpha`` and repaired with a
-   label-correcting shortest-path pass on the original costs (it converges only when no
+2. *Score level*: a minimum-cost flow of value ``F`` under the costs ``-score`` alone, by
+   Goldberg's cost-scaling push-relabel (``refine`` phases: saturate every arc of
+   negative reduced cost, then discharge excesses in FIFO order with push look-ahead and
+   the largest valid price drop; a slot's held candidates are kept at the front of its
+   arc list so its scans only see those). Epsilon falls by ``SCALE_FACTOR`` per phase
+   from the largest score *down to 1 in score units*, not to ``1/n``: five phases
+   instead of ten to twenty. Such a flow is usually already optimal, and exact
+   potentials (label-correcting from the prices, ``QUICK_PASSES`` passes) prove it.
+   If they do not exist yet, costs and prices are multiplied by ``SCALE_FACTOR`` and one
+   more phase runs, until ``epsilon < 1/n`` in score units, where optimality is
+   guaranteed by the theory of cost scaling (``_exact_level``).
+3. *Rank level*: the score-optimal flows are exactly the flows of value ``F`` that use
+   only arcs of zero reduced cost under the score potentials (complementary slackness).
+   The least rank sum among them is a min-cost circulation on that subgraph (about half
+   of the arcs), costs ``rank``, started from the score-level flow, by the same scaling
+   (first precision ``RANK_PRECISION``; raised when needed).
+4. *Certificate*: potentials ``B * p_score + p_rank`` repaired by one label-correcting
+   pass on the lexicographic costs ``-B * score + rank`` (it converges only when no
    residual cycle is negative, so it is also an internal optimality check); then every
    node that the source cannot reach in the residual network (the sink side of a
    minimum cut) is raised by a constant so that ``p[sink] - p[source]`` exceeds the cost
    of any simple residual path, which certifies that the flow is maximum (see
    :func:`check_certificate`).
 
-Why this and not an auction: the capacity tree couples slots (a full intake or national
-cap raises the price of every slot below it), which a candidate-side auction only
-handles with per-node priority queues; push-relabel treats the tree nodes as ordinary
-nodes and is exact with the same epsilon argument. Separating "max flow first" into its
-own phase avoids a return arc with a cost larger than any path gain (about
-``nodes * max|cost|``, 1e17 at 1M candidates), which would overflow once multiplied by
-``alpha``. Measured numbers are in ``benchmarks/results/core.md``.
+Why levels: the single lexicographic cost ``-B * score + rank`` needs ``B`` larger than
+any rank-sum difference (about ``20 * n``); cost scaling then spends a phase per factor
+of 8 of that range, and every phase costs about the same (each re-routes most of the
+flow: measured 0.5-0.9 s per phase at 100k, 17 phases). Splitting the levels and stopping
+each at unit precision cut the phases to 5 + 2-4 on a smaller graph.
 
-What was measured (100k candidates, k = 20, cost-scaling phase only): plain FIFO 38 s;
-with global price updates 26-29 s (each Dijkstra update costs ~0.16 s, eating most of
-its gain); with push look-ahead 12.6 s (kept; price updates then hurt and are off by
-default); keeping each slot's held candidates in a compact prefix of its arc list cut
-relabel scans 3x but not the time; aligning non-binding tree nodes with their parent
-at each phase start 14 -> 12 s. An epsilon-scaling auction was *not* implemented, so
-the choice between the two is not settled by measurement. The solver is exact and
-certified but, as measured, not faster than OR-Tools (see the benchmark table), and a
-warm start from earlier potentials does not yet pay off.
+What else was measured (100k candidates, k = 20): a larger scale factor does not help
+(the work per phase grows with it: factor 32, 2x slower; 256, 8x); global price
+updates cost more than they save; successive shortest paths (one Dijkstra per
+candidate, pair potentials for the count level) were exact but 9x slower, because
+ties make the searches explore large plateaus; an epsilon-scaling auction (branch
+``wip/auction``) was exact but not faster than OR-Tools. Warm starts reload the earlier
+placements and per-level potentials; they save about half of a cold solve, because a
+phase at epsilon 1 still spreads price changes through the tied plateaus.
 
 Overflow safety (int64)
 -----------------------
@@ -87,6 +92,12 @@ I64 = npt.NDArray[np.int64]
 PRICE_LIMIT = 1 << 62
 #: Epsilon is divided by this factor between cost-scaling phases.
 SCALE_FACTOR = 8
+#: Label-correcting passes tried on a level before its precision is raised.
+QUICK_PASSES = 6
+#: Starting precision of the rank level (measured: 64 suffices on generated instances).
+RANK_PRECISION = 64
+#: Starting epsilon of a warm start (prices already exact for the earlier instance).
+WARM_EPS = 8
 #: Shift added to the sink side of the final minimum cut (see check_certificate).
 CUT_SHIFT = 1 << 59
 _INF = np.int64(1 << 62)
@@ -107,7 +118,13 @@ class CoreSolution:
     potentials : numpy.ndarray of int64
         One potential per node (numbering in the module docstring) proving optimality.
     stats : dict of str to float
-        Phases, pushes, relabels, price updates and seconds per step.
+        Phases and precision per level, pushes, relabels and seconds per step.
+    levels : tuple of numpy.ndarray
+        Exact potentials of each cost level (score, then rank), before the cut shift:
+        the prices a warm start resumes from.
+    chosen_pairs : numpy.ndarray of int64, shape (2, k)
+        (candidate, slot) index of each placed pair: the placements a warm start reloads
+        even when the edge arrays changed.
     """
 
     status: Status
@@ -115,6 +132,8 @@ class CoreSolution:
     chosen: I64
     potentials: I64
     stats: dict[str, float] = field(default_factory=dict)
+    levels: tuple[I64, ...] = ()
+    chosen_pairs: I64 = field(default_factory=lambda: np.zeros((2, 0), dtype=np.int64))
 
 
 @dataclass(frozen=True)
@@ -377,108 +396,6 @@ def _reset(rcap: I32, rev: I32, fwd: I32) -> None:
 
 
 @njit(cache=True)
-def _heap_push(hk: I64, hv: I32, size: int, key: int, val: int) -> int:
-    i = size
-    hk[i] = key
-    hv[i] = val
-    while i > 0:
-        p = (i - 1) >> 1
-        if hk[p] <= hk[i]:
-            break
-        hk[p], hk[i] = hk[i], hk[p]
-        hv[p], hv[i] = hv[i], hv[p]
-        i = p
-    return size + 1
-
-
-@njit(cache=True)
-def _heap_pop(hk: I64, hv: I32, size: int) -> int:
-    size -= 1
-    hk[0] = hk[size]
-    hv[0] = hv[size]
-    i = 0
-    while True:
-        left = 2 * i + 1
-        if left >= size:
-            break
-        c = left
-        if left + 1 < size and hk[left + 1] < hk[left]:
-            c = left + 1
-        if hk[i] <= hk[c]:
-            break
-        hk[c], hk[i] = hk[i], hk[c]
-        hv[c], hv[i] = hv[i], hv[c]
-        i = c
-    return size
-
-
-@njit(cache=True)
-def _price_update(
-    first: I64,
-    head: I32,
-    rcap: I32,
-    cost: I64,
-    rev: I32,
-    price: I64,
-    excess: I64,
-    eps: int,
-    rank: I64,
-    hk: I64,
-    hv: I32,
-) -> None:
-    """Goldberg's global price update: Dijkstra from the deficits on ceil(c_p / eps).
-
-    Arc lengths ``floor(c_p / eps) + 1 >= 0`` (epsilon-optimality); prices drop by
-    ``rank * eps``, which keeps epsilon-optimality and gives every labelled node an
-    admissible path to a deficit. Stops once every excess node is labelled; the others
-    drop by the last rank reached.
-    """
-    n = first.shape[0] - 1
-    n_excess = 0
-    size = 0
-    for v in range(n):
-        rank[v] = _INF
-    for v in range(n):
-        if excess[v] > 0:
-            n_excess += 1
-        elif excess[v] < 0:
-            rank[v] = 0
-            size = _heap_push(hk, hv, size, 0, v)
-    last = 0
-    while size > 0 and n_excess > 0:
-        r = hk[0]
-        v = hv[0]
-        size = _heap_pop(hk, hv, size)
-        if r > rank[v]:
-            continue
-        last = r
-        rank[v] = -r - 1  # scanned (negative marker)
-        if excess[v] > 0:
-            n_excess -= 1
-            if n_excess == 0:
-                break
-        pv = price[v]
-        for j in range(first[v], first[v + 1]):
-            i = rev[j]
-            if rcap[i] > 0:
-                u = head[j]
-                ru = rank[u]
-                if ru < 0:
-                    continue
-                cp = cost[i] + price[u] - pv
-                nr = r + cp // eps + 1
-                if nr < ru:
-                    rank[u] = nr
-                    size = _heap_push(hk, hv, size, nr, u)
-    for v in range(n):
-        rv = rank[v]
-        if rv < 0:
-            price[v] -= (-rv - 1) * eps
-        else:
-            price[v] -= last * eps
-
-
-@njit(cache=True)
 def _swap(head: I32, rcap: I32, cost: I64, rev: I32, a: int, b: int) -> None:
     """Exchange arcs a and b of one node's list, keeping the rev pairing."""
     if a == b:
@@ -578,7 +495,6 @@ def _refine(
     work: I64,
     slot0: int,
     int0: int,
-    update_every: float,
     up: I32,
 ) -> bool:
     """One cost-scaling phase: make the flow eps-optimal and feasible. False on overflow.
@@ -603,15 +519,6 @@ def _refine(
                 excess[v] += r
     last = np.empty(n, dtype=np.int64)
     _partition_slots(first, head, rcap, cost, rev, last, slot0, int0)
-    rank = np.empty(0, dtype=np.int64)
-    hk = np.empty(0, dtype=np.int64)
-    hv = np.empty(0, dtype=np.int32)
-    if update_every > 0:
-        rank = np.empty(n, dtype=np.int64)
-        hk = np.empty(first[n] + n + 1, dtype=np.int64)
-        hv = np.empty(first[n] + n + 1, dtype=np.int32)
-        _price_update(first, head, rcap, cost, rev, price, excess, eps, rank, hk, hv)
-        work[2] += 1
     size = n + 1
     fifo = np.empty(size, dtype=np.int32)
     inq = np.zeros(n, dtype=np.bool_)
@@ -623,8 +530,6 @@ def _refine(
             fifo[qt] = v
             qt += 1
             inq[v] = True
-    limit = update_every * n
-    since = 0
     while qh != qt:
         u = fifo[qh]
         qh = (qh + 1) % size
@@ -682,13 +587,6 @@ def _refine(
                     return False
                 work[1] += 1
                 work[3] += scanned
-                since += 1
-                if update_every > 0 and since > limit:
-                    since = 0
-                    _price_update(first, head, rcap, cost, rev, price, excess, eps, rank, hk, hv)
-                    work[2] += 1
-                    for v in range(n):
-                        current[v] = first[v]
     return True
 
 
@@ -773,6 +671,88 @@ def _chosen(rcap: I32, fwd: I32, n_edges: int) -> I64:
     return out
 
 
+@njit(cache=True)
+def _route_units(rcap: I32, rev: I32, arcs: I64) -> int:
+    """Send one unit along each row of arc positions that still has room on every arc."""
+    count = 0
+    for k in range(arcs.shape[0]):
+        room = True
+        for i in arcs[k]:
+            if rcap[i] < 1:
+                room = False
+                break
+        if not room:
+            continue
+        for i in arcs[k]:
+            rcap[i] -= 1
+            rcap[rev[i]] += 1
+        count += 1
+    return count
+
+
+@njit(cache=True)
+def _tight_subgraph(
+    first: I64, head: I32, rcap: I32, cost: I64, rev: I32, pot: I64, cost2: I64
+) -> tuple[I64, I32, I32, I64, I32, I64]:
+    """CSR of the arcs with zero reduced cost under ``pot``, carrying ``cost2``.
+
+    Returns (first, head, rcap, cost2, rev, old position of each kept arc). An arc and its
+    reverse have opposite reduced costs, so both are kept or both dropped.
+    """
+    n = first.shape[0] - 1
+    keep = np.zeros(first[n], dtype=np.bool_)
+    nf = np.zeros(n + 1, dtype=np.int64)
+    for u in range(n):
+        c = 0
+        pu = pot[u]
+        for i in range(first[u], first[u + 1]):
+            if cost[i] + pu - pot[head[i]] == 0:
+                keep[i] = True
+                c += 1
+        nf[u + 1] = nf[u] + c
+    m = nf[n]
+    newpos = np.full(first[n], -1, dtype=np.int64)
+    old = np.empty(m, dtype=np.int64)
+    k = 0
+    for i in range(first[n]):
+        if keep[i]:
+            newpos[i] = k
+            old[k] = i
+            k += 1
+    h2 = np.empty(m, dtype=head.dtype)
+    r2 = np.empty(m, dtype=rcap.dtype)
+    c2 = np.empty(m, dtype=np.int64)
+    v2 = np.empty(m, dtype=rev.dtype)
+    for k in range(m):
+        i = old[k]
+        h2[k] = head[i]
+        r2[k] = rcap[i]
+        c2[k] = cost2[i]
+        v2[k] = newpos[rev[i]]
+    return nf, h2, r2, c2, v2, old
+
+
+@njit(cache=True)
+def _copy_back(rcap: I32, rev: I32, old: I64, r2: I32, v2: I32, forward: npt.NDArray[np.bool_]) -> None:
+    """Write the subgraph's flow back into the full network.
+
+    Forward arcs never move inside their node's list (only a slot's backward pair arcs
+    are reordered, and its up-arc stays first), so ``old`` still locates them; each
+    one's reverse is found through the current ``rev`` arrays of both networks.
+    """
+    for k in range(old.shape[0]):
+        i = old[k]
+        if forward[i]:
+            rcap[i] = r2[k]
+            rcap[rev[i]] = r2[v2[k]]
+
+
+def _forward_mask(m: int, fwd: I32) -> npt.NDArray[np.bool_]:
+    mask = np.zeros(m, dtype=np.bool_)
+    mask[fwd] = True
+    return mask
+
+
 # --------------------------------------------------------------------------------------
 # Public API
 # --------------------------------------------------------------------------------------
@@ -793,7 +773,7 @@ def path_cost_bound(costs: I64, n_cands: int) -> int:
 
 
 def solve_core(  # noqa: PLR0911 - one return per outcome
-    edges: Edges, *, score_decimals: int = 2, warm_start: npt.NDArray[np.int64] | None = None
+    edges: Edges, *, score_decimals: int = 2, warm_start: CoreSolution | None = None
 ) -> CoreSolution:
     """Solve the welfare problem on ``edges`` exactly (max placed, then min cost).
 
@@ -803,10 +783,11 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
         Eligible pairs and the cap structure (from :func:`matcher.eligibility.build_edges`).
     score_decimals : int, default 2
         Score resolution, as for :func:`matcher.solvers.flow.solve_flow`.
-    warm_start : numpy.ndarray of int64, optional
-        Potentials of an earlier solve (``CoreSolution.potentials``) with the same node
-        numbering, e.g. after candidates withdrew (their edges removed, ids kept). Used as
-        starting prices; an array of another length is ignored (cold start).
+    warm_start : CoreSolution, optional
+        An earlier solve of a changed instance with the same candidates and slots (e.g.
+        candidates withdrew: their edges removed, ids kept). Its placements that still
+        exist and fit start the flow, and its per-level potentials start the prices; a
+        solution with another node count is ignored (cold start).
 
     Returns
     -------
@@ -826,27 +807,28 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
     """
     t0 = time.perf_counter()
     stats: dict[str, float] = {}
+    empty = np.zeros(0, dtype=np.int64)
     regional = getattr(edges.caps, "regional_cap", None)
     if regional is not None and len(regional) > 0:
-        empty0 = np.zeros(0, dtype=np.int64)
         return CoreSolution(
-            Status.ERROR, "regional caps cross the cap tree: not supported by this solver", empty0, empty0
+            Status.ERROR, "regional caps cross the cap tree: not supported by this solver", empty, empty
         )
-    net = _network(edges, score_decimals)
+    net = flow_network(edges, score_decimals=score_decimals)
     caps = edges.caps
-    n = net.n_nodes
-    alpha = n + 1
+    n = net.num_nodes
     n_edges = edges.n_pairs
-    clip = len(net.cands_with_edges) + 1  # never saturated: at most clip - 1 units flow
-    slot_cap = edges.slots.get_column("capacity").to_numpy().astype(np.int64)
-    first, head, rcap, cost, rev, fwd = _build(
+    n_src = len(net.cands)
+    clip = n_src + 1  # never saturated: at most clip - 1 units flow
+    score = np.rint(edges.score * 10**score_decimals).astype(np.int64)
+    rank = edges.rank.astype(np.int64) if net.rank_kept else np.zeros(n_edges, dtype=np.int64)
+    first, head, rcap, cost_a, rev, fwd = _build(
         n, net.cand0, net.slot0, net.int0, net.nat0, net.tot0,
         edges.cand.astype(np.int32, copy=False), edges.slot.astype(np.int32, copy=False),
-        net.costs, net.cands_with_edges, slot_cap,
+        -score, net.cands, net.capacity,
         caps.slot_intake.astype(np.int32, copy=False), caps.intake_cap.astype(np.int64, copy=False),
         caps.intake_national.astype(np.int32, copy=False), caps.national_cap.astype(np.int64, copy=False),
         caps.national_total.astype(np.int32, copy=False), caps.total_cap.astype(np.int64, copy=False),
-        alpha, clip,
+        1, clip,
     )  # fmt: skip
     t1 = time.perf_counter()
     stats["build_s"] = t1 - t0
@@ -855,50 +837,71 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
     t2 = time.perf_counter()
     stats.update(max_flow_s=t2 - t1, max_flow=float(value), max_flow_pushes=float(mf_pushes))
     stats["max_flow_relabels"] = float(mf_relabels)
-    up = fwd[n_edges + len(net.cands_with_edges) :]
-    price = np.zeros(n, dtype=np.int64)
-    cmax = int(np.abs(net.costs).max()) * alpha if n_edges else 0
-    warm = warm_start is not None and warm_start.shape == (n,)
+    up = fwd[n_edges + n_src :]
+    warm = warm_start is not None and len(warm_start.levels) == 2 and warm_start.levels[0].shape == (n,)
+    stats["warm"] = float(warm)
+    loaded = 0
     if warm:
         assert warm_start is not None
-        price, eps = _warm_prices(warm_start, alpha, cmax)
+        price_a, price_b = warm_start.levels[0].copy(), warm_start.levels[1].copy()
+        loaded = _load_flow(edges, warm_start.chosen_pairs, rcap, rev, fwd, n_src, up)
+        eps_a = eps_b = WARM_EPS
     else:
-        eps = cmax
-    stats["warm"] = float(warm)
+        price_a, price_b = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+        eps_a = int(score.max()) if n_edges else 1
+        eps_b = int(rank.max()) if n_edges else 1
+    stats["warm_loaded"] = float(loaded)
     excess = np.zeros(n, dtype=np.int64)
-    excess[0] = value
-    excess[1] = -value
+    excess[0], excess[1] = value - loaded, loaded - value
     work = np.zeros(4, dtype=np.int64)
-    phases = 0
-    ok = True
-    if value > 0:
-        while True:
-            eps = max(1, -(-eps // SCALE_FACTOR)) if eps > 1 else 1
-            ok = _refine(first, head, rcap, cost, rev, price, excess, eps, work, net.slot0, net.int0, 0.0, up)
-            phases += 1
-            if not ok or eps == 1:
-                break
+    # Levels 1-2: most placed (the flow value), then most total score (costs -score).
+    level = _Level(first, head, rcap, cost_a, rev, price_a, excess, net.slot0, net.int0, up)
+    pot_a = _exact_level(level, eps_a, n, work, stats, "score")
     t3 = time.perf_counter()
-    stats.update(cost_scaling_s=t3 - t2, phases=float(phases), pushes=float(work[0]))
-    stats.update(relabels=float(work[1]), price_updates=float(work[2]), relabel_scans=float(work[3]))
-    empty = np.zeros(0, dtype=np.int64)
-    if not ok:
-        return CoreSolution(Status.ERROR, "prices left the int64-safe range", empty, price, stats)
-    pot, converged = _exact_potentials(first, head, rcap, cost, price, alpha, 200)
+    stats["score_level_s"] = t3 - t2
+    if pot_a is None:
+        return CoreSolution(
+            Status.ERROR, "no exact score-level potentials (internal error)", empty, empty, stats
+        )
+    # Level 3: least rank sum among the score-optimal flows. Those are the flows of this
+    # value that use only arcs of zero reduced cost under pot_a (complementary
+    # slackness), so level 3 runs on that subgraph, starting from the current flow.
+    cost_b = np.zeros_like(cost_a)
+    cost_b[fwd[:n_edges]] = rank
+    cost_b[rev[fwd[:n_edges]]] = -rank
+    pot_b = np.zeros(n, dtype=np.int64)
+    if n_edges and int(rank.max()) > 0:
+        f2, h2, r2, c2, v2, old = _tight_subgraph(first, head, rcap, cost_a, rev, pot_a, cost_b)
+        excess[:] = 0
+        sub = _Level(f2, h2, r2, c2, v2, price_b, excess, net.slot0, net.int0, up[:0])
+        found = _exact_level(sub, eps_b, n, work, stats, "rank", RANK_PRECISION)
+        if found is None:
+            return CoreSolution(
+                Status.ERROR, "no exact rank-level potentials (internal error)", empty, empty, stats
+            )
+        pot_b = found
+        _copy_back(rcap, rev, old, r2, v2, _forward_mask(first[-1], fwd))
+    t4 = time.perf_counter()
+    stats["rank_level_s"] = t4 - t3
+    stats.update(pushes=float(work[0]), relabels=float(work[1]), relabel_scans=float(work[3]))
+    # One certificate for the lexicographic costs -B * score + rank.
+    costs_lex = net.rank_weight * cost_a + cost_b
+    pot, converged = _exact_potentials(first, head, rcap, costs_lex, net.rank_weight * pot_a + pot_b, 1, 200)
     if not converged:
         return CoreSolution(Status.ERROR, "no exact potentials (internal error)", empty, pot, stats)
     side = _source_side(first, head, rcap, 0)
     if side[1]:
         return CoreSolution(Status.ERROR, "flow is not maximum (internal error)", empty, pot, stats)
-    bound = path_cost_bound(net.costs, len(net.cands_with_edges))
+    bound = path_cost_bound(net.costs, n_src)
     gap = int(pot[1]) - int(pot[0])
     shift = max(CUT_SHIFT, bound + 1 - gap)
     if int(np.abs(pot).max(initial=0)) + shift >= (1 << 61):
         return CoreSolution(Status.ERROR, "certificate potentials overflow int64", empty, pot, stats)
     pot[~side] += shift
     chosen = _chosen(rcap, fwd, n_edges)
-    t4 = time.perf_counter()
-    stats.update(certificate_s=t4 - t3, seconds=t4 - t0)
+    t5 = time.perf_counter()
+    stats.update(certificate_s=t5 - t4, seconds=t5 - t0)
+    pairs = np.stack([edges.cand[chosen].astype(np.int64), edges.slot[chosen].astype(np.int64)])
     if not net.rank_kept:
         return CoreSolution(
             Status.FEASIBLE,
@@ -907,21 +910,103 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
             chosen,
             pot,
             stats,
+            (pot_a, pot_b),
+            pairs,
         )
-    return CoreSolution(Status.OPTIMAL, "optimal", chosen, pot, stats)
+    return CoreSolution(Status.OPTIMAL, "optimal", chosen, pot, stats, (pot_a, pot_b), pairs)
 
 
-def _warm_prices(warm: I64, alpha: int, cmax: int) -> tuple[I64, int]:
-    """Scaled starting prices from earlier potentials, and the starting epsilon.
+@dataclass(frozen=True)
+class _Level:
+    """One cost level's residual network (CSR) with its prices and excesses, all mutated."""
 
-    The sink side of the earlier cut was raised by at least ``CUT_SHIFT``; it is lowered
-    back, then prices are clipped so that scaling by ``alpha`` cannot overflow.
+    first: I64
+    head: I32
+    rcap: I32
+    cost: I64
+    rev: I32
+    price: I64
+    excess: I64
+    slot0: int
+    int0: int
+    up: I32
+
+
+def _exact_level(
+    lv: _Level, eps: int, n: int, work: I64, stats: dict[str, float], name: str, alpha: int = 1
+) -> I64 | None:
+    """Optimal flow for one cost level, and exact potentials proving it; None on failure.
+
+    Cost scaling first at unit precision (epsilon down to 1 in the costs' own units): far
+    fewer phases than the textbook ``epsilon < 1/n``, and usually already optimal. Exact
+    potentials (label-correcting from the prices, a few passes) then prove it. When none
+    exist yet, costs and prices are multiplied by ``SCALE_FACTOR`` and one more phase
+    runs, until ``epsilon < 1/n`` in the original units, where the flow is optimal by
+    the theory of cost scaling. ``lv.cost`` is scaled in place and restored.
     """
-    p = warm.astype(np.int64) - np.int64(warm[0])
-    p = np.where(p >= CUT_SHIFT // 2, p - CUT_SHIFT, p)
-    lim = (PRICE_LIMIT // 4) // alpha
-    p = np.clip(p, -lim, lim) * np.int64(alpha)
-    return p, max(1, cmax // (SCALE_FACTOR**4))
+    phases = 0
+    cmax = int(np.abs(lv.cost).max(initial=0)) + 1
+    args = (lv.first, lv.head, lv.rcap, lv.cost, lv.rev, lv.price, lv.excess)
+    if alpha > 1:
+        np.multiply(lv.cost, alpha, out=lv.cost)
+        np.multiply(lv.price, alpha, out=lv.price)
+        eps *= alpha
+    try:
+        while True:
+            while eps > 1 or (phases == 0 and int(lv.excess.max(initial=0)) > 0):
+                eps = max(1, -(-eps // SCALE_FACTOR))
+                if not _refine(*args, eps, work, lv.slot0, lv.int0, lv.up):
+                    return None
+                phases += 1
+            final = alpha > n
+            passes = 200 if final else QUICK_PASSES
+            pot, converged = _exact_potentials(lv.first, lv.head, lv.rcap, lv.cost, lv.price, alpha, passes)
+            if converged:
+                stats[f"{name}_phases"] = float(phases)
+                stats[f"{name}_precision"] = float(alpha)
+                return pot
+            if final or alpha * SCALE_FACTOR * cmax * (n + 1) > PRICE_LIMIT // 4:
+                return None
+            alpha *= SCALE_FACTOR
+            np.multiply(lv.cost, SCALE_FACTOR, out=lv.cost)
+            np.multiply(lv.price, SCALE_FACTOR, out=lv.price)
+            eps = SCALE_FACTOR
+    finally:
+        if alpha > 1:
+            np.floor_divide(lv.cost, alpha, out=lv.cost)
+
+
+def _load_flow(edges: Edges, pairs: I64, rcap: I32, rev: I32, fwd: I32, n_src: int, up: I32) -> int:
+    """Route one unit for each earlier placement that still has its edge; returns the count.
+
+    ``pairs`` holds (candidate, slot) rows; a unit that would overflow a cap of the
+    changed instance is left out.
+    """
+    n_slot, n_edges = edges.slots.height, edges.n_pairs
+    if pairs.size == 0 or n_edges == 0:
+        return 0
+    caps = edges.caps
+    key = edges.cand.astype(np.int64) * n_slot + edges.slot.astype(np.int64)
+    want = pairs[0] * n_slot + pairs[1]
+    pos = np.minimum(np.searchsorted(key, want), n_edges - 1)
+    e = pos[key[pos] == want]
+    cands = np.unique(edges.cand)
+    slot = edges.slot[e].astype(np.int64)
+    intake = caps.slot_intake[slot].astype(np.int64)
+    nat = caps.intake_national[intake].astype(np.int64)
+    n_int, n_nat = len(caps.intake_cap), len(caps.national_cap)
+    arcs = np.stack(
+        [
+            fwd[n_edges + np.searchsorted(cands, edges.cand[e])],  # source -> candidate
+            fwd[e],  # candidate -> slot
+            up[slot],  # slot -> intake
+            up[n_slot + intake],  # intake -> national
+            up[n_slot + n_int + nat],  # national -> total
+            up[n_slot + n_int + n_nat + caps.national_total[nat].astype(np.int64)],  # total -> sink
+        ],
+        axis=1,
+    ).astype(np.int64)
+    return int(_route_units(rcap, rev, arcs))
 
 
 def check_certificate(
