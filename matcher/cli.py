@@ -174,8 +174,8 @@ def solve_cmd(
         str | None,
         typer.Option(
             help=f"Optimal: exact backend, one of {', '.join(BACKENDS)} "
-            "(default: cpsat when the policy has rules that cross the sector caps: regional "
-            "caps, floors, nationality rules, joint applications; else ortools)."
+            "(default: core when the caps nest; with rules that cross the sector caps, cpsat, "
+            "or lagrange for regional caps at scale)."
         ),
     ] = None,
     time_limit: Annotated[

@@ -82,11 +82,12 @@ def solve(
         ``optimal``: lexicographic welfare optimum (most placed, then highest total
         score, then lowest rank sum), exact, by min-cost flow. ``stable``: deferred
         acceptance (no candidate and employer both prefer each other to what they got).
-    backend : {"ortools", "core", "cpsat"}, optional
-        Optimal only: OR-Tools min-cost flow; matcher's compiled cost-scaling core, whose
-        optimality certificate (potentials) is then checked; or CP-SAT, which also keeps
-        regional caps (up to 200k pairs). Default: cpsat when the policy has regional
-        caps, else ortools.
+    backend : {"ortools", "core", "cpsat", "lagrange"}, optional
+        Optimal only: matcher's compiled core (exact, its optimality certificate checked;
+        about twice as fast as OR-Tools at 1M candidates); OR-Tools min-cost flow; CP-SAT,
+        which also keeps the rules that cross the cap tree (up to 200k pairs); or the
+        Lagrangian decomposition for regional caps at any size. Default: core when the
+        caps nest, else chosen from the policy and the size.
     proposing : {"candidate", "employer"}
         Stable only: which side proposes (candidate-optimal or employer-optimal).
     caps : {"flexible", "naive"}, optional
@@ -181,7 +182,7 @@ def solve(
 
         arrangement = choose_layout(edges)
     if backend is None:
-        backend = "ortools" if method != "optimal" else _default_backend(crossing, edges, arrangement)
+        backend = "core" if method != "optimal" else _default_backend(crossing, edges, arrangement)
     if method == "optimal" and backend == "cpsat":
         from matcher.solvers.cpsat import MAX_PAIRS
 
@@ -330,14 +331,25 @@ def _solve_optimal(
     return core.status, core.message, core.chosen
 
 
+def _welfare_flow(edges: Edges, decimals: int) -> Any:
+    """The welfare optimum under the nested caps, by the core; OR-Tools if the core fails."""
+    from matcher.solvers.core import solve_core
+
+    sol = solve_core(edges, score_decimals=decimals)
+    if sol.status.success:
+        return sol
+    log.warning("the core failed (%s); using OR-Tools min-cost flow", sol.message)
+    from matcher.solvers.flow import solve_flow
+
+    return solve_flow(edges, score_decimals=decimals)
+
+
 def _hint(instance: Instance, edges: Edges, decimals: int) -> np.ndarray[Any, np.dtype[np.int64]] | None:
     """CP-SAT's starting point: the flow optimum under the nested caps, cut down to the rules
     that cross them (so a time limit always has a good assignment to return)."""
-    from matcher.solvers.flow import solve_flow
-
     if edges.n_pairs == 0:
         return None
-    sol = solve_flow(edges, score_decimals=decimals)
+    sol = _welfare_flow(edges, decimals)
     if not sol.status.success:
         return None
     return constraints.drop_to_feasible(instance, edges, sol.chosen)
@@ -346,7 +358,7 @@ def _hint(instance: Instance, edges: Edges, decimals: int) -> np.ndarray[Any, np
 def _default_backend(crossing: list[str], edges: Edges, arrangement: Any) -> str:
     """The backend ``--method optimal`` picks from the policy and the instance size."""
     if not crossing:
-        return "ortools"
+        return "core"
     if crossing != ["regional caps"]:
         return "cpsat"
     _, relaxed = arrangement
@@ -446,7 +458,6 @@ def _price_of_stability(
     extra: dict[str, Any],
 ) -> None:
     from matcher.solvers.cpsat import MAX_PAIRS, solve_cpsat
-    from matcher.solvers.flow import solve_flow
     from matcher.solvers.lagrange import choose_layout, solve_lagrangian
 
     # Regional caps: exact by one flow when they nest, else CP-SAT, and only when small.
@@ -466,7 +477,7 @@ def _price_of_stability(
         elif regional:
             sol = solve_cpsat(edges, score_decimals=decimals)
         else:
-            sol = solve_flow(edges, score_decimals=decimals)
+            sol = _welfare_flow(edges, decimals)
     matched = len(sol.chosen)
     total = round(float(edges.score[sol.chosen].sum()), 6)
     extra["price_of_stability"] = {
