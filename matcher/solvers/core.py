@@ -304,13 +304,55 @@ def _bfs_labels(first: I64, head: I32, rcap: I32, rev: I32, t: int, d: I32, queu
 
 
 @njit(cache=True)
-def _max_flow(first: I64, head: I32, rcap: I32, rev: I32, s: int, t: int) -> tuple[int, int, int]:
+def _greedy(first: I64, head: I32, rcap: I32, rev: I32, up_of: I64, s: int, t: int) -> int:
+    """Send one unit per candidate along its first arc whose whole path up the tree has room.
+
+    A flow to start the maximum-flow phase from: most units find a path here in one
+    pass, so push-relabel only has to route the rest. Returns the units sent.
+    """
+    sent = 0
+    for i0 in range(first[s], first[s + 1]):
+        if rcap[i0] < 1:
+            continue
+        c = head[i0]
+        for i in range(first[c], first[c + 1]):
+            v = head[i]
+            if rcap[i] < 1 or up_of[v] < 0:
+                continue
+            room = True
+            while v != t:
+                a = up_of[v]
+                if rcap[a] < 1:
+                    room = False
+                    break
+                v = head[a]
+            if not room:
+                continue
+            rcap[i0] -= 1
+            rcap[rev[i0]] += 1
+            rcap[i] -= 1
+            rcap[rev[i]] += 1
+            v = head[i]
+            while v != t:
+                a = up_of[v]
+                rcap[a] -= 1
+                rcap[rev[a]] += 1
+                v = head[a]
+            sent += 1
+            break
+    return sent
+
+
+@njit(cache=True)
+def _max_flow(first: I64, head: I32, rcap: I32, rev: I32, up_of: I64, s: int, t: int) -> tuple[int, int, int]:
     """Value of a maximum s-t flow (FIFO push-relabel, global relabeling); modifies rcap.
 
-    Returns (value, pushes, relabels). Only the first phase (a maximum preflow) is run:
-    its sink excess is the maximum flow value.
+    Starts from :func:`_greedy`'s flow. Returns (value, pushes, relabels). Only the first
+    phase (a maximum preflow) is run: its sink excess, plus the greedy units, is the
+    maximum flow value.
     """
     n = first.shape[0] - 1
+    sent = _greedy(first, head, rcap, rev, up_of, s, t)
     excess = np.zeros(n, dtype=np.int64)
     d = np.empty(n, dtype=np.int32)
     queue = np.empty(n, dtype=np.int32)
@@ -382,7 +424,7 @@ def _max_flow(first: I64, head: I32, rcap: I32, rev: I32, s: int, t: int) -> tup
                     d[s] = n
                     if d[u] >= n:
                         break
-    return int(excess[t]), pushes, relabels
+    return int(excess[t]) + sent, pushes, relabels
 
 
 @njit(cache=True)
@@ -832,12 +874,14 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
     )  # fmt: skip
     t1 = time.perf_counter()
     stats["build_s"] = t1 - t0
-    value, mf_pushes, mf_relabels = _max_flow(first, head, rcap, rev, 0, 1)
+    up = fwd[n_edges + n_src :]
+    up_of = np.full(n, -1, dtype=np.int64)
+    up_of[net.slot0 :] = up  # slot, intake, national and total nodes, in node order
+    value, mf_pushes, mf_relabels = _max_flow(first, head, rcap, rev, up_of, 0, 1)
     _reset(rcap, rev, fwd)
     t2 = time.perf_counter()
     stats.update(max_flow_s=t2 - t1, max_flow=float(value), max_flow_pushes=float(mf_pushes))
     stats["max_flow_relabels"] = float(mf_relabels)
-    up = fwd[n_edges + n_src :]
     warm = warm_start is not None and len(warm_start.levels) == 2 and warm_start.levels[0].shape == (n,)
     stats["warm"] = float(warm)
     loaded = 0
@@ -848,6 +892,11 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
         eps_a = eps_b = WARM_EPS
     else:
         price_a, price_b = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+        # Each candidate starts at its best score, so no pair arc is admissible before
+        # the candidate holds a unit: the first phase then places the best candidates
+        # first instead of saturating every pair arc and sending most units back.
+        np.maximum.at(price_a, net.cand0 + edges.cand.astype(np.int64), score)
+        price_a[0] = int(price_a.max(initial=0))
         eps_a = int(score.max()) if n_edges else 1
         eps_b = int(rank.max()) if n_edges else 1
     stats["warm_loaded"] = float(loaded)
