@@ -98,6 +98,8 @@ QUICK_PASSES = 6
 RANK_PRECISION = 64
 #: Starting epsilon of a warm start (prices already exact for the earlier instance).
 WARM_EPS = 8
+#: A warm start's shortest-path repair gives up after labelling this many times the nodes.
+REPAIR_BUDGET = 4
 #: Shift added to the sink side of the final minimum cut (see check_certificate).
 CUT_SHIFT = 1 << 59
 _INF = np.int64(1 << 62)
@@ -633,6 +635,134 @@ def _refine(
 
 
 @njit(cache=True)
+def _heap_push(hk: I64, hv: I64, size: int, key: int, val: int) -> int:
+    i = size
+    hk[i] = key
+    hv[i] = val
+    while i > 0:
+        p = (i - 1) >> 1
+        if hk[p] <= hk[i]:
+            break
+        hk[p], hk[i] = hk[i], hk[p]
+        hv[p], hv[i] = hv[i], hv[p]
+        i = p
+    return size + 1
+
+
+@njit(cache=True)
+def _heap_pop(hk: I64, hv: I64, size: int) -> int:
+    size -= 1
+    hk[0] = hk[size]
+    hv[0] = hv[size]
+    i = 0
+    while True:
+        c = 2 * i + 1
+        if c >= size:
+            break
+        if c + 1 < size and hk[c + 1] < hk[c]:
+            c += 1
+        if hk[i] <= hk[c]:
+            break
+        hk[c], hk[i] = hk[i], hk[c]
+        hv[c], hv[i] = hv[i], hv[c]
+        i = c
+    return size
+
+
+@njit(cache=True)
+def _shortest_path_repair(
+    first: I64, head: I32, rcap: I32, cost: I64, rev: I32, price: I64, excess: I64, budget: int
+) -> bool:
+    """Make the pseudoflow optimal by successive shortest paths from exact prices.
+
+    For small changes to an optimal flow (a warm start): arcs of negative reduced cost
+    are saturated, then each excess unit travels along a shortest path (Dijkstra on
+    reduced costs, all >= 0) to a deficit, and the prices of the nodes labelled below
+    that path's length rise by their distance (so every reduced cost stays >= 0 and the
+    path becomes tight). At the end there is no excess and no negative reduced cost:
+    the flow is optimal and ``price`` proves it. Returns False (flow and prices still
+    valid as a pseudoflow, excess left) once more than ``budget`` nodes were labelled.
+    """
+    n = first.shape[0] - 1
+    for u in range(n):
+        pu = price[u]
+        for i in range(first[u], first[u + 1]):
+            r = rcap[i]
+            if r > 0 and cost[i] + pu - price[head[i]] < 0:
+                rcap[i] = 0
+                rcap[rev[i]] += r
+                excess[u] -= r
+                excess[head[i]] += r
+    dist = np.full(n, _INF, dtype=np.int64)
+    pred = np.full(n, -1, dtype=np.int64)
+    done = np.zeros(n, dtype=np.bool_)
+    touched = np.empty(n, dtype=np.int64)
+    hk = np.empty(first[n] + 1, dtype=np.int64)
+    hv = np.empty(first[n] + 1, dtype=np.int64)
+    labelled = 0
+    for s in range(n):
+        while excess[s] > 0:
+            nt = 0
+            dist[s] = 0
+            touched[nt] = s
+            nt += 1
+            size = _heap_push(hk, hv, 0, 0, s)
+            target = -1
+            while size > 0:
+                d = hk[0]
+                u = hv[0]
+                size = _heap_pop(hk, hv, size)
+                if done[u] or d > dist[u]:
+                    continue
+                if excess[u] < 0:
+                    target = u
+                    break
+                done[u] = True
+                pu = price[u]
+                for i in range(first[u], first[u + 1]):
+                    if rcap[i] > 0:
+                        v = head[i]
+                        nd = d + cost[i] + pu - price[v]
+                        if nd < dist[v]:
+                            if dist[v] == _INF:
+                                touched[nt] = v
+                                nt += 1
+                            dist[v] = nd
+                            pred[v] = i
+                            size = _heap_push(hk, hv, size, nd, v)
+            labelled += nt
+            if target < 0:
+                return False  # cannot happen for a feasible problem
+            top = dist[target]
+            for k in range(nt):
+                v = touched[k]
+                if dist[v] < top:
+                    price[v] += dist[v] - top
+            # Augment by the bottleneck along the path.
+            delta = min(excess[s], -excess[target])
+            v = target
+            while v != s:
+                i = pred[v]
+                delta = min(delta, rcap[i])
+                v = head[rev[i]]
+            v = target
+            while v != s:
+                i = pred[v]
+                rcap[i] -= delta
+                rcap[rev[i]] += delta
+                v = head[rev[i]]
+            excess[s] -= delta
+            excess[target] += delta
+            for k in range(nt):
+                v = touched[k]
+                dist[v] = _INF
+                done[v] = False
+            if labelled > budget:
+                return False
+    return True
+
+
+@njit(cache=True)
 def _exact_potentials(
     first: I64, head: I32, rcap: I32, cost: I64, price: I64, alpha: int, max_passes: int
 ) -> tuple[I64, bool]:
@@ -735,7 +865,7 @@ def _route_units(rcap: I32, rev: I32, arcs: I64) -> int:
 @njit(cache=True)
 def _tight_subgraph(
     first: I64, head: I32, rcap: I32, cost: I64, rev: I32, pot: I64, cost2: I64
-) -> tuple[I64, I32, I32, I64, I32, I64]:
+) -> tuple[I64, I32, I32, I64, I32, I32]:
     """CSR of the arcs with zero reduced cost under ``pot``, carrying ``cost2``.
 
     Returns (first, head, rcap, cost2, rev, old position of each kept arc). An arc and its
@@ -753,8 +883,8 @@ def _tight_subgraph(
                 c += 1
         nf[u + 1] = nf[u] + c
     m = nf[n]
-    newpos = np.full(first[n], -1, dtype=np.int64)
-    old = np.empty(m, dtype=np.int64)
+    newpos = np.full(first[n], -1, dtype=np.int32)
+    old = np.empty(m, dtype=np.int32)
     k = 0
     for i in range(first[n]):
         if keep[i]:
@@ -775,7 +905,7 @@ def _tight_subgraph(
 
 
 @njit(cache=True)
-def _copy_back(rcap: I32, rev: I32, old: I64, r2: I32, v2: I32, forward: npt.NDArray[np.bool_]) -> None:
+def _copy_back(rcap: I32, rev: I32, old: I32, r2: I32, v2: I32, forward: npt.NDArray[np.bool_]) -> None:
     """Write the subgraph's flow back into the full network.
 
     Forward arcs never move inside their node's list (only a slot's backward pair arcs
@@ -923,18 +1053,29 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
         f2, h2, r2, c2, v2, old = _tight_subgraph(first, head, rcap, cost_a, rev, pot_a, cost_b)
         excess[:] = 0
         sub = _Level(f2, h2, r2, c2, v2, price_b, excess, net.slot0, net.int0, up[:0])
-        found = _exact_level(sub, eps_b, n, work, stats, "rank", RANK_PRECISION)
+        precision = RANK_PRECISION
+        # Warm: shortest paths from the earlier exact rank prices usually finish this
+        # level (few units move); if they label too much, scaling takes over.
+        if warm and _shortest_path_repair(f2, h2, r2, c2, v2, price_b, excess, REPAIR_BUDGET * n):
+            precision = 1  # optimal already, with exact potentials: nothing left to scale
+            stats["warm_repaired_rank"] = 1.0
+        found = _exact_level(sub, eps_b, n, work, stats, "rank", precision)
+        if found is not None:
+            _copy_back(rcap, rev, old, r2, v2, _forward_mask(first[-1], fwd))
+        del f2, h2, r2, c2, v2, old, sub
         if found is None:
             return CoreSolution(
                 Status.ERROR, "no exact rank-level potentials (internal error)", empty, empty, stats
             )
         pot_b = found
-        _copy_back(rcap, rev, old, r2, v2, _forward_mask(first[-1], fwd))
     t4 = time.perf_counter()
     stats["rank_level_s"] = t4 - t3
     stats.update(pushes=float(work[0]), relabels=float(work[1]), relabel_scans=float(work[3]))
-    # One certificate for the lexicographic costs -B * score + rank.
-    costs_lex = net.rank_weight * cost_a + cost_b
+    # One certificate for the lexicographic costs -B * score + rank (built in place).
+    costs_lex = cost_a
+    np.multiply(costs_lex, net.rank_weight, out=costs_lex)
+    costs_lex += cost_b
+    del cost_b
     pot, converged = _exact_potentials(first, head, rcap, costs_lex, net.rank_weight * pot_a + pot_b, 1, 200)
     if not converged:
         return CoreSolution(Status.ERROR, "no exact potentials (internal error)", empty, pot, stats)
