@@ -59,8 +59,11 @@ updates cost more than they save; successive shortest paths (one Dijkstra per
 candidate, pair potentials for the count level) were exact but 9x slower, because
 ties make the searches explore large plateaus; an epsilon-scaling auction (branch
 ``wip/auction``) was exact but not faster than OR-Tools. Warm starts reload the earlier
-placements and per-level potentials; they save about half of a cold solve, because a
-phase at epsilon 1 still spreads price changes through the tied plateaus.
+placements and per-level potentials and run one phase at epsilon 1: half of a cold solve
+at 100k, but slower than cold at 1M and without sector caps, because price changes then
+spread through the tied plateaus in steps of 1 (80M relabels where a cold solve needs
+7M). Starting them at a larger epsilon did not beat a cold solve either; a primal-dual
+repair (Dijkstra rounds from the exact prices) needed a round per freed unit.
 
 Overflow safety (int64)
 -----------------------
@@ -959,7 +962,9 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
         An earlier solve of a changed instance with the same candidates and slots (e.g.
         candidates withdrew: their edges removed, ids kept). Its placements that still
         exist and fit start the flow, and its per-level potentials start the prices; a
-        solution with another node count is ignored (cold start).
+        solution with another node count is ignored (cold start). Experimental: after 1%
+        of the candidates withdrew it took 0.47x a cold solve at 100k (Japan caps) but
+        2x at 1M and 6.7x on a slot-caps-only 100k instance (``benchmarks/core.py``).
 
     Returns
     -------
