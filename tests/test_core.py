@@ -152,6 +152,22 @@ def test_matches_ortools_random_trees(seed: int, n_cand: int, n_slot: int) -> No
     _cross_check(random_edges(seed, n_cand, n_slot))
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**31), st.integers(1, 60), st.integers(1, 12), st.floats(0.0, 0.5))
+def test_warm_start_matches_ortools(seed: int, n_cand: int, n_slot: int, share: float) -> None:
+    """A re-solve warm from an earlier solution after some candidates withdrew is exact."""
+    edges = random_edges(seed, n_cand, n_slot)
+    first = solve_core(edges)
+    gone = np.random.default_rng(seed).random(len(edges.candidate_ids)) < share
+    keep = ~gone[edges.cand]
+    changed = Edges(
+        edges.cand[keep], edges.slot[keep], edges.score[keep], edges.rank[keep],
+        edges.candidate_ids, edges.slots, edges.caps,
+    )  # fmt: skip
+    warm = _cross_check(changed, warm=first)
+    assert warm.stats["warm"] == 1.0
+
+
 def test_tiny_instance() -> None:
     edges = build_edges(matcher.load_instance("instances/tiny"))
     sol = _cross_check(edges)
