@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -86,6 +86,16 @@ class Edges:
     @property
     def n_pairs(self) -> int:
         return int(self.cand.shape[0])
+
+    def without_candidates(self, cands: npt.ArrayLike) -> Edges:
+        """These edges without the pairs of candidates ``cands`` (indices; ids kept).
+
+        What a withdrawal looks like to a warm re-solve: same candidates and slots.
+        """
+        keep = ~np.isin(self.cand, np.asarray(cands))
+        return replace(
+            self, cand=self.cand[keep], slot=self.slot[keep], score=self.score[keep], rank=self.rank[keep]
+        )
 
 
 def qualified_aptitudes(instance: Instance) -> pl.DataFrame:
