@@ -136,9 +136,9 @@ def prepare(size: str, list_length: int, seed: int, path: Path, caps: str = "jap
 
 def _objective(edges: Any, chosen: Any) -> tuple[int, int, int]:
     """(placed, lexicographic cost, total score at the solvers' 2 decimals) of ``chosen``."""
-    from matcher.solvers.core import _network
+    from matcher.solvers.network import flow_network
 
-    costs = _network(edges, 2).costs
+    costs = flow_network(edges, score_decimals=2).costs
     score = np.rint(edges.score[chosen] * 100).astype(np.int64)
     return len(chosen), int(costs[chosen].sum()), int(score.sum())
 

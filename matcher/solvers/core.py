@@ -141,30 +141,6 @@ class CoreSolution:
     chosen_pairs: I64 = field(default_factory=lambda: np.zeros((2, 0), dtype=np.int64))
 
 
-@dataclass(frozen=True)
-class _Network:
-    """The flow network of an :class:`Edges`, in original arc order."""
-
-    n_nodes: int
-    n_cand: int
-    cand0: int
-    slot0: int
-    int0: int
-    nat0: int
-    tot0: int
-    costs: I64  # per edge
-    rank_kept: bool
-    cands_with_edges: I64
-
-
-def _network(edges: Edges, score_decimals: int) -> _Network:
-    """Node layout and edge costs, computed exactly as ``solve_flow`` does."""
-    n = flow_network(edges, score_decimals=score_decimals)
-    return _Network(
-        n.num_nodes, n.n_cand, n.cand0, n.slot0, n.int0, n.nat0, n.tot0, n.costs, n.rank_kept, n.cands
-    )
-
-
 # --------------------------------------------------------------------------------------
 # numba kernels
 # --------------------------------------------------------------------------------------
@@ -1230,14 +1206,14 @@ def check_certificate(
     list of str
         The problems found; empty when the certificate is valid.
     """
-    net = _network(edges, score_decimals)
+    net = flow_network(edges, score_decimals=score_decimals)
     caps = edges.caps
     problems: list[str] = []
     chosen = np.asarray(chosen, dtype=np.int64)
     pot = np.asarray(potentials, dtype=np.int64)
     n_edges = edges.n_pairs
-    if pot.shape != (net.n_nodes,):
-        return [f"potentials have shape {pot.shape}, expected ({net.n_nodes},)"]
+    if pot.shape != (net.num_nodes,):
+        return [f"potentials have shape {pot.shape}, expected ({net.num_nodes},)"]
     if chosen.size and (chosen.min() < 0 or chosen.max() >= n_edges):
         return ["chosen holds an index outside the edge arrays"]
     if np.unique(chosen).size != chosen.size:
@@ -1269,7 +1245,7 @@ def check_certificate(
     if problems:
         return problems
     # Residual arcs and their reduced costs, per arc group: (tail, head, cost, flow, cap).
-    src_c = net.cands_with_edges
+    src_c = net.cands
     groups = [
         ("pair", net.cand0 + edges.cand.astype(np.int64), net.slot0 + edges.slot.astype(np.int64), net.costs, x, np.ones(n_edges, np.int64)),
         ("source", np.zeros(src_c.size, np.int64), net.cand0 + src_c, np.zeros(src_c.size, np.int64), cand_flow[src_c], np.ones(src_c.size, np.int64)),
