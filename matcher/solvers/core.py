@@ -215,6 +215,48 @@ def _build(
 
 
 @njit(cache=True)
+def _build_arcs(
+    n_nodes: int, tails: I64, heads: I64, caps: I64, costs: I64, n_first: int
+) -> tuple[I64, I32, I32, I64, I32, I32]:
+    """CSR residual network of explicit arcs, like :func:`_build` for any tree of caps.
+
+    Arcs ``n_first`` onwards are added first, so that (when they start with each tree
+    node's up-arc, in node order) a slot's up-arc heads its list, as ``_refine`` expects.
+    """
+    m = tails.shape[0]
+    first = np.zeros(n_nodes + 1, dtype=np.int64)
+    for a in range(m):
+        first[tails[a] + 1] += 1
+        first[heads[a] + 1] += 1
+    for u in range(n_nodes):
+        first[u + 1] += first[u]
+    pos = first[:-1].copy()
+    head = np.empty(2 * m, dtype=np.int32)
+    rcap = np.empty(2 * m, dtype=np.int32)
+    cost = np.empty(2 * m, dtype=np.int64)
+    rev = np.empty(2 * m, dtype=np.int32)
+    fwd = np.empty(m, dtype=np.int32)
+    for k in range(m):
+        a = (k + n_first) % m
+        u = tails[a]
+        v = heads[a]
+        i = pos[u]
+        pos[u] += 1
+        j = pos[v]
+        pos[v] += 1
+        head[i] = v
+        rcap[i] = caps[a]
+        cost[i] = costs[a]
+        rev[i] = j
+        head[j] = u
+        rcap[j] = 0
+        cost[j] = -costs[a]
+        rev[j] = i
+        fwd[a] = i
+    return first, head, rcap, cost, rev, fwd
+
+
+@njit(cache=True)
 def _arc(
     a: int,
     cand0: int,
@@ -1026,29 +1068,12 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
     # Level 3: least rank sum among the score-optimal flows. Those are the flows of this
     # value that use only arcs of zero reduced cost under pot_a (complementary
     # slackness), so level 3 runs on that subgraph, starting from the current flow.
-    cost_b = np.zeros_like(cost_a)
-    cost_b[fwd[:n_edges]] = rank
-    cost_b[rev[fwd[:n_edges]]] = -rank
-    pot_b = np.zeros(n, dtype=np.int64)
-    if n_edges and int(rank.max()) > 0:
-        f2, h2, r2, c2, v2, old = _tight_subgraph(first, head, rcap, cost_a, rev, pot_a, cost_b)
-        excess[:] = 0
-        sub = _Level(f2, h2, r2, c2, v2, price_b, excess, net.slot0, net.int0, up[:0])
-        precision = RANK_PRECISION
-        # Warm: shortest paths from the earlier exact rank prices usually finish this
-        # level (few units move); if they label too much, scaling takes over.
-        if warm and _shortest_path_repair(f2, h2, r2, c2, v2, price_b, excess, REPAIR_BUDGET * n):
-            precision = 1  # optimal already, with exact potentials: nothing left to scale
-            stats["warm_repaired_rank"] = 1.0
-        found = _exact_level(sub, eps_b, n, work, stats, "rank", precision)
-        if found is not None:
-            _copy_back(rcap, rev, old, r2, v2, _forward_mask(first[-1], fwd))
-        del f2, h2, r2, c2, v2, old, sub
-        if found is None:
-            return CoreSolution(
-                Status.ERROR, "no exact rank-level potentials (internal error)", empty, empty, stats
-            )
-        pot_b = found
+    found_b, cost_b = _tie_break_level(level, fwd, pot_a, rank, price_b, eps_b, n, work, stats, repair=warm)
+    if found_b is None:
+        return CoreSolution(
+            Status.ERROR, "no exact rank-level potentials (internal error)", empty, empty, stats
+        )
+    pot_b = found_b
     t4 = time.perf_counter()
     stats["rank_level_s"] = t4 - t3
     stats.update(pushes=float(work[0]), relabels=float(work[1]), relabel_scans=float(work[3]))
@@ -1101,6 +1126,137 @@ class _Level:
     slot0: int
     int0: int
     up: I32
+
+
+def solve_tree_flow(
+    cand: I64,
+    slot: I64,
+    levels: list[I64],
+    cands: I64,
+    n_cand: int,
+    n_slot: int,
+    parent: I64,
+    tree_caps: I64,
+    *,
+    max_flow_first: bool,
+) -> I64:
+    """Min-cost flow of candidates onto slots under any tree of caps; the chosen pairs.
+
+    The subproblem of :mod:`matcher.solvers.lagrange`, solved by this module's method
+    (exact, levels by cost scaling at unit precision, proven by exact potentials).
+
+    Parameters
+    ----------
+    cand, slot : numpy.ndarray of int64
+        The pairs (candidate index, slot index) that may be chosen.
+    levels : list of numpy.ndarray of int64
+        Pair costs, one array per lexicographic level: one, or two with the second
+        (a tie-break such as the rank) at least 0.
+    cands : numpy.ndarray of int64
+        The candidates that may be placed (each at most once).
+    n_cand, n_slot : int
+        Number of candidates and of slots (the first ``n_slot`` tree nodes).
+    parent : numpy.ndarray of int64
+        Parent of each tree node (slots first, then the nodes above them), -1 for the
+        sink; ``tree_caps`` the capacity of each node's up-arc.
+    max_flow_first : bool
+        Most placed first (then the levels); else a candidate stays unplaced at cost 0
+        whenever no placement costs less.
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        Indices into ``cand`` / ``slot`` of the chosen pairs.
+
+    Raises
+    ------
+    RuntimeError
+        If an internal check fails (cannot happen for valid input).
+    """
+    n_pairs, n_tree, n_src = int(cand.size), int(parent.size), int(cands.size)
+    if n_pairs == 0 or n_src == 0:
+        return np.zeros(0, dtype=np.int64)
+    slot0 = 2 + n_cand
+    n = slot0 + n_tree
+    clip = n_src + 1
+    unplaced = np.zeros(0 if max_flow_first else n_src, dtype=np.int64)
+    tails = np.concatenate(
+        [2 + cand, slot0 + np.arange(n_tree), np.zeros(n_src, np.int64), 2 + cands[: unplaced.size]]
+    )
+    heads = np.concatenate([slot0 + slot, np.where(parent < 0, 1, slot0 + parent), 2 + cands, unplaced + 1])
+    caps = np.concatenate(
+        [np.ones(n_pairs, np.int64), np.minimum(tree_caps, clip), np.ones(n_src + unplaced.size, np.int64)]
+    )
+    costs = np.concatenate([levels[0], np.zeros(tails.size - n_pairs, np.int64)])
+    first, head, rcap, cost_a, rev, fwd = _build_arcs(n, tails, heads, caps, costs.astype(np.int64), n_pairs)
+    up = fwd[n_pairs : n_pairs + n_tree]
+    if max_flow_first:
+        up_of = np.full(n, -1, dtype=np.int64)
+        up_of[slot0:] = up
+        value, _, _ = _max_flow(first, head, rcap, rev, up_of, 0, 1)
+        _reset(rcap, rev, fwd)
+    else:
+        value = n_src  # every candidate's unit goes somewhere: a slot or its unplaced arc
+    excess = np.zeros(n, dtype=np.int64)
+    excess[0], excess[1] = value, -value
+    work = np.zeros(4, dtype=np.int64)
+    stats: dict[str, float] = {}
+    level = _Level(
+        first, head, rcap, cost_a, rev, np.zeros(n, dtype=np.int64), excess, slot0, slot0 + n_tree, up
+    )
+    eps = max(1, int(np.abs(levels[0]).max()))
+    pot = _exact_level(level, eps, n, work, stats, "first")
+    if pot is None:
+        raise RuntimeError("no exact potentials for the first level (internal error)")
+    if len(levels) > 1:
+        tie = levels[1]
+        found, _ = _tie_break_level(
+            level,
+            fwd,
+            pot,
+            tie,
+            np.zeros(n, dtype=np.int64),
+            max(1, int(tie.max())),
+            n,
+            work,
+            stats,
+            repair=False,
+        )
+        if found is None:
+            raise RuntimeError("no exact potentials for the second level (internal error)")
+    return _chosen(rcap, fwd, n_pairs)
+
+
+def _tie_break_level(
+    lv: _Level, fwd: I32, pot_a: I64, tie: I64, price: I64, eps: int, n: int, work: I64,
+    stats: dict[str, float], *, repair: bool,
+) -> tuple[I64 | None, I64]:  # fmt: skip
+    """The least total ``tie`` (per pair) among the flows optimal for ``lv``'s costs.
+
+    Those flows are exactly the flows of the same value that use only arcs of zero
+    reduced cost under ``pot_a`` (complementary slackness), so this level runs on that
+    subgraph, started from the current flow, which it updates in ``lv.rcap``. Returns
+    (exact potentials of this level or None on failure, its costs on the full network).
+    """
+    n_pairs = tie.size
+    cost_b = np.zeros_like(lv.cost)
+    cost_b[fwd[:n_pairs]] = tie
+    cost_b[lv.rev[fwd[:n_pairs]]] = -tie
+    if n_pairs == 0 or int(tie.max()) <= 0:
+        return np.zeros(n, dtype=np.int64), cost_b
+    f2, h2, r2, c2, v2, old = _tight_subgraph(lv.first, lv.head, lv.rcap, lv.cost, lv.rev, pot_a, cost_b)
+    lv.excess[:] = 0
+    sub = _Level(f2, h2, r2, c2, v2, price, lv.excess, lv.slot0, lv.int0, lv.up[:0])
+    precision = RANK_PRECISION
+    # Warm: shortest paths from the earlier exact prices usually finish this level (few
+    # units move); if they label too much, scaling takes over.
+    if repair and _shortest_path_repair(f2, h2, r2, c2, v2, price, lv.excess, REPAIR_BUDGET * n):
+        precision = 1  # optimal already, with exact potentials: nothing left to scale
+        stats["warm_repaired_rank"] = 1.0
+    found = _exact_level(sub, eps, n, work, stats, "rank", precision)
+    if found is not None:
+        _copy_back(lv.rcap, lv.rev, old, r2, v2, _forward_mask(int(lv.first[-1]), fwd))
+    return found, cost_b
 
 
 def _exact_level(

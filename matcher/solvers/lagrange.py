@@ -4,7 +4,8 @@ The caps that nest (slot, employer intake, national sector, track-group total) s
 the flow; the regional caps, which cross them, are moved into the costs with one
 multiplier each (there are few: 47 prefectures and a handful of groups). For multipliers
 ``mu >= 0`` the flow with costs ``-score + sum of mu over the caps a pair counts in`` is
-solved exactly by OR-Tools, and its value ``L(mu) = max sum (s - mu A) x + mu cap`` is an
+solved exactly by matcher's core (:func:`matcher.solvers.core.solve_tree_flow`), and
+its value ``L(mu) = max sum (s - mu A) x + mu cap`` is an
 upper bound on every assignment that keeps the caps (weak duality), so the best ``L``
 seen is a *proven* bound. Each flow solution is repaired into one that keeps every cap
 (the lowest-score placements above a cap leave; then the freed room is refilled by a
@@ -32,10 +33,9 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from ortools.graph.python import min_cost_flow
 
 from matcher.eligibility import Edges
-from matcher.solvers.network import lexicographic_costs
+from matcher.solvers.core import solve_tree_flow
 from matcher.solvers.status import Status
 
 log = logging.getLogger("matcher")
@@ -125,25 +125,19 @@ def _regional_intakes(edges: Edges) -> list[I64]:
 
 
 class _Tree:
-    """A tree of caps (slots, intakes, then the layout's upper nodes) as OR-Tools arcs."""
+    """A tree of caps (slots, intakes, then the layout's upper nodes) for the core's flows."""
 
     def __init__(self, edges: Edges, layout: _Layout) -> None:
         caps = edges.caps
         self.n_cand = len(edges.candidate_ids)
-        n_slot, n_int, n_up = edges.slots.height, len(caps.intake_cap), layout.upper_cap.size
-        self.cand0, self.slot0 = 2, 2 + self.n_cand
-        self.int0 = self.slot0 + n_slot
-        self.up0 = self.int0 + n_int
-        self.n_nodes = self.up0 + n_up
+        self.n_slot = n_slot = edges.slots.height
+        n_int = len(caps.intake_cap)
         self.cand = edges.cand.astype(np.int64)
         self.slot = edges.slot.astype(np.int64)
         big = self.n_cand + 1
 
         def cap(c: npt.NDArray[np.integer]) -> I64:
             return np.where(c < 0, big, np.minimum(c, big)).astype(np.int64)
-
-        def up(p: I64) -> I64:
-            return np.where(p < 0, 1, self.up0 + p).astype(np.int64)  # 1 = sink
 
         def above(p: I64, base: int) -> I64:
             return np.where(p < 0, -1, base + p).astype(np.int64)
@@ -155,10 +149,6 @@ class _Tree:
                 above(layout.intake_parent, n_slot + n_int),
                 above(layout.upper_parent, n_slot + n_int),
             ]
-        )
-        self.tree_tails = self.slot0 + np.arange(n_slot + n_int + n_up, dtype=np.int64)
-        self.tree_heads = np.concatenate(
-            [self.int0 + caps.slot_intake.astype(np.int64), up(layout.intake_parent), up(layout.upper_parent)]
         )
         self.tree_caps = np.concatenate(
             [cap(edges.slots.get_column("capacity").to_numpy()), cap(caps.intake_cap), cap(layout.upper_cap)]
@@ -175,46 +165,27 @@ class _Tree:
     def loads(self, chosen: I64) -> I64:
         """Units through each tree node for the placed pairs ``chosen``."""
         load = np.zeros(self.parent.size, dtype=np.int64)
-        load[: self.int0 - self.slot0] = np.bincount(self.slot[chosen], minlength=self.int0 - self.slot0)
+        load[: self.n_slot] = np.bincount(self.slot[chosen], minlength=self.n_slot)
         for x in self.bottom_up:
             if self.parent[x] >= 0:
                 load[self.parent[x]] += load[x]
         return load
 
     def solve(
-        self, pairs: I64, costs: I64, cands: I64, tree_caps: I64, *, max_flow_first: bool = False
+        self, pairs: I64, costs: I64 | list[I64], cands: I64, tree_caps: I64, *, max_flow_first: bool = False
     ) -> I64:
         """Min-cost flow: each of ``cands`` placed on one of ``pairs`` (or not); the chosen pairs.
 
-        ``max_flow_first``: most placed first (the foundation's objective), else costs only.
+        ``costs``: one cost per pair, or a list of lexicographic levels. ``max_flow_first``:
+        most placed first (the foundation's objective), else costs only. Solved by
+        matcher's core (:func:`matcher.solvers.core.solve_tree_flow`).
         """
-        source, sink = 0, 1
-        n_p = pairs.size
-        unplaced = 0 if max_flow_first else cands.size
-        tails = np.concatenate(
-            [
-                self.cand0 + self.cand[pairs],
-                np.zeros(cands.size, np.int64),
-                self.cand0 + cands[:unplaced],
-                self.tree_tails,
-            ]
-        )
-        heads = np.concatenate(
-            [self.slot0 + self.slot[pairs], self.cand0 + cands, np.ones(unplaced, np.int64), self.tree_heads]
-        )
-        arc_caps = np.concatenate([np.ones(n_p + cands.size + unplaced, np.int64), tree_caps])
-        arc_costs = np.concatenate([costs, np.zeros(tails.size - n_p, np.int64)])
-        mcf = min_cost_flow.SimpleMinCostFlow()
-        mcf.add_arcs_with_capacity_and_unit_cost(
-            tails.astype(np.int32), heads.astype(np.int32), arc_caps, arc_costs
-        )
-        mcf.set_node_supply(source, int(cands.size))
-        mcf.set_node_supply(sink, -int(cands.size))
-        status = mcf.solve_max_flow_with_min_cost() if max_flow_first else mcf.solve()
-        if status != mcf.OPTIMAL:
-            raise RuntimeError(f"OR-Tools min-cost flow returned {status}")  # cannot happen: always feasible
-        flows = np.asarray(mcf.flows(np.arange(n_p, dtype=np.int32)))
-        return pairs[flows > 0]
+        levels = [costs] if isinstance(costs, np.ndarray) else list(costs)
+        chosen = solve_tree_flow(
+            self.cand[pairs], self.slot[pairs], levels, cands, self.n_cand, self.n_slot, self.parent,
+            tree_caps, max_flow_first=max_flow_first,
+        )  # fmt: skip
+        return pairs[chosen]
 
 
 def _edge_members(edges: Edges, intakes: I64) -> I64:
@@ -310,10 +281,10 @@ def solve_lagrangian(
             chosen = np.sort(tree.solve(all_pairs, -score, cands, tree.tree_caps))
             kept = True
         else:
-            net_costs, _, kept = lexicographic_costs(
-                edges, score_decimals=score_decimals, num_nodes=tree.n_nodes, max_flow=int(cands.size)
-            )
-            chosen = np.sort(tree.solve(all_pairs, net_costs, cands, tree.tree_caps, max_flow_first=True))
+            # Most placed, then score, then rank: the core solves the levels one by one.
+            levels = [-score, edges.rank.astype(np.int64)]
+            chosen = np.sort(tree.solve(all_pairs, levels, cands, tree.tree_caps, max_flow_first=True))
+            kept = True
         value = float(score[chosen].sum()) / 10**score_decimals
         status = Status.OPTIMAL if kept else Status.FEASIBLE
         msg = f"optimal ({objective}): every binding cap nests ({layout.name}), one min-cost flow"
