@@ -1201,9 +1201,12 @@ def solve_tree_flow(
     excess[0], excess[1] = value, -value
     work = np.zeros(4, dtype=np.int64)
     stats: dict[str, float] = {}
-    level = _Level(
-        first, head, rcap, cost_a, rev, np.zeros(n, dtype=np.int64), excess, slot0, slot0 + n_tree, up
-    )
+    # Candidates start at their best gain, as in solve_core: the first phase then places
+    # the best first instead of saturating every pair arc.
+    price = np.zeros(n, dtype=np.int64)
+    np.maximum.at(price, 2 + cand, -levels[0])
+    price[0] = int(price.max(initial=0))
+    level = _Level(first, head, rcap, cost_a, rev, price, excess, slot0, slot0 + n_slot, up)
     eps = max(1, int(np.abs(levels[0]).max()))
     pot = _exact_level(level, eps, n, work, stats, "first")
     if pot is None:
