@@ -184,7 +184,21 @@ def _build(
         )  # fmt: skip
         first[u + 1] += 1
         first[v + 1] += 1
-    for u in range(n_nodes):
+    pos, head, rcap, cost, rev, fwd = _csr_arrays(first, m)
+    for k in range(m):
+        a = (k + n_e) % m  # tree and source arcs first: a slot's up-arc heads its list
+        u, v, cap, c = _arc(
+            a, cand0, slot0, int0, nat0, tot0, e_cand, e_slot, e_cost, src_cands,
+            slot_cap, slot_intake, intake_cap, intake_nat, nat_cap, nat_tot, tot_cap, clip,
+        )  # fmt: skip
+        _place(a, u, v, cap, c * alpha, pos, head, rcap, cost, rev, fwd)
+    return first, head, rcap, cost, rev, fwd
+
+
+@njit(cache=True)
+def _csr_arrays(first: I64, m: int) -> tuple[I64, I32, I32, I64, I32, I32]:
+    """Prefix sums of the per-node arc counts in ``first`` (in place) and empty arc arrays."""
+    for u in range(first.shape[0] - 1):
         first[u + 1] += first[u]
     pos = first[:-1].copy()
     head = np.empty(2 * m, dtype=np.int32)
@@ -192,26 +206,27 @@ def _build(
     cost = np.empty(2 * m, dtype=np.int64)
     rev = np.empty(2 * m, dtype=np.int32)
     fwd = np.empty(m, dtype=np.int32)
-    for k in range(m):
-        a = (k + n_e) % m  # tree and source arcs first: a slot's up-arc heads its list
-        u, v, cap, c = _arc(
-            a, cand0, slot0, int0, nat0, tot0, e_cand, e_slot, e_cost, src_cands,
-            slot_cap, slot_intake, intake_cap, intake_nat, nat_cap, nat_tot, tot_cap, clip,
-        )  # fmt: skip
-        i = pos[u]
-        pos[u] += 1
-        j = pos[v]
-        pos[v] += 1
-        head[i] = v
-        rcap[i] = cap
-        cost[i] = c * alpha
-        rev[i] = j
-        head[j] = u
-        rcap[j] = 0
-        cost[j] = -c * alpha
-        rev[j] = i
-        fwd[a] = i
-    return first, head, rcap, cost, rev, fwd
+    return pos, head, rcap, cost, rev, fwd
+
+
+@njit(cache=True)
+def _place(
+    a: int, u: int, v: int, cap: int, c: int, pos: I64, head: I32, rcap: I32, cost: I64, rev: I32, fwd: I32
+) -> None:
+    """Arc ``a`` (u -> v, capacity, cost) and its reverse, each at its node's next position."""
+    i = pos[u]
+    pos[u] += 1
+    j = pos[v]
+    pos[v] += 1
+    head[i] = v
+    rcap[i] = cap
+    cost[i] = c
+    rev[i] = j
+    head[j] = u
+    rcap[j] = 0
+    cost[j] = -c
+    rev[j] = i
+    fwd[a] = i
 
 
 @njit(cache=True)
@@ -228,31 +243,10 @@ def _build_arcs(
     for a in range(m):
         first[tails[a] + 1] += 1
         first[heads[a] + 1] += 1
-    for u in range(n_nodes):
-        first[u + 1] += first[u]
-    pos = first[:-1].copy()
-    head = np.empty(2 * m, dtype=np.int32)
-    rcap = np.empty(2 * m, dtype=np.int32)
-    cost = np.empty(2 * m, dtype=np.int64)
-    rev = np.empty(2 * m, dtype=np.int32)
-    fwd = np.empty(m, dtype=np.int32)
+    pos, head, rcap, cost, rev, fwd = _csr_arrays(first, m)
     for k in range(m):
         a = (k + n_first) % m
-        u = tails[a]
-        v = heads[a]
-        i = pos[u]
-        pos[u] += 1
-        j = pos[v]
-        pos[v] += 1
-        head[i] = v
-        rcap[i] = caps[a]
-        cost[i] = costs[a]
-        rev[i] = j
-        head[j] = u
-        rcap[j] = 0
-        cost[j] = -costs[a]
-        rev[j] = i
-        fwd[a] = i
+        _place(a, tails[a], heads[a], caps[a], costs[a], pos, head, rcap, cost, rev, fwd)
     return first, head, rcap, cost, rev, fwd
 
 
