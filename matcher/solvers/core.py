@@ -1173,13 +1173,20 @@ def solve_tree_flow(
     slot0 = 2 + n_cand
     n = slot0 + n_tree
     clip = n_src + 1
-    unplaced = np.zeros(0 if max_flow_first else n_src, dtype=np.int64)
-    tails = np.concatenate(
-        [2 + cand, slot0 + np.arange(n_tree), np.zeros(n_src, np.int64), 2 + cands[: unplaced.size]]
+    # Without max-flow-first, units that are not placed go straight from the source to
+    # the sink at cost 0 (one bypass arc): a candidate without a unit is unplaced.
+    bypass = 0 if max_flow_first else 1
+    tails = np.concatenate([2 + cand, slot0 + np.arange(n_tree), np.zeros(n_src + bypass, np.int64)])
+    heads = np.concatenate(
+        [slot0 + slot, np.where(parent < 0, 1, slot0 + parent), 2 + cands, np.ones(bypass, np.int64)]
     )
-    heads = np.concatenate([slot0 + slot, np.where(parent < 0, 1, slot0 + parent), 2 + cands, unplaced + 1])
     caps = np.concatenate(
-        [np.ones(n_pairs, np.int64), np.minimum(tree_caps, clip), np.ones(n_src + unplaced.size, np.int64)]
+        [
+            np.ones(n_pairs, np.int64),
+            np.minimum(tree_caps, clip),
+            np.ones(n_src, np.int64),
+            np.full(bypass, n_src),
+        ]
     )
     costs = np.concatenate([levels[0], np.zeros(tails.size - n_pairs, np.int64)])
     first, head, rcap, cost_a, rev, fwd = _build_arcs(n, tails, heads, caps, costs.astype(np.int64), n_pairs)
@@ -1190,7 +1197,7 @@ def solve_tree_flow(
         value, _, _ = _max_flow(first, head, rcap, rev, up_of, 0, 1)
         _reset(rcap, rev, fwd)
     else:
-        value = n_src  # every candidate's unit goes somewhere: a slot or its unplaced arc
+        value = n_src  # every unit goes somewhere: through a candidate and a slot, or the bypass
     excess = np.zeros(n, dtype=np.int64)
     excess[0], excess[1] = value, -value
     work = np.zeros(4, dtype=np.int64)
