@@ -1,7 +1,13 @@
 """Benchmarks: seeded synthetic instances, matcher vs baselines, ratios in one run."""
 
+import json
 import os
 import platform
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).parent / "results"
 
 
 def machine_info() -> dict[str, object]:
@@ -12,3 +18,29 @@ def machine_info() -> dict[str, object]:
         "processor": platform.processor(),
         "cpus": os.cpu_count(),
     }
+
+
+def publish(
+    name: str,
+    rows: list[dict[str, Any]],
+    render: Callable[[list[dict[str, Any]], dict[str, object]], str],
+    *,
+    write: bool,
+    append: bool = False,
+) -> list[dict[str, Any]]:
+    """Print the markdown table of ``rows``; with ``write``, save results/NAME.json and .md.
+
+    ``append`` puts the rows after those already saved (several runs, one table).
+    Returns every row shown.
+    """
+    path = RESULTS / f"{name}.json"
+    if append and path.exists():
+        rows = json.loads(path.read_text())["rows"] + rows
+    machine = machine_info()
+    md = render(rows, machine)
+    print(md)
+    if write:
+        RESULTS.mkdir(exist_ok=True)
+        path.write_text(json.dumps({"machine": machine, "rows": rows}, indent=2) + "\n")
+        (RESULTS / f"{name}.md").write_text(md + "\n")
+    return rows

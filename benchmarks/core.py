@@ -62,9 +62,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks import machine_info
+from benchmarks import publish
 
-RESULTS = Path(__file__).parent / "results"
 POLICY = Path(__file__).parent.parent / "instances" / "policies" / "japan-2026.toml"
 #: (candidates, employers) per size, as in benchmarks.run.
 SIZES = {"2k": (2_000, 150), "10k": (10_000, 600), "100k": (100_000, 5_000), "1M": (1_000_000, 50_000)}
@@ -397,15 +396,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"certificate {'valid' if not c['certificate'] else c['certificate']}",
                     flush=True,
                 )
-    machine = machine_info()
-    if args.append and (RESULTS / "core.json").exists():
-        rows = json.loads((RESULTS / "core.json").read_text())["rows"] + rows
-    md = _markdown(rows, machine)
-    print(md)
-    if not args.quick:
-        RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "core.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=2) + "\n")
-        (RESULTS / "core.md").write_text(md + "\n")
+    rows = publish("core", rows, _markdown, write=not args.quick, append=args.append)
     if not all(r["ok"] for r in rows):
         print("benchmark FAILED: objectives differ or a certificate was rejected", file=sys.stderr)
         return 1

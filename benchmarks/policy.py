@@ -33,9 +33,8 @@ import numpy as np
 import polars as pl
 from ortools.sat.python import cp_model
 
-from benchmarks import machine_info
+from benchmarks import publish
 
-RESULTS = Path(__file__).parent / "results"
 POLICY = Path(__file__).parent.parent / "instances" / "policies" / "japan-2026.toml"
 SIZES = {"2k": (2_000, 100), "10k": (10_000, 500), "100k": (100_000, 5_000), "1M": (1_000_000, 50_000)}
 
@@ -243,15 +242,9 @@ def main(argv: list[str] | None = None) -> int:
             row = run(size, scenario, args.seed, limit, cpsat)
             rows.append(row)
             print(json.dumps(row), flush=True)
-    if args.append and (RESULTS / "policy.json").exists():
-        rows = json.loads((RESULTS / "policy.json").read_text())["rows"] + rows
-    machine = machine_info()
-    md = _markdown(rows, machine, limit)
-    print(md)
-    if not args.quick:
-        RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "policy.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=2) + "\n")
-        (RESULTS / "policy.md").write_text(md + "\n")
+    rows = publish(
+        "policy", rows, lambda r, m: _markdown(r, m, limit), write=not args.quick, append=args.append
+    )
     if not all(r["ok"] for r in rows):
         print("benchmark FAILED: a cap broken or a value above a proven bound", file=sys.stderr)
         return 1

@@ -481,6 +481,16 @@ def _check_consistency(policy: Policy, source: str) -> list[Problem]:
             else:
                 seen[t] = group
     groups = {policy.group_of(t) for t in TRACKS}
+
+    def scope(key: str, sectors: list[str], track_groups: list[str]) -> None:
+        """The sectors and track groups a cap or floor counts must exist."""
+        for sec in sectors:
+            if policy.sectors and sec not in policy.sectors:
+                bad(f"{key}.sectors", f"unknown sector {sec!r}")
+        for g in track_groups:
+            if g not in groups:
+                bad(f"{key}.groups", f"unknown track group {g!r} (allowed: {', '.join(sorted(groups))})")
+
     for region, prefs in policy.regions.items():
         for p in prefs:
             if p not in PREFECTURES:
@@ -526,12 +536,7 @@ def _check_consistency(policy: Policy, source: str) -> list[Problem]:
         for p in rc.prefectures:
             if p not in PREFECTURES:
                 bad(f"{key}.prefectures", f"unknown prefecture {p!r}")
-        for s in rc.sectors:
-            if policy.sectors and s not in policy.sectors:
-                bad(f"{key}.sectors", f"unknown sector {s!r}")
-        for g in rc.groups:
-            if g not in groups:
-                bad(f"{key}.groups", f"unknown track group {g!r} (allowed: {', '.join(sorted(groups))})")
+        scope(key, rc.sectors, rc.groups)
     for i, fl in enumerate(policy.floors):
         key = f"floors[{i}]"
         if sum(x is not None and x != [] for x in (fl.region, fl.prefectures, fl.outside_region)) != 1:
@@ -546,12 +551,7 @@ def _check_consistency(policy: Policy, source: str) -> list[Problem]:
             bad(key, "give either min or min_share")
         if fl.per == "employer" and fl.min_share is None:
             bad(f"{key}.per", "a floor per employer needs min_share (a share of its declared capacity)")
-        for s in fl.sectors:
-            if policy.sectors and s not in policy.sectors:
-                bad(f"{key}.sectors", f"unknown sector {s!r}")
-        for g in fl.groups:
-            if g not in groups:
-                bad(f"{key}.groups", f"unknown track group {g!r} (allowed: {', '.join(sorted(groups))})")
+        scope(key, fl.sectors, fl.groups)
     tp = policy.transfer
     for t in tp.tracks:
         if t not in TRACKS:

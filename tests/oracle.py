@@ -222,6 +222,18 @@ def floor_penalty(units: list[tuple[list[int], int, int]], chosen: set[int]) -> 
 FAIR_SCALE = 10_000
 
 
+def floor_key(inst: Instance, res: Any) -> tuple[int, int, int]:
+    """A solve result's (placed - soft-floor penalty, score in hundredths, -rank sum).
+
+    The objective an exact solver with floors maximizes, comparable with the oracles'.
+    """
+    pairs = eligible_pairs(inst)
+    pen = floor_penalty(floor_units(inst, pairs), placed_pairs(pairs, res.assignments))
+    assert pen is not None, "the result breaks a hard floor"
+    o = res.objective
+    return o.matched - pen, round(o.total_score * 100), -o.rank_sum
+
+
 def fair_level(inst: Instance, pairs: list[Pair], chosen: set[int]) -> int:
     """floor(FAIR_SCALE * lowest group ratio) of the policy's fairness objective, counted directly."""
     obj = inst.policy.objective

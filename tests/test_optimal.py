@@ -125,7 +125,7 @@ def test_joint_optimum_matches_brute_force(inst: Instance) -> None:
 def test_floors_optimum_matches_brute_force(inst: Instance) -> None:
     """Hard and soft floors (CP-SAT) against plain enumeration; infeasible when no assignment
     meets the hard floors, with the conflicting floors named."""
-    from tests.oracle import eligible_pairs, floor_penalty, floor_units, placed_pairs
+    from tests.oracle import floor_key
 
     best = brute_force(inst)
     res = matcher.solve(inst)
@@ -134,12 +134,7 @@ def test_floors_optimum_matches_brute_force(inst: Instance) -> None:
         assert res.summary.get("conflict")
         return
     assert res.status is matcher.Status.OPTIMAL, res.message
-    pairs = eligible_pairs(inst)
-    chosen = placed_pairs(pairs, res.assignments)
-    pen = floor_penalty(floor_units(inst, pairs), chosen)
-    assert pen is not None
-    matched, score, neg_rank = _key(res)
-    assert (matched - pen, score, neg_rank) == best
+    assert floor_key(inst, res) == best
 
 
 def test_floor_conflict_is_named_and_time_limit_reports_a_bound() -> None:
