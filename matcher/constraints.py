@@ -203,14 +203,17 @@ def never_placeable_groups(instance: Instance, edges: Edges) -> list[str]:
     return sorted(set(members.get_column("group_id").to_list()) - set(shared.to_list()))
 
 
-def crossing_inputs(instance: Instance, edges: Edges) -> dict[str, Any]:
-    """Keyword arguments of :func:`matcher.solvers.cpsat.solve_cpsat` for these rules."""
+def crossing_inputs(
+    instance: Instance, edges: Edges, floors: list[FloorUnit] | None = None
+) -> dict[str, Any]:
+    """Keyword arguments of :func:`matcher.solvers.cpsat.solve_cpsat` for these rules
+    (``floors``: already built, else built here)."""
     return {
         "nationality": nationality_codes(instance, edges),
         "diversity": instance.policy.diversity,
         "joint_group": joint_groups(instance, edges),
         "edge_prefecture": edge_prefectures(instance, edges),
-        "floors": floor_units(instance, edges),
+        "floors": floor_units(instance, edges) if floors is None else floors,
         "fairness": fair_groups(instance, edges, score_decimals=instance.policy.objective.score_decimals),
     }
 

@@ -25,11 +25,14 @@ log = logging.getLogger("matcher")
 #: Methods ``solve`` accepts.
 METHODS: Final[tuple[str, ...]] = ("optimal", "stable")
 
-#: Welfare backends: OR-Tools min-cost flow (default when the caps nest), matcher's own
-#: compiled cost-scaling core (with an optimality certificate; slower for now), CP-SAT
-#: (every rule; small instances), and the Lagrangian decomposition around the flow
-#: (regional caps at any size: exact when they nest, else a proven bound and gap).
+#: Welfare backends: matcher's own compiled cost-scaling core (default when the caps
+#: nest; with an optimality certificate), OR-Tools min-cost flow, CP-SAT (every rule;
+#: small instances), and the Lagrangian decomposition around the flow (regional caps and
+#: floors at any size: exact when the caps nest and there are no floors, else a proven
+#: bound and gap).
 BACKENDS: Final[tuple[str, ...]] = ("ortools", "core", "cpsat", "lagrange")
+#: The rules that cross the cap tree which the Lagrangian backend keeps.
+LAGRANGE_RULES: Final[frozenset[str]] = frozenset({"regional caps", "floors"})
 #: With regional caps that do not nest, CP-SAT is the default up to this many pairs
 #: (measured: plain CP-SAT does not prove a 3,000-candidate instance in 60 s).
 CPSAT_DEFAULT_MAX_PAIRS: Final[int] = 5_000
@@ -86,7 +89,7 @@ def solve(
         Optimal only: matcher's compiled core (exact, its optimality certificate checked;
         about twice as fast as OR-Tools at 1M candidates); OR-Tools min-cost flow; CP-SAT,
         which also keeps the rules that cross the cap tree (up to 200k pairs); or the
-        Lagrangian decomposition for regional caps at any size. Default: core when the
+        Lagrangian decomposition for regional caps and floors at any size. Default: core when the
         caps nest, else chosen from the policy and the size.
     proposing : {"candidate", "employer"}
         Stable only: which side proposes (candidate-optimal or employer-optimal).
@@ -141,10 +144,12 @@ def solve(
     crossing = instance.policy.crossing_rules + (["joint applications"] if instance.joint.height else [])
     if backend is not None and backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    if method == "optimal" and backend == "lagrange" and crossing not in ([], ["regional caps"]):
+    decomposable = set(crossing) <= LAGRANGE_RULES
+    if method == "optimal" and backend == "lagrange" and not decomposable:
         raise UnsupportedPolicyError(
-            f"the lagrange backend keeps regional caps only; policy {instance.policy.name!r} also "
-            f"has {', '.join(c for c in crossing if c != 'regional caps')}. Use --backend cpsat (small instances)."
+            f"the lagrange backend keeps regional caps and floors only; policy {instance.policy.name!r} "
+            f"also has {', '.join(c for c in crossing if c not in LAGRANGE_RULES)}. Use --backend cpsat "
+            "(small instances)."
         )
     if method == "optimal" and crossing and backend in ("ortools", "core"):
         raise UnsupportedPolicyError(
@@ -177,7 +182,7 @@ def solve(
         edges = build_edges(instance, max_pairs=max_pairs, seed=seed)
     # How the cap families nest, computed once for the backend choice and the solve.
     arrangement = None
-    if method == "optimal" and crossing == ["regional caps"] and backend in (None, "lagrange"):
+    if method == "optimal" and crossing and decomposable and backend in (None, "lagrange"):
         from matcher.solvers.lagrange import choose_layout
 
         arrangement = choose_layout(edges)
@@ -189,9 +194,8 @@ def solve(
         if edges.n_pairs > MAX_PAIRS:
             raise UnsupportedPolicyError(
                 f"the CP-SAT backend takes at most {MAX_PAIRS:,} eligible pairs; this instance has "
-                f"{edges.n_pairs:,}. At this size only regional caps are kept (--backend lagrange, "
-                f"or --method stable); {', '.join(c for c in crossing if c != 'regional caps')} need "
-                "CP-SAT."
+                f"{edges.n_pairs:,}. At this size only regional caps and floors are kept (--backend "
+                f"lagrange); {', '.join(c for c in crossing if c not in LAGRANGE_RULES)} need CP-SAT."
             )
     extra: dict[str, Any] = {}
     tables: dict[str, pl.DataFrame] = {}
@@ -274,18 +278,17 @@ def _solve_optimal(
 ) -> tuple[Status, str, np.ndarray[Any, np.dtype[np.int64]]]:
     decimals = instance.policy.objective.score_decimals
     extra["backend"] = backend
+    floors = constraints.floor_units(instance, edges) if backend in ("cpsat", "lagrange") else []
+    unreachable = constraints.unreachable_floors(floors)
+    if unreachable:
+        # Found before any solve: a hard floor above what eligible candidates can supply.
+        extra["conflict"] = unreachable[:20]
+        message = f"infeasible: {len(unreachable)} hard floors cannot be met: " + "; ".join(unreachable[:5])
+        return Status.INFEASIBLE, message, np.zeros(0, dtype=np.int64)
     if backend == "cpsat":
         from matcher.solvers.cpsat import solve_cpsat
 
-        inputs = constraints.crossing_inputs(instance, edges)
-        unreachable = constraints.unreachable_floors(inputs["floors"])
-        if unreachable:
-            # Found before any solve: a hard floor above what eligible candidates can supply.
-            extra["conflict"] = unreachable[:20]
-            message = f"infeasible: {len(unreachable)} hard floors cannot be met: " + "; ".join(
-                unreachable[:5]
-            )
-            return Status.INFEASIBLE, message, np.zeros(0, dtype=np.int64)
+        inputs = constraints.crossing_inputs(instance, edges, floors)
         with _phase(timings, "solve"):
             hint = _hint(instance, edges, decimals)
             cp = solve_cpsat(edges, score_decimals=decimals, time_limit_s=time_limit, hint=hint, **inputs)
@@ -301,12 +304,17 @@ def _solve_optimal(
 
         with _phase(timings, "solve"):
             lg = solve_lagrangian(
-                edges, score_decimals=decimals, time_limit_s=time_limit, arrangement=arrangement
+                edges,
+                score_decimals=decimals,
+                time_limit_s=time_limit,
+                arrangement=arrangement,
+                floors=floors,
             )
         extra["lagrangian"] = {"layout": lg.stats["layout"], "iterations": lg.stats["iterations"]}
         if lg.status is not Status.OPTIMAL:
+            soft = any(u.penalty > 0 for u in floors)
             extra["bound"] = {
-                "level": "total score",
+                "level": "total score" + (" minus soft-floor penalties" if soft else ""),
                 "objective": lg.value,
                 "bound": lg.bound,
                 "gap": round(lg.gap, 6),
@@ -359,11 +367,12 @@ def _default_backend(crossing: list[str], edges: Edges, arrangement: Any) -> str
     """The backend ``--method optimal`` picks from the policy and the instance size."""
     if not crossing:
         return "core"
-    if crossing != ["regional caps"]:
+    if not set(crossing) <= LAGRANGE_RULES:
         return "cpsat"
     _, relaxed = arrangement
-    # Exact by one flow when the binding caps nest; else CP-SAT while small.
-    return "lagrange" if not relaxed or edges.n_pairs > CPSAT_DEFAULT_MAX_PAIRS else "cpsat"
+    # Exact by one flow when the binding caps nest (no floors); else CP-SAT while small.
+    exact = not relaxed and "floors" not in crossing
+    return "lagrange" if exact or edges.n_pairs > CPSAT_DEFAULT_MAX_PAIRS else "cpsat"
 
 
 def _fairness_report(

@@ -295,18 +295,25 @@ def brute_force_fair(inst: Instance) -> tuple[int, int, int, int]:
     return best
 
 
-def brute_force_score(inst: Instance) -> int:
-    """Largest total score (hundredths) of any assignment that keeps every cap."""
+def brute_force_score(inst: Instance, worth: int = 0) -> int | None:
+    """Largest total score (hundredths) of any assignment that keeps every cap and hard
+    floor, less ``worth`` hundredths per placement missing under a soft floor per unit of
+    its penalty; None when no assignment meets the hard floors."""
     pairs = eligible_pairs(inst)
     groups = cap_groups(inst, pairs)
+    floors = floor_units(inst, pairs)
     by_cand: dict[str, list[int]] = {}
     for i, p in enumerate(pairs):
         by_cand.setdefault(p.cand, []).append(i)
-    best = 0
+    best: int | None = None
     for choice in itertools.product(*[[None, *idx] for idx in by_cand.values()]):
         cs = {i for i in choice if i is not None}
-        if not any(len(cs.intersection(idx)) > cap for idx, cap in groups):
-            best = max(best, sum(pairs[i].score for i in cs))
+        if any(len(cs.intersection(idx)) > cap for idx, cap in groups):
+            continue
+        pen = floor_penalty(floors, cs)
+        if pen is not None:
+            value = sum(pairs[i].score for i in cs) - worth * pen
+            best = value if best is None else max(best, value)
     return best
 
 

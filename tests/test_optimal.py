@@ -200,6 +200,35 @@ def test_lagrange_backend_bound_and_feasibility(inst: Instance) -> None:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(max_candidates=5, max_employers=3, regional=True, floors=True))
+def test_lagrange_backend_with_floors(inst: Instance) -> None:
+    """With floors (hard and soft) the Lagrangian backend keeps every cap and hard floor
+    (verified), and its bound is proven: the best total score less soft-floor penalties
+    of any assignment that keeps the rules (enumerated) lies between its value and bound.
+    When no assignment meets the hard floors it never returns one."""
+    from matcher.solvers.lagrange import PLACEMENT_WORTH
+    from tests.oracle import brute_force_score, eligible_pairs, floor_penalty, floor_units, placed_pairs
+
+    res = matcher.solve(inst, backend="lagrange")
+    best = brute_force_score(inst, worth=PLACEMENT_WORTH * 100)
+    if best is None:
+        assert res.status in (matcher.Status.INFEASIBLE, matcher.Status.TIME_LIMIT)
+        assert res.assignments.height == 0
+        return
+    if res.status is matcher.Status.OPTIMAL:  # no floor asks for anything, the caps nest
+        assert _key(res) == brute_force(inst)
+        return
+    assert res.status is matcher.Status.FEASIBLE, res.message
+    pairs = eligible_pairs(inst)
+    pen = floor_penalty(floor_units(inst, pairs), placed_pairs(pairs, res.assignments))
+    assert pen is not None, "a hard floor is broken"
+    got = round(res.objective.total_score * 100) - PLACEMENT_WORTH * 100 * pen
+    bound = res.summary["bound"]
+    assert got == round(bound["objective"] * 100)
+    assert got <= best <= round(bound["bound"] * 100)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(instances(max_candidates=7, max_employers=3, regional=True, diversity=True, joint=True))
 def test_cpsat_hint_keeps_every_rule(inst: Instance) -> None:
     """The flow optimum cut down to the crossing rules (CP-SAT's start, and what a time limit

@@ -34,14 +34,19 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from matcher.constraints import FloorUnit
 from matcher.eligibility import Edges
 from matcher.solvers.core import solve_tree_flow
 from matcher.solvers.status import Status
 
 log = logging.getLogger("matcher")
 I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
 #: Costs are scores in units of 1 / (10**decimals * COST_SCALE), so multipliers keep precision.
 COST_SCALE = 16
+#: A soft floor's missing placement costs its penalty times this many points of total score:
+#: the top of the score scale, so one missing placement outweighs any one placement's score.
+PLACEMENT_WORTH = 100
 
 
 @dataclass(frozen=True)
@@ -228,15 +233,77 @@ def choose_layout(edges: Edges) -> Arrangement:
     return best, _binding(edges, best.relaxed)
 
 
-def _enforce(chosen: I64, score: I64, members: list[I64], cap: I64, n_edges: int) -> I64:
-    """Drop the lowest-score placements above each regional cap (in cap order)."""
+@dataclass(frozen=True)
+class _Rows:
+    """The constraints moved into the costs, each ``sign * (placements on its pairs) <= rhs``.
+
+    Caps come first (sign +1, rhs the cap), then floors (sign -1, rhs minus the floor).
+    A multiplier lies in ``[0, upper]``: unbounded for caps and hard floors; for a soft
+    floor, the worth of one missing placement (a larger multiplier would pay more for
+    meeting the floor than falling short costs, so the bound would no longer hold).
+    ``unit`` / ``edge``: the incidence, one entry per (row, pair); a pair may count in
+    several rows.
+    """
+
+    unit: I64
+    edge: I64
+    sign: F64
+    rhs: I64
+    upper: F64
+    n_caps: int
+    labels: list[str]
+    n_edges: int
+
+    @classmethod
+    def build(cls, caps: list[tuple[I64, int]], floors: list[FloorUnit], n_edges: int, worth: int) -> _Rows:
+        members = [ids for ids, _ in caps] + [u.edges for u in floors]
+        size = np.array([m.size for m in members], dtype=np.int64)
+        return cls(
+            unit=np.repeat(np.arange(len(members), dtype=np.int64), size),
+            edge=np.concatenate([*members, np.zeros(0, np.int64)]).astype(np.int64),
+            sign=np.array([1.0] * len(caps) + [-1.0] * len(floors)),
+            rhs=np.array([c for _, c in caps] + [-u.required for u in floors], dtype=np.int64),
+            upper=np.array(
+                [np.inf] * len(caps)
+                + [np.inf if u.penalty == 0 else float(u.penalty * worth) for u in floors]
+            ),
+            n_caps=len(caps),
+            labels=[f"cap {k}" for k in range(len(caps))] + [u.label for u in floors],
+            n_edges=n_edges,
+        )
+
+    def usage(self, chosen: I64) -> I64:
+        """Placements of ``chosen`` (edge ids) counted by each row."""
+        on = np.zeros(self.n_edges, dtype=bool)
+        on[chosen] = True
+        return np.bincount(self.unit[on[self.edge]], minlength=self.rhs.size).astype(np.int64)
+
+    def penalty(self, mu: F64) -> F64:
+        """Per pair: the multipliers of the rows it counts in, signed (floors pay a bonus)."""
+        w = (mu * self.sign)[self.unit]
+        return np.bincount(self.edge, weights=w, minlength=self.n_edges).astype(np.float64)
+
+    def shortfall(self, chosen: I64) -> I64:
+        """Per floor (rows after the caps): placements missing."""
+        excess = self.sign * self.usage(chosen) - self.rhs  # placements missing, for a floor
+        return np.maximum(0, excess[self.n_caps :]).astype(np.int64)
+
+    def soft_cost(self, short: I64) -> float:
+        """What the soft floors' shortfalls cost (hard floors excluded)."""
+        upper = self.upper[self.n_caps :]
+        soft = np.isfinite(upper)
+        return float(upper[soft] @ short[soft])
+
+
+def _enforce(chosen: I64, worth: F64, members: list[I64], cap: I64, n_edges: int) -> I64:
+    """Drop the placements of least ``worth`` above each regional cap (in cap order)."""
     keep = np.zeros(n_edges, dtype=bool)
     keep[chosen] = True
     for ids, c in zip(members, cap, strict=True):
         inside = ids[keep[ids]]
         excess = inside.size - int(c)
         if excess > 0:
-            order = np.lexsort((inside, score[inside]))  # lowest score first, then edge id
+            order = np.lexsort((inside, worth[inside]))  # least worth first, then edge id
             keep[inside[order[:excess]]] = False
     return np.flatnonzero(keep).astype(np.int64)
 
@@ -250,8 +317,9 @@ def solve_lagrangian(
     max_iterations: int = 200,
     objective: str = "lexicographic",
     arrangement: Arrangement | None = None,
+    floors: list[FloorUnit] | None = None,
 ) -> LagrangeSolution:
-    """Best assignment under every cap (regional ones included) with a proven bound.
+    """Best assignment under every cap (regional ones included) and floor, with a proven bound.
 
     Parameters
     ----------
@@ -262,98 +330,153 @@ def solve_lagrangian(
     gap_target : float
         Stop once ``(bound - value) / bound`` is at most this.
     objective : {"lexicographic", "score"}
-        For the exact case (every binding cap nests): the foundation's objective (most
-        placed, then score, then rank), or the total score alone (what the relaxation
-        bounds; benchmarks compare on it). The relaxation itself always bounds the score.
+        For the exact case (every binding cap nests, no floors): the foundation's
+        objective (most placed, then score, then rank), or the total score alone (what
+        the relaxation bounds; benchmarks compare on it). The relaxation itself always
+        bounds the score.
+    floors : list of FloorUnit, optional
+        Floors (:func:`matcher.constraints.floor_units`), always relaxed. The objective is
+        then the total score minus ``penalty * PLACEMENT_WORTH`` points per placement a
+        soft floor misses; hard floors must be met (status ``time_limit`` with no
+        assignment if no repaired solution met them in time).
     """
     if objective not in ("lexicographic", "score"):
         raise ValueError(f"objective must be one of lexicographic, score, got {objective!r}")
     t0 = time.perf_counter()
     n_edges = edges.n_pairs
-    score = np.rint(edges.score * 10**score_decimals).astype(np.int64)
+    unit = 10**score_decimals
+    score = np.rint(edges.score * unit).astype(np.int64)
     layout, relaxed = arrangement if arrangement is not None else choose_layout(edges)
+    floors = [u for u in floors or [] if u.required > 0]
     tree = _Tree(edges, layout)
     cands = np.unique(edges.cand).astype(np.int64)
     all_pairs = np.arange(n_edges, dtype=np.int64)
-    if not relaxed:
+    if not relaxed and not floors:
         # Every cap that can bind is in the tree: one exact flow, the foundation's objective.
         if objective == "score":
             chosen = np.sort(tree.solve(all_pairs, -score, cands, tree.tree_caps))
-            kept = True
         else:
             # Most placed, then score, then rank: the core solves the levels one by one.
             levels = [-score, edges.rank.astype(np.int64)]
             chosen = np.sort(tree.solve(all_pairs, levels, cands, tree.tree_caps, max_flow_first=True))
-            kept = True
-        value = float(score[chosen].sum()) / 10**score_decimals
-        status = Status.OPTIMAL if kept else Status.FEASIBLE
+        value = float(score[chosen].sum()) / unit
         msg = f"optimal ({objective}): every binding cap nests ({layout.name}), one min-cost flow"
         stats = {"iterations": 1, "seconds": time.perf_counter() - t0, "layout": layout.name}
-        return LagrangeSolution(status, msg, chosen, value, value, 0.0, stats)
+        return LagrangeSolution(Status.OPTIMAL, msg, chosen, value, value, 0.0, stats)
     members = [ids for ids, _ in relaxed]
     rcap = np.array([c for _, c in relaxed], dtype=np.int64)
-    mu = np.zeros(len(members), dtype=np.float64)
+    rows = _Rows.build(relaxed, floors, n_edges, PLACEMENT_WORTH * unit)
+    mu = np.zeros(rows.rhs.size, dtype=np.float64)
     bound = float("inf")
-    best = np.zeros(0, dtype=np.int64)
-    best_value = 0.0
+    best: I64 | None = None
+    best_value = -float("inf")
     theta, stall = 1.0, 0
     history: list[dict[str, float]] = []
+    short = np.zeros(len(floors), dtype=np.int64)
     it = 0
     while it < max_iterations:
         it += 1
-        penalty = np.zeros(n_edges, dtype=np.float64)
-        for k, ids in enumerate(members):
-            penalty[ids] += mu[k]
+        penalty = rows.penalty(mu)
         costs = np.rint((-score + penalty) * COST_SCALE).astype(np.int64)
         x = tree.solve(all_pairs, costs, cands, tree.tree_caps)
-        usage = np.array([int(np.isin(ids, x, assume_unique=True).sum()) for ids in members], dtype=np.int64)
-        lag = float(score[x].sum() - (penalty[x].sum())) + float(mu @ rcap)
+        usage = rows.usage(x)
+        lag = float(score[x].sum() - penalty[x].sum()) + float(mu @ rows.rhs)
         if lag < bound:
             bound, stall = lag, 0
         else:
             stall += 1
-        # Repair: keep every cap, then refill the room left with the regions that are full closed.
-        y = _enforce(x, score, members, rcap, n_edges)
-        y = _refill(tree, y, score, penalty, members, rcap, cands, n_edges)
-        value = float(score[y].sum())
-        if value > best_value or best.size == 0:
+        # Repair: keep every cap, refill the room left, then fill the floors still short.
+        y = _repair(tree, x, score, score - penalty, members, rcap, rows, cands)
+        short = rows.shortfall(y)
+        value = float(score[y].sum()) - rows.soft_cost(short)
+        hard_ok = not np.any(short[~np.isfinite(rows.upper[rows.n_caps :])])
+        if hard_ok and value > best_value:
             best, best_value = y, value
-        gap = (bound - best_value) / bound if bound > 0 else 0.0
+        gap = (bound - best_value) / abs(bound) if best is not None and bound != 0 else 1.0
         history.append({"iteration": it, "lagrangian": lag, "bound": bound, "value": value, "gap": gap})
         log.info("lagrangian %d: bound %.0f, best %.0f, gap %.4f%%", it, bound, best_value, 100 * gap)
         if gap <= gap_target or time.perf_counter() - t0 > time_limit_s:
             break
-        g = (usage - rcap).astype(np.float64)
-        g[(mu <= 0) & (g < 0)] = 0.0
+        # Projected subgradient: a multiplier at a bound of its range only moves inward.
+        g = (rows.sign * usage - rows.rhs).astype(np.float64)
+        g[((mu <= 0) & (g < 0)) | ((mu >= rows.upper) & (g > 0))] = 0.0
         norm = float(g @ g)
         if norm == 0:
-            break  # the relaxed solution keeps every cap: it is optimal for these multipliers
+            break  # the relaxed solution keeps every row: it is optimal for these multipliers
         if stall >= 3:
             theta, stall = theta / 2, 0
-        step = theta * max(lag - best_value, 1.0) / norm
+        # Polyak target: the best feasible value; until one is found, the repaired value
+        # with each hard-floor shortfall priced like a soft one (steps of the right size).
+        hard_short = int(short[~np.isfinite(rows.upper[rows.n_caps :])].sum())
+        target = best_value if best is not None else value - PLACEMENT_WORTH * unit * hard_short
+        step = theta * max(lag - target, 1.0) / norm
         # Multipliers on the cost grid, so that the costs are exact and L(mu) a proven bound.
-        mu = np.maximum(0.0, np.round((mu + step * g) * COST_SCALE) / COST_SCALE)
-    unit = 10**score_decimals
-    gap = max(0.0, (bound - best_value) / bound) if bound > 0 else 0.0
-    stats = {"iterations": it, "seconds": time.perf_counter() - t0, "layout": layout.name, "history": history}
+        mu = np.clip(np.round((mu + step * g) * COST_SCALE) / COST_SCALE, 0.0, rows.upper)
+    stats = {
+        "iterations": it, "seconds": time.perf_counter() - t0, "layout": layout.name,
+        "history": history, "caps": len(members), "floors": len(floors),
+    }  # fmt: skip
+    what = f"{len(members)} caps" + (f" and {len(floors)} floors" if floors else "")
+    if best is None:
+        hard = ~np.isfinite(rows.upper[rows.n_caps :])
+        missing = [f"{floors[k].label} ({int(short[k])} short)" for k in np.flatnonzero(hard & (short > 0))]
+        msg = (
+            f"no assignment meeting every hard floor found in {it} iterations (Lagrangian "
+            f"relaxation of {what}); still short: {'; '.join(missing[:5])}"
+        )
+        empty = np.zeros(0, dtype=np.int64)
+        return LagrangeSolution(Status.TIME_LIMIT, msg, empty, 0.0, bound / unit, 1.0, stats)
+    gap = max(0.0, (bound - best_value) / abs(bound)) if bound != 0 else 0.0
     # Optimal for the total score when the gap closes, but not proven for the foundation's
     # lexicographic objective (most placed first): always reported as feasible.
-    status = Status.FEASIBLE
+    soft = bool(np.isfinite(rows.upper[rows.n_caps :]).any())
+    objective_name = "total score" + (" minus soft-floor penalties" if soft else "")
     msg = (
-        f"total score {best_value / unit:,.2f} within {gap:.3%} of the bound {bound / unit:,.2f} "
-        f"(Lagrangian relaxation of {len(members)} caps, {layout.name}, {it} iterations)"
+        f"{objective_name} {best_value / unit:,.2f} within {gap:.3%} of the bound {bound / unit:,.2f} "
+        f"(Lagrangian relaxation of {what}, {layout.name}, {it} iterations)"
     )
-    return LagrangeSolution(status, msg, np.sort(best), best_value / unit, bound / unit, gap, stats)
+    return LagrangeSolution(Status.FEASIBLE, msg, np.sort(best), best_value / unit, bound / unit, gap, stats)
+
+
+def _repair(
+    tree: _Tree, x: I64, score: I64, worth: F64, members: list[I64], rcap: I64, rows: _Rows, cands: I64,
+) -> I64:  # fmt: skip
+    """A solution that keeps every cap, from the relaxed one ``x``.
+
+    Placements of least ``worth`` (score less the multipliers) leave every cap that ``x``
+    breaks; a second flow places unplaced candidates in the room left, with the regions
+    already full closed; then a third places unplaced candidates in the floors still short,
+    most of them first.
+    """
+    n_edges = rows.n_edges
+    y = _enforce(x, worth, members, rcap, n_edges)
+    y = _refill(tree, y, score, worth, members, rcap, cands, n_edges, only=None)
+    if rows.n_caps == rows.rhs.size:
+        return y
+    short_rows = rows.n_caps + np.flatnonzero(rows.shortfall(y) > 0)
+    if short_rows.size == 0:
+        return y
+    in_short = np.zeros(rows.rhs.size, dtype=bool)
+    in_short[short_rows] = True
+    only = np.zeros(n_edges, dtype=bool)
+    only[rows.edge[in_short[rows.unit]]] = True
+    return _refill(tree, y, score, worth, members, rcap, cands, n_edges, only=only)
 
 
 def _refill(
-    tree: _Tree, y: I64, score: I64, penalty: npt.NDArray[np.float64], members: list[I64], rcap: I64,
-    cands: I64, n_edges: int,
+    tree: _Tree, y: I64, score: I64, worth: F64, members: list[I64], rcap: I64, cands: I64, n_edges: int,
+    *, only: npt.NDArray[np.bool_] | None,
 ) -> I64:  # fmt: skip
-    """Place more of the unplaced candidates in the room ``y`` leaves, keeping every cap."""
+    """Place more of the unplaced candidates in the room ``y`` leaves, keeping every cap.
+
+    ``only``: restrict to these pairs and place as many as possible first (floors);
+    otherwise by ``worth`` alone.
+    """
     placed = np.zeros(tree.n_cand, dtype=bool)
     placed[tree.cand[y]] = True
     open_pair = ~placed[tree.cand]
+    if only is not None:
+        open_pair &= only
     in_y = np.zeros(n_edges, dtype=bool)
     in_y[y] = True
     for ids, c in zip(members, rcap, strict=True):
@@ -363,7 +486,7 @@ def _refill(
     if pairs.size == 0:
         return y
     room = np.maximum(tree.tree_caps - tree.loads(y), 0)
-    costs = np.rint((-score[pairs] + penalty[pairs]) * COST_SCALE).astype(np.int64)
-    extra = tree.solve(pairs, costs, np.unique(tree.cand[pairs]), room)
-    both = np.concatenate([y, extra])
-    return _enforce(both, score, members, rcap, n_edges)
+    costs = np.rint(-worth[pairs] * COST_SCALE).astype(np.int64)
+    levels = costs if only is None else [-score[pairs]]
+    extra = tree.solve(pairs, levels, np.unique(tree.cand[pairs]), room, max_flow_first=only is not None)
+    return _enforce(np.concatenate([y, extra]), worth, members, rcap, n_edges)
