@@ -280,6 +280,11 @@ def _solve_optimal(
     extra["backend"] = backend
     floors = constraints.floor_units(instance, edges) if backend in ("cpsat", "lagrange") else []
     unreachable = constraints.unreachable_floors(floors)
+    if not unreachable and floors and backend == "lagrange":
+        from matcher.solvers.lagrange import unsupplied_floors
+
+        with _phase(timings, "floor_check"):
+            unreachable = unsupplied_floors(edges, floors, arrangement)
     if unreachable:
         # Found before any solve: a hard floor above what eligible candidates can supply.
         extra["conflict"] = unreachable[:20]

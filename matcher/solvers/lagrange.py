@@ -233,6 +233,30 @@ def choose_layout(edges: Edges) -> Arrangement:
     return best, _binding(edges, best.relaxed)
 
 
+#: Rounds of the floor fill in a repair (each is one flow; it stops when one does not help).
+FILL_ROUNDS = 3
+#: The supply check (:func:`unsupplied_floors`) runs one flow per hard floor, for at most this many.
+SUPPLY_CHECKS = 100
+
+
+def unsupplied_floors(edges: Edges, floors: list[FloorUnit], arrangement: Arrangement) -> list[str]:
+    """Hard floors that cannot be met even alone: their pairs' maximum flow under the caps
+    that nest is below the floor (exact, unlike counting candidates and capacity), as
+    messages. One flow per hard floor, for the first :data:`SUPPLY_CHECKS` of them."""
+    tree = _Tree(edges, arrangement[0])
+    out = []
+    for u in [u for u in floors if u.penalty == 0 and u.required > 0][:SUPPLY_CHECKS]:
+        zero = np.zeros(u.edges.size, dtype=np.int64)
+        cands = np.unique(tree.cand[u.edges])
+        supply = tree.solve(u.edges, [zero], cands, tree.tree_caps, max_flow_first=True).size
+        if supply < u.required:
+            out.append(
+                f"{u.label}: needs {u.required} placements, at most {supply} possible under the "
+                "sector and employer caps"
+            )
+    return out
+
+
 @dataclass(frozen=True)
 class _Rows:
     """The constraints moved into the costs, each ``sign * (placements on its pairs) <= rhs``.
@@ -287,6 +311,20 @@ class _Rows:
         """Per floor (rows after the caps): placements missing."""
         excess = self.sign * self.usage(chosen) - self.rhs  # placements missing, for a floor
         return np.maximum(0, excess[self.n_caps :]).astype(np.int64)
+
+    def pairs_of(self, which: I64) -> I64:
+        """1 for the pairs counted by the rows ``which``, else 0."""
+        mark = np.zeros(self.rhs.size, dtype=bool)
+        mark[which] = True
+        out = np.zeros(self.n_edges, dtype=np.int64)
+        out[self.edge[mark[self.unit]]] = 1
+        return out
+
+    def merit(self, chosen: I64, score: I64) -> tuple[int, float]:
+        """(-placements missing under hard floors, score less soft-floor costs): larger is better."""
+        short = self.shortfall(chosen)
+        hard = ~np.isfinite(self.upper[self.n_caps :])
+        return -int(short[hard].sum()), float(score[chosen].sum()) - self.soft_cost(short)
 
     def soft_cost(self, short: I64) -> float:
         """What the soft floors' shortfalls cost (hard floors excluded)."""
@@ -373,12 +411,17 @@ def solve_lagrangian(
     theta, stall = 1.0, 0
     history: list[dict[str, float]] = []
     short = np.zeros(len(floors), dtype=np.int64)
+    wanted = rows.pairs_of(np.arange(rows.n_caps, rows.rhs.size))
     it = 0
     while it < max_iterations:
         it += 1
         penalty = rows.penalty(mu)
         costs = np.rint((-score + penalty) * COST_SCALE).astype(np.int64)
-        x = tree.solve(all_pairs, costs, cands, tree.tree_caps)
+        if floors:
+            # Among the relaxed optima (same bound), the one with most pairs in short floors.
+            x = tree.solve(all_pairs, [costs, -wanted], cands, tree.tree_caps)
+        else:
+            x = tree.solve(all_pairs, costs, cands, tree.tree_caps)
         usage = rows.usage(x)
         lag = float(score[x].sum() - penalty[x].sum()) + float(mu @ rows.rhs)
         if lag < bound:
@@ -388,6 +431,7 @@ def solve_lagrangian(
         # Repair: keep every cap, refill the room left, then fill the floors still short.
         y = _repair(tree, x, score, score - penalty, members, rcap, rows, cands)
         short = rows.shortfall(y)
+        wanted = rows.pairs_of(rows.n_caps + np.flatnonzero(short > 0))
         value = float(score[y].sum()) - rows.soft_cost(short)
         hard_ok = not np.any(short[~np.isfinite(rows.upper[rows.n_caps :])])
         if hard_ok and value > best_value:
@@ -445,48 +489,95 @@ def _repair(
 
     Placements of least ``worth`` (score less the multipliers) leave every cap that ``x``
     breaks; a second flow places unplaced candidates in the room left, with the regions
-    already full closed; then a third places unplaced candidates in the floors still short,
-    most of them first.
+    already full closed; then, while floors are short, :func:`_fill_floors`.
     """
     n_edges = rows.n_edges
     y = _enforce(x, worth, members, rcap, n_edges)
-    y = _refill(tree, y, score, worth, members, rcap, cands, n_edges, only=None)
-    if rows.n_caps == rows.rhs.size:
-        return y
-    short_rows = rows.n_caps + np.flatnonzero(rows.shortfall(y) > 0)
-    if short_rows.size == 0:
-        return y
-    in_short = np.zeros(rows.rhs.size, dtype=bool)
-    in_short[short_rows] = True
-    only = np.zeros(n_edges, dtype=bool)
-    only[rows.edge[in_short[rows.unit]]] = True
-    return _refill(tree, y, score, worth, members, rcap, cands, n_edges, only=only)
+    y = _refill(tree, y, worth, members, rcap, cands, n_edges)
+    for _ in range(FILL_ROUNDS if rows.n_caps < rows.rhs.size else 0):
+        if not rows.shortfall(y).any():
+            break
+        filled = _fill_floors(tree, y, score, worth, members, rcap, rows)
+        if rows.merit(filled, score) <= rows.merit(y, score):
+            break
+        y = filled
+    return y
 
 
-def _refill(
-    tree: _Tree, y: I64, score: I64, worth: F64, members: list[I64], rcap: I64, cands: I64, n_edges: int,
-    *, only: npt.NDArray[np.bool_] | None,
-) -> I64:  # fmt: skip
-    """Place more of the unplaced candidates in the room ``y`` leaves, keeping every cap.
-
-    ``only``: restrict to these pairs and place as many as possible first (floors);
-    otherwise by ``worth`` alone.
-    """
-    placed = np.zeros(tree.n_cand, dtype=bool)
-    placed[tree.cand[y]] = True
-    open_pair = ~placed[tree.cand]
-    if only is not None:
-        open_pair &= only
+def _full(y: I64, members: list[I64], rcap: I64, n_edges: int) -> npt.NDArray[np.bool_]:
+    """Pairs in a region that ``y`` already fills to its cap."""
     in_y = np.zeros(n_edges, dtype=bool)
     in_y[y] = True
+    full = np.zeros(n_edges, dtype=bool)
     for ids, c in zip(members, rcap, strict=True):
         if int(in_y[ids].sum()) >= c:
-            open_pair[ids] = False  # the region is full
-    pairs = np.flatnonzero(open_pair).astype(np.int64)
+            full[ids] = True
+    return full
+
+
+def _open_pairs(tree: _Tree, y: I64, members: list[I64], rcap: I64, n_edges: int) -> npt.NDArray[np.bool_]:
+    """Pairs of candidates ``y`` leaves unplaced, outside the regions ``y`` already fills."""
+    placed = np.zeros(tree.n_cand, dtype=bool)
+    placed[tree.cand[y]] = True
+    return ~placed[tree.cand] & ~_full(y, members, rcap, n_edges)
+
+
+def _refill(tree: _Tree, y: I64, worth: F64, members: list[I64], rcap: I64, cands: I64, n_edges: int) -> I64:
+    """Place more of the unplaced candidates in the room ``y`` leaves, keeping every cap."""
+    pairs = np.flatnonzero(_open_pairs(tree, y, members, rcap, n_edges)).astype(np.int64)
     if pairs.size == 0:
         return y
     room = np.maximum(tree.tree_caps - tree.loads(y), 0)
     costs = np.rint(-worth[pairs] * COST_SCALE).astype(np.int64)
-    levels = costs if only is None else [-score[pairs]]
-    extra = tree.solve(pairs, levels, np.unique(tree.cand[pairs]), room, max_flow_first=only is not None)
+    extra = tree.solve(pairs, costs, np.unique(tree.cand[pairs]), room)
     return _enforce(np.concatenate([y, extra]), worth, members, rcap, n_edges)
+
+
+def _fill_floors(
+    tree: _Tree, y: I64, score: I64, worth: F64, members: list[I64], rcap: I64, rows: _Rows
+) -> I64:
+    """Fill the floors ``y`` leaves short, from unplaced candidates or by moving placed ones.
+
+    Movers: placed candidates with a pair in a short floor whose own pair counts in no floor
+    that has no placement to spare. They and the unplaced candidates with such pairs are
+    placed again by one flow on the room ``y`` leaves without the movers (full regions
+    closed; a mover may also keep its pair): most placed, then most placements in short
+    floors, then the least loss of score. The result may overfill a floor, so the caller
+    keeps it only when it is worth more.
+    """
+    n_edges = rows.n_edges
+    n_rows = rows.rhs.size
+    if n_edges == 0:
+        return y
+    excess = rows.sign * rows.usage(y) - rows.rhs  # > 0: short; < 0: to spare (floors)
+    is_floor = np.arange(n_rows) >= rows.n_caps
+    in_short = np.zeros(n_edges, dtype=bool)
+    in_short[rows.edge[(is_floor & (excess > 0))[rows.unit]]] = True
+    pair_tight = np.zeros(n_edges, dtype=bool)
+    pair_tight[rows.edge[(is_floor & (excess >= 0))[rows.unit]]] = True
+    old = np.full(tree.n_cand, -1, dtype=np.int64)
+    old[tree.cand[y]] = y
+    old_score = np.where(old >= 0, score[np.maximum(old, 0)], 0)
+    free = (old < 0) | ~pair_tight[np.maximum(old, 0)]
+    reach = np.zeros(tree.n_cand, dtype=bool)
+    reach[tree.cand[in_short & ~_full(y, members, rcap, n_edges)]] = True
+    movers = free & reach & (old >= 0)
+    new_pairs = np.flatnonzero(
+        in_short & free[tree.cand] & reach[tree.cand] & ~_full(y, members, rcap, n_edges)
+    )
+    kept_pairs = old[movers]
+    pairs = np.union1d(new_pairs, kept_pairs).astype(np.int64)
+    if new_pairs.size == 0:
+        return y
+    fixed = np.setdiff1d(y, kept_pairs, assume_unique=True)
+    room = np.maximum(tree.tree_caps - tree.loads(fixed), 0)
+    # A slot of a short floor takes at most what the floor misses (exact for one-slot floors;
+    # a floor over several slots may still be overfilled).
+    short_ent = np.flatnonzero((rows.unit >= rows.n_caps) & (excess[rows.unit] > 0))
+    quota = np.full(tree.n_slot, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(quota, tree.slot[rows.edge[short_ent]], excess[rows.unit[short_ent]])
+    room[: tree.n_slot] = np.minimum(room[: tree.n_slot], quota)
+    bonus = -in_short[pairs].astype(np.int64)
+    loss = np.where(pairs == old[tree.cand[pairs]], 0, old_score[tree.cand[pairs]] - score[pairs])
+    placed = tree.solve(pairs, [bonus, loss], np.unique(tree.cand[pairs]), room, max_flow_first=True)
+    return _enforce(np.concatenate([fixed, placed]), worth, members, rcap, n_edges)
