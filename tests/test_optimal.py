@@ -163,6 +163,34 @@ def test_floor_conflict_is_named_and_time_limit_reports_a_bound() -> None:
     assert "solve" not in res2.summary["timings_s"]
 
 
+def test_lagrange_floors_supply_check_and_hard_floor() -> None:
+    """The Lagrangian backend meets a hard floor that costs score, and names a hard floor
+    that the caps leave short before any solve (one flow per floor, not just counting)."""
+    import dataclasses
+
+    from matcher.policy import policy_from_dict
+
+    inst = matcher.load_instance("instances/tiny")
+    groups = {"esdp": ["esdp"], "ssw": ["ssw1", "ssw2"]}
+    pol = {
+        "track_groups": groups,
+        "total_caps": {"esdp": 1},
+        "floors": [{"name": "capital", "prefectures": ["Tokyo"], "min": 1, "groups": ["esdp"]}],
+    }
+    res = matcher.solve(dataclasses.replace(inst, policy=policy_from_dict(pol)), backend="lagrange")
+    assert res.status is matcher.Status.FEASIBLE, res.message
+    # Without the floor C4 would go to Hokkaido (95); with it the one ESDP place is in Tokyo.
+    placed = dict(res.assignments.select("candidate_id", "employer_id").iter_rows())
+    assert placed.get("C1") == "E1" and "C4" not in placed
+    assert res.summary["bound"]["gap"] <= 1e-9
+    # Two candidates and two places in Hokkaido, but only one ESDP placement in all.
+    pol2 = {**pol, "floors": [{"name": "north", "prefectures": ["Hokkaido"], "min": 2}]}
+    res2 = matcher.solve(dataclasses.replace(inst, policy=policy_from_dict(pol2)), backend="lagrange")
+    assert res2.status is matcher.Status.INFEASIBLE
+    assert "north: needs 2 placements, at most 1 possible under the sector and employer caps" in res2.message
+    assert res2.summary["conflict"] and "solve" not in res2.summary["timings_s"]
+
+
 @FAST
 @given(instances(max_candidates=5, max_employers=3, fair=True))
 def test_fairness_objectives_match_brute_force(inst: Instance) -> None:

@@ -409,6 +409,7 @@ def solve_lagrangian(
     theta, stall = 1.0, 0
     history: list[dict[str, float]] = []
     short = np.zeros(len(floors), dtype=np.int64)
+    best_mu = mu
     it = 0
     while it < max_iterations:
         it += 1
@@ -418,7 +419,7 @@ def solve_lagrangian(
         usage = rows.usage(x)
         lag = float(score[x].sum() - penalty[x].sum()) + float(mu @ rows.rhs)
         if lag < bound:
-            bound, stall = lag, 0
+            bound, stall, best_mu = lag, 0, mu
         else:
             stall += 1
         # Repair: keep every cap, refill the room left, then fill the floors still short.
@@ -451,6 +452,7 @@ def solve_lagrangian(
     stats = {
         "iterations": it, "seconds": time.perf_counter() - t0, "layout": layout.name,
         "history": history, "caps": len(members), "floors": len(floors),
+        "multipliers": dict(zip(rows.labels, (best_mu / unit).tolist(), strict=True)),
     }  # fmt: skip
     what = f"{len(members)} caps" + (f" and {len(floors)} floors" if floors else "")
     if best is None:
