@@ -195,7 +195,10 @@ def run_cpsat(inst: Any, limit: float) -> dict[str, Any]:
         )
     else:
         out.update(
-            placed=0, score=None, bound=round(float(solver.best_objective_bound) / 100, 2), verified=True
+            placed=0,
+            score=None,
+            bound=round(float(solver.best_objective_bound) / 100, 2) or None,
+            verified=True,
         )
     return out
 

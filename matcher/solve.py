@@ -31,6 +31,8 @@ METHODS: Final[tuple[str, ...]] = ("optimal", "stable")
 #: floors at any size: exact when the caps nest and there are no floors, else a proven
 #: bound and gap).
 BACKENDS: Final[tuple[str, ...]] = ("ortools", "core", "cpsat", "lagrange")
+#: How many floors' shadow prices (the highest) the summary lists.
+FLOOR_PRICES_SHOWN: Final[int] = 20
 #: The rules that cross the cap tree which the Lagrangian backend keeps.
 LAGRANGE_RULES: Final[frozenset[str]] = frozenset({"regional caps", "floors"})
 #: With regional caps that do not nest, CP-SAT is the default up to this many pairs
@@ -316,6 +318,15 @@ def _solve_optimal(
                 floors=floors,
             )
         extra["lagrangian"] = {"layout": lg.stats["layout"], "iterations": lg.stats["iterations"]}
+        if floors and "multipliers" in lg.stats:
+            # Shadow prices: points of total score a floor costs per placement it demands.
+            labels = {u.label for u in floors}
+            prices = {k: v for k, v in lg.stats["multipliers"].items() if k in labels and v > 0}
+            top = sorted(prices.items(), key=lambda kv: (-kv[1], kv[0]))[:FLOOR_PRICES_SHOWN]
+            extra["lagrangian"]["floor_prices"] = {
+                "nonzero": len(prices),
+                "highest": {k: round(v, 4) for k, v in top},
+            }
         if lg.status is not Status.OPTIMAL:
             soft = any(u.penalty > 0 for u in floors)
             extra["bound"] = {

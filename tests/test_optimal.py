@@ -183,6 +183,9 @@ def test_lagrange_floors_supply_check_and_hard_floor() -> None:
     placed = dict(res.assignments.select("candidate_id", "employer_id").iter_rows())
     assert placed.get("C1") == "E1" and "C4" not in placed
     assert res.summary["bound"]["gap"] <= 1e-9
+    # The floor's shadow price: meeting it costs score (C1's 90 instead of C4's 95).
+    assert res.summary["lagrangian"]["floor_prices"]["nonzero"] == 1
+    assert res.summary["lagrangian"]["floor_prices"]["highest"]["capital"] > 0
     # Two candidates and two places in Hokkaido, but only one ESDP placement in all.
     pol2 = {**pol, "floors": [{"name": "north", "prefectures": ["Hokkaido"], "min": 2}]}
     res2 = matcher.solve(dataclasses.replace(inst, policy=policy_from_dict(pol2)), backend="lagrange")
