@@ -319,14 +319,7 @@ def _solve_optimal(
             )
         extra["lagrangian"] = {"layout": lg.stats["layout"], "iterations": lg.stats["iterations"]}
         if floors and "multipliers" in lg.stats:
-            # Shadow prices: points of total score a floor costs per placement it demands.
-            labels = {u.label for u in floors}
-            prices = {k: v for k, v in lg.stats["multipliers"].items() if k in labels and v > 0}
-            top = sorted(prices.items(), key=lambda kv: (-kv[1], kv[0]))[:FLOOR_PRICES_SHOWN]
-            extra["lagrangian"]["floor_prices"] = {
-                "nonzero": len(prices),
-                "highest": {k: round(v, 4) for k, v in top},
-            }
+            extra["lagrangian"]["floor_prices"] = _floor_prices(floors, lg.stats["multipliers"])
         if lg.status is not Status.OPTIMAL:
             soft = any(u.penalty > 0 for u in floors)
             extra["bound"] = {
@@ -353,6 +346,26 @@ def _solve_optimal(
             raise VerificationError("the core's optimality certificate fails:\n" + "\n".join(problems))
         extra["certificate"] = "valid"
     return core.status, core.message, core.chosen
+
+
+def _floor_prices(floors: list[constraints.FloorUnit], multipliers: dict[str, float]) -> dict[str, Any]:
+    """Shadow prices: points of total score a floor costs per placement it demands.
+
+    Soft floors priced at their worth (``penalty * 100``) are left short by choice and only
+    counted; the highest prices of the others (hard floors, soft ones below their worth)
+    are listed.
+    """
+    from matcher.solvers.lagrange import PLACEMENT_WORTH
+
+    worth = {u.label: u.penalty * PLACEMENT_WORTH for u in floors if u.penalty > 0}
+    prices = {u.label: multipliers[u.label] for u in floors if multipliers.get(u.label, 0.0) > 0}
+    at_worth = {k for k, v in prices.items() if k in worth and v >= worth[k] - 1e-9}
+    rest = sorted(((k, v) for k, v in prices.items() if k not in at_worth), key=lambda kv: (-kv[1], kv[0]))
+    return {
+        "nonzero": len(prices),
+        "soft_at_penalty": len(at_worth),
+        "highest": {k: round(v, 4) for k, v in rest[:FLOOR_PRICES_SHOWN]},
+    }
 
 
 def _welfare_flow(edges: Edges, decimals: int) -> Any:
