@@ -47,31 +47,44 @@ def _slot_frame(instance: Instance, edges: Edges) -> pl.DataFrame:
 
 
 def floor_units(instance: Instance, edges: Edges) -> list[FloorUnit]:
-    """Every floor of the policy, per region or per employer, as pair sets."""
+    """Every floor of the policy, per region or per employer, as pair sets.
+
+    One pass over the pairs per floor (not per employer): each pair gets the unit of its
+    slot, and the pairs are grouped by unit with one sort.
+    """
     policy = instance.policy
     if not policy.floors:
         return []
     slots = _slot_frame(instance, edges)
+    slot_of_edge = edges.slot.astype(np.int64)
     units: list[FloorUnit] = []
     for k, fl in enumerate(policy.floors):
         chosen = slots.filter(policy.scope(policy.floor_prefectures(fl), fl.sectors, fl.groups))
-        parts = (
-            [(policy.floor_name(k), chosen)]
-            if fl.per == "region"
-            else [
-                (f"{policy.floor_name(k)}/{emp}", part)
-                for (emp,), part in chosen.sort("employer_id").group_by("employer_id", maintain_order=True)
-            ]
-        )
+        if fl.per == "region":
+            labels = [policy.floor_name(k)]
+            unit_of_chosen = np.zeros(chosen.height, dtype=np.int64)
+        else:
+            owners, unit_of_chosen = np.unique(
+                chosen.get_column("employer_id").to_numpy(), return_inverse=True
+            )
+            labels = [f"{policy.floor_name(k)}/{emp}" for emp in owners]
+        n = len(labels)
+        unit_of_slot = np.full(edges.slots.height, -1, dtype=np.int64)
+        unit_of_slot[chosen.get_column("slot").to_numpy()] = unit_of_chosen
+        capacity = np.bincount(unit_of_chosen, weights=chosen.get_column("capacity").to_numpy(), minlength=n)
+        unit = unit_of_slot[slot_of_edge]
+        ids = np.flatnonzero(unit >= 0).astype(np.int64)
+        ids = ids[np.argsort(unit[ids], kind="stable")]
+        cut = np.searchsorted(unit[ids], np.arange(n + 1))
+        # Distinct candidates per unit: distinct (unit, candidate) keys, counted by unit.
+        key = np.unique(unit[ids] * (len(edges.candidate_ids) + 1) + edges.cand[ids])
+        candidates = np.bincount(key // (len(edges.candidate_ids) + 1), minlength=n)
         share = Fraction(fl.min_share).limit_denominator(1000) if fl.min_share is not None else None
-        for label, part in parts:
-            in_set = np.zeros(edges.slots.height, dtype=bool)
-            in_set[part.get_column("slot").to_numpy()] = True
-            ids = np.flatnonzero(in_set[edges.slot]).astype(np.int64)
-            capacity = int(part.get_column("capacity").sum())
-            required = fl.min if fl.min is not None else math.ceil((share or Fraction(0)) * capacity)
-            reachable = min(capacity, int(np.unique(edges.cand[ids]).size))
-            units.append(FloorUnit(label, ids, int(required), fl.penalty, reachable))
+        for u, label in enumerate(labels):
+            cap = int(capacity[u])
+            required = fl.min if fl.min is not None else math.ceil((share or Fraction(0)) * cap)
+            reachable = min(cap, int(candidates[u]))
+            units.append(FloorUnit(label, ids[cut[u] : cut[u + 1]], int(required), fl.penalty, reachable))
     return units
 
 

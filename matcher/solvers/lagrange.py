@@ -319,17 +319,18 @@ class _Rows:
         excess = self.sign * self.usage(chosen) - self.rhs  # placements missing, for a floor
         return np.maximum(0, excess[self.n_caps :]).astype(np.int64)
 
+    @property
+    def hard(self) -> npt.NDArray[np.bool_]:
+        """Per floor: is it hard (an unbounded multiplier)?"""
+        return ~np.isfinite(self.upper[self.n_caps :])
+
     def merit(self, chosen: I64, score: I64) -> tuple[int, float]:
         """(-placements missing under hard floors, score less soft-floor costs): larger is better."""
         short = self.shortfall(chosen)
-        hard = ~np.isfinite(self.upper[self.n_caps :])
-        return -int(short[hard].sum()), float(score[chosen].sum()) - self.soft_cost(short)
-
-    def soft_cost(self, short: I64) -> float:
-        """What the soft floors' shortfalls cost (hard floors excluded)."""
-        upper = self.upper[self.n_caps :]
-        soft = np.isfinite(upper)
-        return float(upper[soft] @ short[soft])
+        soft = ~self.hard
+        return -int(short[self.hard].sum()), float(
+            score[chosen].sum() - self.upper[self.n_caps :][soft] @ short[soft]
+        )
 
 
 def _enforce(chosen: I64, worth: F64, members: list[I64], cap: I64, n_edges: int) -> I64:
@@ -379,6 +380,8 @@ def solve_lagrangian(
     """
     if objective not in ("lexicographic", "score"):
         raise ValueError(f"objective must be one of lexicographic, score, got {objective!r}")
+    if max_iterations < 1:
+        raise ValueError(f"max_iterations must be at least 1, got {max_iterations}")
     t0 = time.perf_counter()
     n_edges = edges.n_pairs
     unit = 10**score_decimals
@@ -412,7 +415,6 @@ def solve_lagrangian(
     best_value = -float("inf")
     theta, stall = 1.0, 0
     history: list[dict[str, float]] = []
-    short = np.zeros(len(floors), dtype=np.int64)
     best_mu = mu
     prev: F64 | None = None
     logged = t0
@@ -430,10 +432,8 @@ def solve_lagrangian(
             stall += 1
         # Repair: keep every cap, refill the room left, then fill the floors still short.
         y = _repair(tree, x, score, score - penalty, members, rcap, rows, cands)
-        short = rows.shortfall(y)
-        value = float(score[y].sum()) - rows.soft_cost(short)
-        hard_ok = not np.any(short[~np.isfinite(rows.upper[rows.n_caps :])])
-        if hard_ok and value > best_value:
+        hard_missing, value = rows.merit(y, score)
+        if hard_missing == 0 and value > best_value:
             best, best_value = y, value
         gap = (bound - best_value) / abs(bound) if best is not None and bound != 0 else 1.0
         history.append({"iteration": it, "lagrangian": lag, "bound": bound, "value": value, "gap": gap})
@@ -466,8 +466,7 @@ def solve_lagrangian(
             theta, stall = theta / 2, 0
         # Polyak target: the best feasible value; until one is found, the repaired value
         # with each hard-floor shortfall priced like a soft one (steps of the right size).
-        hard_short = int(short[~np.isfinite(rows.upper[rows.n_caps :])].sum())
-        target = best_value if best is not None else value - PLACEMENT_WORTH * unit * hard_short
+        target = best_value if best is not None else value + PLACEMENT_WORTH * unit * hard_missing
         step = theta * max(lag - target, 1.0) / norm
         # Multipliers on the cost grid, so that the costs are exact and L(mu) a proven bound.
         mu = np.clip(np.round((mu + step * g) * COST_SCALE) / COST_SCALE, 0.0, rows.upper)
@@ -478,8 +477,10 @@ def solve_lagrangian(
     }  # fmt: skip
     what = f"{len(members)} caps" + (f" and {len(floors)} floors" if floors else "")
     if best is None:
-        hard = ~np.isfinite(rows.upper[rows.n_caps :])
-        missing = [f"{floors[k].label} ({int(short[k])} short)" for k in np.flatnonzero(hard & (short > 0))]
+        short = rows.shortfall(y)
+        missing = [
+            f"{floors[k].label} ({int(short[k])} short)" for k in np.flatnonzero(rows.hard & (short > 0))
+        ]
         msg = (
             f"no assignment meeting every hard floor found in {it} iterations (Lagrangian "
             f"relaxation of {what}); still short: {'; '.join(missing[:5])}"
