@@ -552,6 +552,15 @@ def _check_consistency(policy: Policy, source: str) -> list[Problem]:
         if fl.per == "employer" and fl.min_share is None:
             bad(f"{key}.per", "a floor per employer needs min_share (a share of its declared capacity)")
         scope(key, fl.sectors, fl.groups)
+    # Names label caps and floors in messages, conflicts and shadow prices: one each.
+    families = (
+        ("regional_caps", [rc.name for rc in policy.regional_caps]),
+        ("floors", [fl.name for fl in policy.floors]),
+    )
+    for family, names in families:
+        for i, name in enumerate(names):
+            if name and name in names[:i]:
+                bad(f"{family}[{i}].name", f"duplicate name {name!r}")
     tp = policy.transfer
     for t in tp.tracks:
         if t not in TRACKS:

@@ -634,6 +634,7 @@ POLICIES: list[tuple[str, str, str | None, str]] = [
     ("intake-no-tiers", '[[intake]]\ngroup = "esdp"\n', "intake[0]", "needs tiers or max_staff_ratio"),
     ("intake-unknown-group", '[[intake]]\ngroup = "zzz"\nmax_staff_ratio = 1.0\n', "intake[0].group", "unknown track group 'zzz'"),
     ("intake-unknown-region", '[[intake]]\ngroup = "esdp"\ntiers = [[30, 3]]\nbonus_outside_region = "metro"\n', "intake[0].bonus_outside_region", "unknown region"),
+    ("duplicate-floor-name", '[[floors]]\nname = "north"\nprefectures = ["Hokkaido"]\nmin = 1\n[[floors]]\nname = "north"\nprefectures = ["Aomori"]\nmin = 1\n', "floors[1].name", "duplicate name 'north'"),
     ("bad-toml", 'name = "x\n[sectors\n', None, "not valid TOML"),
 ]  # fmt: skip
 
