@@ -31,8 +31,6 @@ METHODS: Final[tuple[str, ...]] = ("optimal", "stable")
 #: floors at any size: exact when the caps nest and there are no floors, else a proven
 #: bound and gap).
 BACKENDS: Final[tuple[str, ...]] = ("ortools", "core", "cpsat", "lagrange")
-#: How many floors' shadow prices (the highest) the summary lists.
-FLOOR_PRICES_SHOWN: Final[int] = 20
 #: The rules that cross the cap tree which the Lagrangian backend keeps.
 LAGRANGE_RULES: Final[frozenset[str]] = frozenset({"regional caps", "floors"})
 #: With regional caps that do not nest, CP-SAT is the default up to this many pairs
@@ -318,12 +316,11 @@ def _solve_optimal(
                 floors=floors,
             )
         extra["lagrangian"] = {"layout": lg.stats["layout"], "iterations": lg.stats["iterations"]}
-        if floors and "multipliers" in lg.stats:
-            extra["lagrangian"]["floor_prices"] = _floor_prices(floors, lg.stats["multipliers"])
+        if "floor_prices" in lg.stats:
+            extra["lagrangian"]["floor_prices"] = lg.stats["floor_prices"]
         if lg.status is not Status.OPTIMAL:
-            soft = any(u.penalty > 0 for u in floors)
             extra["bound"] = {
-                "level": "total score" + (" minus soft-floor penalties" if soft else ""),
+                "level": lg.objective,
                 "objective": lg.value,
                 "bound": lg.bound,
                 "gap": round(lg.gap, 6),
@@ -346,26 +343,6 @@ def _solve_optimal(
             raise VerificationError("the core's optimality certificate fails:\n" + "\n".join(problems))
         extra["certificate"] = "valid"
     return core.status, core.message, core.chosen
-
-
-def _floor_prices(floors: list[constraints.FloorUnit], multipliers: dict[str, float]) -> dict[str, Any]:
-    """Shadow prices: points of total score a floor costs per placement it demands.
-
-    Soft floors priced at their worth (``penalty * 100``) are left short by choice and only
-    counted; the highest prices of the others (hard floors, soft ones below their worth)
-    are listed.
-    """
-    from matcher.solvers.lagrange import PLACEMENT_WORTH
-
-    worth = {u.label: u.penalty * PLACEMENT_WORTH for u in floors if u.penalty > 0}
-    prices = {u.label: multipliers[u.label] for u in floors if multipliers.get(u.label, 0.0) > 0}
-    at_worth = {k for k, v in prices.items() if k in worth and v >= worth[k] - 1e-9}
-    rest = sorted(((k, v) for k, v in prices.items() if k not in at_worth), key=lambda kv: (-kv[1], kv[0]))
-    return {
-        "nonzero": len(prices),
-        "soft_at_penalty": len(at_worth),
-        "highest": {k: round(v, 4) for k, v in rest[:FLOOR_PRICES_SHOWN]},
-    }
 
 
 def _welfare_flow(edges: Edges, decimals: int) -> Any:

@@ -56,10 +56,11 @@ class LagrangeSolution:
     status: Status
     message: str
     chosen: I64
-    value: float  # total score of chosen
-    bound: float  # proven upper bound on the total score of any feasible assignment
+    value: float  # the objective of chosen
+    bound: float  # proven upper bound on the objective of any feasible assignment
     gap: float  # (bound - value) / bound
     stats: dict[str, Any] = field(default_factory=dict)
+    objective: str = "total score"  # what value and bound measure
 
 
 @dataclass(frozen=True)
@@ -240,6 +241,8 @@ SOFT_START = 0.25
 LOG_EVERY_S = 5.0
 #: Weight of the previous direction in the deflected subgradient (the usual 1.5).
 DEFLECTION = 1.5
+#: How many floors' shadow prices (the highest) the summary lists.
+FLOOR_PRICES_SHOWN = 20
 #: Rounds of the floor fill in a repair (each is one flow; it stops when one does not help).
 FILL_ROUNDS = 3
 #: The supply check (:func:`unsupplied_floors`) runs one flow per hard floor, for at most this many.
@@ -475,6 +478,9 @@ def solve_lagrangian(
         "history": history, "caps": len(members), "floors": len(floors),
         "multipliers": dict(zip(rows.labels, (best_mu / unit).tolist(), strict=True)),
     }  # fmt: skip
+    if floors:
+        stats["floor_prices"] = _floor_prices(rows, best_mu / unit, unit)
+    objective_name = "total score" + (" minus soft-floor penalties" if bool(soft.any()) else "")
     what = f"{len(members)} caps" + (f" and {len(floors)} floors" if floors else "")
     if best is None:
         short = rows.shortfall(y)
@@ -486,17 +492,37 @@ def solve_lagrangian(
             f"relaxation of {what}); still short: {'; '.join(missing[:5])}"
         )
         empty = np.zeros(0, dtype=np.int64)
-        return LagrangeSolution(Status.TIME_LIMIT, msg, empty, 0.0, bound / unit, 1.0, stats)
+        return LagrangeSolution(Status.TIME_LIMIT, msg, empty, 0.0, bound / unit, 1.0, stats, objective_name)
     gap = max(0.0, (bound - best_value) / abs(bound)) if bound != 0 else 0.0
     # Optimal for the total score when the gap closes, but not proven for the foundation's
     # lexicographic objective (most placed first): always reported as feasible.
-    has_soft = bool(soft.any())
-    objective_name = "total score" + (" minus soft-floor penalties" if has_soft else "")
     msg = (
         f"{objective_name} {best_value / unit:,.2f} within {gap:.3%} of the bound {bound / unit:,.2f} "
         f"(Lagrangian relaxation of {what}, {layout.name}, {it} iterations)"
     )
-    return LagrangeSolution(Status.FEASIBLE, msg, np.sort(best), best_value / unit, bound / unit, gap, stats)
+    return LagrangeSolution(
+        Status.FEASIBLE, msg, np.sort(best), best_value / unit, bound / unit, gap, stats, objective_name
+    )
+
+
+def _floor_prices(rows: _Rows, prices: F64, unit: int) -> dict[str, Any]:
+    """The floors' shadow prices (points of total score per placement a floor demands).
+
+    Soft floors priced at their full worth are left short by choice and only counted; the
+    highest prices of the others (hard floors, soft ones below their worth) are listed.
+    """
+    floor_price = prices[rows.n_caps :]
+    at_worth = floor_price >= rows.upper[rows.n_caps :] / unit - 1e-9
+    labels = rows.labels[rows.n_caps :]
+    rest = sorted(
+        ((labels[k], float(floor_price[k])) for k in np.flatnonzero((floor_price > 0) & ~at_worth)),
+        key=lambda kv: (-kv[1], kv[0]),
+    )
+    return {
+        "nonzero": int((floor_price > 0).sum()),
+        "soft_at_penalty": int(at_worth.sum()),
+        "highest": {k: round(v, 4) for k, v in rest[:FLOOR_PRICES_SHOWN]},
+    }
 
 
 def _repair(
@@ -576,12 +602,11 @@ def _fill_floors(
     old[tree.cand[y]] = y
     old_score = np.where(old >= 0, score[np.maximum(old, 0)], 0)
     free = (old < 0) | ~pair_tight[np.maximum(old, 0)]
+    open_short = in_short & ~_full(y, members, rcap, n_edges)
     reach = np.zeros(tree.n_cand, dtype=bool)
-    reach[tree.cand[in_short & ~_full(y, members, rcap, n_edges)]] = True
+    reach[tree.cand[open_short]] = True
     movers = free & reach & (old >= 0)
-    new_pairs = np.flatnonzero(
-        in_short & free[tree.cand] & reach[tree.cand] & ~_full(y, members, rcap, n_edges)
-    )
+    new_pairs = np.flatnonzero(open_short & free[tree.cand])
     kept_pairs = old[movers]
     pairs = np.union1d(new_pairs, kept_pairs).astype(np.int64)
     if new_pairs.size == 0:
