@@ -200,7 +200,9 @@ def solve(method: str, path: Path) -> dict[str, Any]:
         out["placed"], out["cost"], out["score"] = _objective(edges, sol2.chosen)
         out["stats"] = {k: round(v, 3) for k, v in sol2.stats.items()}
         start = time.perf_counter()
-        out["certificate"] = check_certificate(edges, sol2.chosen, sol2.potentials)
+        out["certificate"] = check_certificate(
+            edges, sol2.chosen, sol2.potentials, rank_weight=sol2.rank_weight
+        )
         out["certificate_s"] = round(time.perf_counter() - start, 3)
         if method == "core+warm":
             n = len(edges.candidate_ids)
@@ -219,7 +221,9 @@ def solve(method: str, path: Path) -> dict[str, Any]:
                 "ratio": round(warm_s / max(cold_s, 1e-9), 3),
                 "same_objective": _objective(changed, warm.chosen) == _objective(changed, cold.chosen),
                 "status": warm.status.value,
-                "certificate": check_certificate(changed, warm.chosen, warm.potentials),
+                "certificate": check_certificate(
+                    changed, warm.chosen, warm.potentials, rank_weight=warm.rank_weight
+                ),
             }
     out["peak_mib"] = round(_peak_mib(), 1)
     return out

@@ -338,7 +338,9 @@ def _solve_optimal(
         core = solve_core(edges, score_decimals=decimals)
     if verify and core.status.success:
         with _phase(timings, "certificate"):
-            problems = check_certificate(edges, core.chosen, core.potentials, score_decimals=decimals)
+            problems = check_certificate(
+                edges, core.chosen, core.potentials, score_decimals=decimals, rank_weight=core.rank_weight
+            )
         if problems:
             raise VerificationError("the core's optimality certificate fails:\n" + "\n".join(problems))
         extra["certificate"] = "valid"

@@ -38,7 +38,7 @@ def _cross_check(edges: Edges, warm: CoreSolution | None = None) -> CoreSolution
     ref = solve_flow(edges)
     assert sol.status is ref.status, sol.message
     assert _objective(edges, sol.chosen) == _objective(edges, ref.chosen)
-    assert check_certificate(edges, sol.chosen, sol.potentials) == []
+    assert check_certificate(edges, sol.chosen, sol.potentials, rank_weight=sol.rank_weight) == []
     return sol
 
 
@@ -163,6 +163,54 @@ def test_warm_start_matches_ortools(seed: int, n_cand: int, n_slot: int, share: 
     assert warm.stats["warm"] == 1.0
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**31), st.integers(1, 60), st.integers(1, 12), st.floats(0.0, 0.3))
+def test_warm_start_after_any_change(seed: int, n_cand: int, n_slot: int, share: float) -> None:
+    """Warm from an unrelated-looking change (capacities, scores, withdrawals) stays exact.
+
+    The earlier potentials no longer fit many arcs then; the warm start must still end
+    optimal with a valid certificate (or hand over to a cold solve), and a second warm
+    start from the first one too.
+    """
+    edges = random_edges(seed, n_cand, n_slot)
+    rng = np.random.default_rng(seed)
+    first = solve_core(edges)
+    cap = edges.slots.get_column("capacity").to_numpy()
+    changed = dataclasses.replace(
+        edges.without_candidates(np.flatnonzero(rng.random(len(edges.candidate_ids)) < share)),
+        slots=pl.DataFrame({"capacity": np.maximum(0, cap + rng.integers(-2, 3, cap.size))}),
+    )
+    bumped = changed.score + np.where(rng.random(changed.score.size) < share, 10.0, 0.0)
+    changed = dataclasses.replace(changed, score=bumped)
+    second = _cross_check(changed, warm=first)
+    gone = np.flatnonzero(rng.random(len(edges.candidate_ids)) < share)
+    _cross_check(changed.without_candidates(gone), warm=second)
+
+
+def test_warm_start_hands_over_to_a_cold_solve(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past its budget the warm start gives up and a cold solve gives the same optimum."""
+    from matcher.solvers import core
+
+    edges = random_edges(7, 60, 10)
+    first = solve_core(edges)
+    changed = edges.without_candidates(np.arange(0, 60, 3))
+    monkeypatch.setattr(core, "WARM_BUDGET_MIN", 0)
+    monkeypatch.setattr(core, "WARM_BUDGET", 0)
+    sol = _cross_check(changed, warm=first)
+    assert sol.stats["warm"] == 0.0 and sol.stats["warm_code"] == 1.0
+    # Another instance's solution (other node count) is ignored: a cold solve.
+    other = _cross_check(random_edges(8, 30, 4), warm=first)
+    assert other.stats["warm"] == 0.0
+
+
+def test_certificate_rank_weight_must_separate_the_levels() -> None:
+    edges = random_edges(3, 40, 8)
+    sol = solve_core(edges)
+    assert check_certificate(edges, sol.chosen, sol.potentials, rank_weight=sol.rank_weight) == []
+    problems = check_certificate(edges, sol.chosen, sol.potentials, rank_weight=1)
+    assert problems and "must exceed the rank range" in problems[0]
+
+
 def test_tiny_instance() -> None:
     edges = build_edges(matcher.load_instance("instances/tiny"))
     sol = _cross_check(edges)
@@ -258,7 +306,7 @@ def test_max_flow_beats_score() -> None:
 def solved() -> tuple[Edges, CoreSolution]:
     edges = random_edges(7, 60, 10)
     sol = solve_core(edges)
-    assert check_certificate(edges, sol.chosen, sol.potentials) == []
+    assert check_certificate(edges, sol.chosen, sol.potentials, rank_weight=sol.rank_weight) == []
     assert sol.chosen.size > 2
     return edges, sol
 

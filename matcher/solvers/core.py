@@ -58,12 +58,28 @@ What else was measured (100k candidates, k = 20): a larger scale factor does not
 updates cost more than they save; successive shortest paths (one Dijkstra per
 candidate, pair potentials for the count level) were exact but 9x slower, because
 ties make the searches explore large plateaus; an epsilon-scaling auction (branch
-``wip/auction``) was exact but not faster than OR-Tools. Warm starts reload the earlier
-placements and per-level potentials and run one phase at epsilon 1: half of a cold solve
-at 100k, but slower than cold at 1M and without sector caps, because price changes then
-spread through the tied plateaus in steps of 1 (80M relabels where a cold solve needs
-7M). Starting them at a larger epsilon did not beat a cold solve either; a primal-dual
-repair (Dijkstra rounds from the exact prices) needed a round per freed unit.
+``wip/auction``) was exact but not faster than OR-Tools.
+
+Warm start (:func:`_warm_solve`)
+--------------------------------
+A re-solve after a small change starts from the earlier *certificate*: its placements
+are reloaded (a withdrawn candidate's unit stays on the caps above its slot, so the slot
+lacks one unit and the source holds one), and its potentials still give every untouched
+residual arc a reduced cost >= 0, while their gap ``p[sink] - p[source]`` exceeds any
+path's cost. So the change is a min-cost circulation (a return arc sink -> source of
+cost minus that gap places the most first) with a few deficits, which successive
+shortest paths close exactly, one Dijkstra per deficit unit, run *backwards* from the
+deficit so that a search scans a slot's candidates instead of the source's million
+arcs. Each search must label every node closer than its path, and scores depend only
+on (candidate, sector): half of all unused pairs are tied with the candidate's
+placement at the score level (100k: 0.8M of 1.6M), so a search covers much of a
+sector. Measured at 100k (Japan caps): 130-200k arcs per deficit; after 0.1% withdrew,
+0.1x a cold solve, after 1% about 10x the budget. Hence a budget: once the first
+``WARM_PROBE`` paths project more than ``WARM_BUDGET`` scans of the network (about a
+third of a cold solve), the warm start hands over to a cold solve (measured overhead
+under 0.2 s at 100k). The earlier attempt, one cost-scaling phase at epsilon 1 from the
+per-level prices, was 0.47x at 100k but 2x at 1M: price changes crawled through the tied
+plateaus in steps of 1 (80M relabels where a cold solve needs 7M).
 
 Overflow safety (int64)
 -----------------------
@@ -85,7 +101,7 @@ import numpy.typing as npt
 from numba import njit
 
 from matcher.eligibility import Edges
-from matcher.solvers.network import flow_network
+from matcher.solvers.network import FlowNetwork, flow_network
 from matcher.solvers.status import Status
 
 I32 = npt.NDArray[np.int32]
@@ -99,10 +115,12 @@ SCALE_FACTOR = 8
 QUICK_PASSES = 6
 #: Starting precision of the rank level (measured: 64 suffices on generated instances).
 RANK_PRECISION = 64
-#: Starting epsilon of a warm start (prices already exact for the earlier instance).
-WARM_EPS = 8
-#: A warm start's shortest-path repair gives up after labelling this many times the nodes.
-REPAIR_BUDGET = 4
+#: A warm start gives up (and solves cold) after scanning this many times the arcs.
+WARM_BUDGET = 8
+#: ... plus this many, so that small instances always finish warm.
+WARM_BUDGET_MIN = 1 << 20
+#: Paths after which a warm start projects its total work and may give up early.
+WARM_PROBE = 8
 #: Shift added to the sink side of the final minimum cut (see check_certificate).
 CUT_SHIFT = 1 << 59
 _INF = np.int64(1 << 62)
@@ -124,12 +142,12 @@ class CoreSolution:
         One potential per node (numbering in the module docstring) proving optimality.
     stats : dict of str to float
         Phases and precision per level, pushes, relabels and seconds per step.
-    levels : tuple of numpy.ndarray
-        Exact potentials of each cost level (score, then rank), before the cut shift:
-        the prices a warm start resumes from.
     chosen_pairs : numpy.ndarray of int64, shape (2, k)
         (candidate, slot) index of each placed pair: the placements a warm start reloads
         even when the edge arrays changed.
+    rank_weight : int
+        ``B`` of the costs ``-B * score + rank`` the potentials are stated in (1 when the
+        rank level was dropped); a warm start needs the same.
     """
 
     status: Status
@@ -137,8 +155,8 @@ class CoreSolution:
     chosen: I64
     potentials: I64
     stats: dict[str, float] = field(default_factory=dict)
-    levels: tuple[I64, ...] = ()
     chosen_pairs: I64 = field(default_factory=lambda: np.zeros((2, 0), dtype=np.int64))
+    rank_weight: int = 0
 
 
 # --------------------------------------------------------------------------------------
@@ -650,55 +668,82 @@ def _refine(
 
 
 @njit(cache=True)
-def _heap_push(hk: I64, hv: I64, size: int, key: int, val: int) -> int:
-    i = size
-    hk[i] = key
-    hv[i] = val
-    while i > 0:
-        p = (i - 1) >> 1
-        if hk[p] <= hk[i]:
+def _sift_up(heap: I64, hpos: I64, key: I64, k: int) -> None:
+    """Indexed binary min-heap of nodes by ``key``: move the entry at ``k`` up."""
+    v = heap[k]
+    kv = key[v]
+    while k > 0:
+        p = (k - 1) >> 1
+        w = heap[p]
+        if key[w] <= kv:
             break
-        hk[p], hk[i] = hk[i], hk[p]
-        hv[p], hv[i] = hv[i], hv[p]
-        i = p
-    return size + 1
+        heap[k] = w
+        hpos[w] = k
+        k = p
+    heap[k] = v
+    hpos[v] = k
 
 
 @njit(cache=True)
-def _heap_pop(hk: I64, hv: I64, size: int) -> int:
+def _heap_pop(heap: I64, hpos: I64, key: I64, size: int) -> int:
+    """Remove the top of the heap (its node is ``heap[0]`` before the call); new size."""
+    hpos[heap[0]] = -1
     size -= 1
-    hk[0] = hk[size]
-    hv[0] = hv[size]
-    i = 0
+    if size == 0:
+        return 0
+    v = heap[size]
+    kv = key[v]
+    k = 0
     while True:
-        c = 2 * i + 1
+        c = 2 * k + 1
         if c >= size:
             break
-        if c + 1 < size and hk[c + 1] < hk[c]:
+        if c + 1 < size and key[heap[c + 1]] < key[heap[c]]:
             c += 1
-        if hk[i] <= hk[c]:
+        if key[heap[c]] >= kv:
             break
-        hk[c], hk[i] = hk[i], hk[c]
-        hv[c], hv[i] = hv[i], hv[c]
-        i = c
+        heap[k] = heap[c]
+        hpos[heap[k]] = k
+        k = c
+    heap[k] = v
+    hpos[v] = k
     return size
 
 
 @njit(cache=True)
-def _shortest_path_repair(
-    first: I64, head: I32, rcap: I32, cost: I64, rev: I32, price: I64, excess: I64, budget: int
-) -> bool:
-    """Make the pseudoflow optimal by successive shortest paths from exact prices.
+def _warm_repair(
+    first: I64,
+    head: I32,
+    rcap: I32,
+    cost: I64,
+    rev: I32,
+    price: I64,
+    excess: I64,
+    ret: I64,
+    budget: int,
+    info: I64,
+) -> int:
+    """Successive shortest paths from exact prices: the warm start's whole solve.
 
-    For small changes to an optimal flow (a warm start): arcs of negative reduced cost
-    are saturated, then each excess unit travels along a shortest path (Dijkstra on
-    reduced costs, all >= 0) to a deficit, and the prices of the nodes labelled below
-    that path's length rise by their distance (so every reduced cost stays >= 0 and the
-    path becomes tight). At the end there is no excess and no negative reduced cost:
-    the flow is optimal and ``price`` proves it. Returns False (flow and prices still
-    valid as a pseudoflow, excess left) once more than ``budget`` nodes were labelled.
+    The problem is the min-cost *circulation* with a return arc sink -> source of cost
+    ``-ret[0]`` (``M``, the certificate's potential gap, larger than any simple path's
+    cost: so it places the most candidates first) and unlimited capacity, carrying
+    ``ret[1]`` units. Arcs of negative reduced cost are saturated first; then each
+    deficit unit is joined to the nearest excess by a shortest path found by Dijkstra
+    *backwards* from the deficit (a freed slot's few hundred candidates are scanned, not
+    the source's million arcs), and the nodes labelled below that path's length change
+    price so that every reduced cost stays >= 0 and the path becomes tight. With no
+    excess left and no negative reduced cost, the flow is optimal and ``price`` proves it.
+
+    Returns 0 when solved, 1 once more than ``budget`` arcs were scanned or the first
+    ``WARM_PROBE`` paths project more than that for all deficits, 2 when
+    distances or prices would leave the safe range, 3 when the return arc's reduced cost
+    is not 0 (the prices do not belong to a solution of this network). ``info`` gets
+    [paths, arcs scanned, paths ending at the source, at the sink, elsewhere, source scans].
     """
     n = first.shape[0] - 1
+    big = np.int64(1) << 61
+    m_ret = ret[0]
     for u in range(n):
         pu = price[u]
         for i in range(first[u], first[u + 1]):
@@ -708,73 +753,143 @@ def _shortest_path_repair(
                 rcap[rev[i]] += r
                 excess[u] -= r
                 excess[head[i]] += r
+    if n < 2 or price[1] - price[0] != m_ret:
+        return 3
     dist = np.full(n, _INF, dtype=np.int64)
-    pred = np.full(n, -1, dtype=np.int64)
-    done = np.zeros(n, dtype=np.bool_)
+    succ = np.empty(n, dtype=np.int64)
+    hpos = np.full(n, -1, dtype=np.int64)
+    heap = np.empty(n, dtype=np.int64)
     touched = np.empty(n, dtype=np.int64)
-    hk = np.empty(first[n] + 1, dtype=np.int64)
-    hv = np.empty(first[n] + 1, dtype=np.int64)
-    labelled = 0
-    for s in range(n):
-        while excess[s] > 0:
+    done = np.zeros(n, dtype=np.bool_)
+    scanned = 0
+    units = 0
+    need = 0
+    for v in range(n):
+        if excess[v] < 0:
+            need -= excess[v]
+    for t in range(n):
+        while excess[t] < 0:
+            # Backward Dijkstra from t: dist[v] = shortest reduced cost of a path v -> t.
             nt = 0
-            dist[s] = 0
-            touched[nt] = s
+            dist[t] = 0
+            touched[nt] = t
             nt += 1
-            size = _heap_push(hk, hv, 0, 0, s)
+            heap[0] = t
+            hpos[t] = 0
+            size = 1
             target = -1
             while size > 0:
-                d = hk[0]
-                u = hv[0]
-                size = _heap_pop(hk, hv, size)
-                if done[u] or d > dist[u]:
-                    continue
-                if excess[u] < 0:
+                u = heap[0]
+                d = dist[u]
+                if excess[u] > 0:
                     target = u
                     break
+                size = _heap_pop(heap, hpos, dist, size)
                 done[u] = True
+                scanned += first[u + 1] - first[u]
+                if u == 0:
+                    info[5] += 1
                 pu = price[u]
-                for i in range(first[u], first[u + 1]):
+                if u == 0:
+                    # The return arc sink -> source (reduced cost 0 at the start).
+                    nd = d + price[1] - pu - m_ret
+                    if nd < dist[1]:
+                        if dist[1] == _INF:
+                            touched[nt] = 1
+                            nt += 1
+                        dist[1] = nd
+                        succ[1] = -2
+                        if hpos[1] < 0:
+                            heap[size] = 1
+                            size += 1
+                        _sift_up(heap, hpos, dist, hpos[1] if hpos[1] >= 0 else size - 1)
+                    if excess[1] > 0 and dist[1] == d:
+                        target = 1  # the sink ties with the top: no need to scan the source
+                        break
+                elif u == 1 and ret[1] > 0:
+                    # The return arc backwards (source -> sink): one placement fewer.
+                    nd = d + price[0] - pu + m_ret
+                    if nd < dist[0]:
+                        if dist[0] == _INF:
+                            touched[nt] = 0
+                            nt += 1
+                        dist[0] = nd
+                        succ[0] = -3
+                        if hpos[0] < 0:
+                            heap[size] = 0
+                            size += 1
+                        _sift_up(heap, hpos, dist, hpos[0] if hpos[0] >= 0 else size - 1)
+                for j in range(first[u], first[u + 1]):
+                    i = rev[j]  # the arc w -> u
                     if rcap[i] > 0:
-                        v = head[i]
-                        nd = d + cost[i] + pu - price[v]
-                        if nd < dist[v]:
-                            if dist[v] == _INF:
-                                touched[nt] = v
+                        w = head[j]
+                        if done[w]:
+                            continue
+                        nd = d + cost[i] + price[w] - pu
+                        if nd < dist[w]:
+                            if nd > big:
+                                return 2
+                            if dist[w] == _INF:
+                                touched[nt] = w
                                 nt += 1
-                            dist[v] = nd
-                            pred[v] = i
-                            size = _heap_push(hk, hv, size, nd, v)
-            labelled += nt
+                            dist[w] = nd
+                            succ[w] = i
+                            if hpos[w] < 0:
+                                heap[size] = w
+                                hpos[w] = size
+                                size += 1
+                            _sift_up(heap, hpos, dist, hpos[w])
             if target < 0:
-                return False  # cannot happen for a feasible problem
+                return 2  # no path: cannot happen, a feasible circulation exists
             top = dist[target]
+            info[0] += 1
+            info[2 if target == 0 else 3 if target == 1 else 4] += 1
+            info[1] = scanned
             for k in range(nt):
                 v = touched[k]
-                if dist[v] < top:
-                    price[v] += dist[v] - top
-            # Augment by the bottleneck along the path.
-            delta = min(excess[s], -excess[target])
+                if done[v]:
+                    price[v] += top - dist[v]
+                    if price[v] > big or price[v] < -big:
+                        return 2
+            # Augment from the excess to t by the bottleneck of the path.
+            delta = min(excess[target], -excess[t])
             v = target
-            while v != s:
-                i = pred[v]
-                delta = min(delta, rcap[i])
-                v = head[rev[i]]
+            while v != t:
+                i = succ[v]
+                if i == -2:
+                    v = 0
+                elif i == -3:
+                    delta = min(delta, ret[1])
+                    v = 1
+                else:
+                    delta = min(delta, np.int64(rcap[i]))
+                    v = head[i]
             v = target
-            while v != s:
-                i = pred[v]
-                rcap[i] -= delta
-                rcap[rev[i]] += delta
-                v = head[rev[i]]
-            excess[s] -= delta
-            excess[target] += delta
+            while v != t:
+                i = succ[v]
+                if i == -2:
+                    ret[1] += delta
+                    v = 0
+                elif i == -3:
+                    ret[1] -= delta
+                    v = 1
+                else:
+                    rcap[i] -= delta
+                    rcap[rev[i]] += delta
+                    v = head[i]
+            excess[target] -= delta
+            excess[t] += delta
             for k in range(nt):
                 v = touched[k]
                 dist[v] = _INF
                 done[v] = False
-            if labelled > budget:
-                return False
-    return True
+                hpos[v] = -1
+            units += delta
+            # Give up once the work so far, extrapolated to every deficit unit, exceeds
+            # the budget (a cold solve is cheaper then): after a few paths, or at once.
+            if scanned > budget or (info[0] >= WARM_PROBE and scanned * need > budget * units):
+                return 1
+    return 0
 
 
 @njit(cache=True)
@@ -859,9 +974,9 @@ def _chosen(rcap: I32, fwd: I32, n_edges: int) -> I64:
 
 
 @njit(cache=True)
-def _route_units(rcap: I32, rev: I32, arcs: I64) -> int:
+def _route_units(rcap: I32, rev: I32, arcs: I64) -> npt.NDArray[np.bool_]:
     """Send one unit along each row of arc positions that still has room on every arc."""
-    count = 0
+    sent = np.zeros(arcs.shape[0], dtype=np.bool_)
     for k in range(arcs.shape[0]):
         room = True
         for i in arcs[k]:
@@ -873,8 +988,8 @@ def _route_units(rcap: I32, rev: I32, arcs: I64) -> int:
         for i in arcs[k]:
             rcap[i] -= 1
             rcap[rev[i]] += 1
-        count += 1
-    return count
+        sent[k] = True
+    return sent
 
 
 @njit(cache=True)
@@ -972,11 +1087,12 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
         Score resolution, as for :func:`matcher.solvers.flow.solve_flow`.
     warm_start : CoreSolution, optional
         An earlier solve of a changed instance with the same candidates and slots (e.g.
-        candidates withdrew: their edges removed, ids kept). Its placements that still
-        exist and fit start the flow, and its per-level potentials start the prices; a
-        solution with another node count is ignored (cold start). Experimental: after 1%
-        of the candidates withdrew it took 0.47x a cold solve at 100k (Japan caps) but
-        2x at 1M and 6.7x on a slot-caps-only 100k instance (``benchmarks/core.py``).
+        candidates withdrew: their edges removed, ids kept). Its placements and
+        certificate potentials start the solve, which then costs about one shortest-path
+        search per freed unit (module docstring); when that would cost more than about a
+        third of a cold solve, or the solution does not fit (another node count), a cold
+        solve runs instead (``stats["warm"]`` says which). Any change is allowed; the
+        result is exact either way.
 
     Returns
     -------
@@ -1021,6 +1137,17 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
     )  # fmt: skip
     t1 = time.perf_counter()
     stats["build_s"] = t1 - t0
+    if warm_start is not None:
+        network = _Network(first, head, rcap, cost_a, rev, fwd)
+        solved = _warm_solve(edges, net, network, warm_start, stats, score_decimals)
+        if solved is not None:
+            stats["seconds"] = time.perf_counter() - t0
+            return _finish(edges, *solved, stats)
+        # Back to the zero flow and the score level's costs; the cold solve follows.
+        _reset(rcap, rev, fwd)
+        cost_a[fwd[:n_edges]] = -score
+        cost_a[rev[fwd[:n_edges]]] = score
+        t1 = time.perf_counter()
     up = fwd[n_edges + n_src :]
     up_of = np.full(n, -1, dtype=np.int64)
     up_of[net.slot0 :] = up  # slot, intake, national and total nodes, in node order
@@ -1029,26 +1156,16 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
     t2 = time.perf_counter()
     stats.update(max_flow_s=t2 - t1, max_flow=float(value), max_flow_pushes=float(mf_pushes))
     stats["max_flow_relabels"] = float(mf_relabels)
-    warm = warm_start is not None and len(warm_start.levels) == 2 and warm_start.levels[0].shape == (n,)
-    stats["warm"] = float(warm)
-    loaded = 0
-    if warm:
-        assert warm_start is not None
-        price_a, price_b = warm_start.levels[0].copy(), warm_start.levels[1].copy()
-        loaded = _load_flow(edges, warm_start.chosen_pairs, rcap, rev, fwd, n_src, up)
-        eps_a = eps_b = WARM_EPS
-    else:
-        price_a, price_b = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
-        # Each candidate starts at its best score, so no pair arc is admissible before
-        # the candidate holds a unit: the first phase then places the best candidates
-        # first instead of saturating every pair arc and sending most units back.
-        np.maximum.at(price_a, net.cand0 + edges.cand.astype(np.int64), score)
-        price_a[0] = int(price_a.max(initial=0))
-        eps_a = int(score.max()) if n_edges else 1
-        eps_b = int(rank.max()) if n_edges else 1
-    stats["warm_loaded"] = float(loaded)
+    price_a, price_b = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    # Each candidate starts at its best score, so no pair arc is admissible before
+    # the candidate holds a unit: the first phase then places the best candidates
+    # first instead of saturating every pair arc and sending most units back.
+    np.maximum.at(price_a, net.cand0 + edges.cand.astype(np.int64), score)
+    price_a[0] = int(price_a.max(initial=0))
+    eps_a = int(score.max()) if n_edges else 1
+    eps_b = int(rank.max()) if n_edges else 1
     excess = np.zeros(n, dtype=np.int64)
-    excess[0], excess[1] = value - loaded, loaded - value
+    excess[0], excess[1] = value, -value
     work = np.zeros(4, dtype=np.int64)
     # Levels 1-2: most placed (the flow value), then most total score (costs -score).
     level = _Level(first, head, rcap, cost_a, rev, price_a, excess, net.slot0, net.int0, up)
@@ -1062,7 +1179,7 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
     # Level 3: least rank sum among the score-optimal flows. Those are the flows of this
     # value that use only arcs of zero reduced cost under pot_a (complementary
     # slackness), so level 3 runs on that subgraph, starting from the current flow.
-    found_b, cost_b = _tie_break_level(level, fwd, pot_a, rank, price_b, eps_b, n, work, stats, repair=warm)
+    found_b, cost_b = _tie_break_level(level, fwd, pot_a, rank, price_b, eps_b, n, work, stats)
     if found_b is None:
         return CoreSolution(
             Status.ERROR, "no exact rank-level potentials (internal error)", empty, empty, stats
@@ -1091,6 +1208,11 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
     chosen = _chosen(rcap, fwd, n_edges)
     t5 = time.perf_counter()
     stats.update(certificate_s=t5 - t4, seconds=t5 - t0)
+    return _finish(edges, net, chosen, pot, stats)
+
+
+def _finish(edges: Edges, net: FlowNetwork, chosen: I64, pot: I64, stats: dict[str, float]) -> CoreSolution:
+    """The solution of a solve that found ``chosen`` and proved it by ``pot``."""
     pairs = np.stack([edges.cand[chosen].astype(np.int64), edges.slot[chosen].astype(np.int64)])
     if not net.rank_kept:
         return CoreSolution(
@@ -1100,10 +1222,88 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
             chosen,
             pot,
             stats,
-            (pot_a, pot_b),
-            pairs,
+            chosen_pairs=pairs,
+            rank_weight=net.rank_weight,
         )
-    return CoreSolution(Status.OPTIMAL, "optimal", chosen, pot, stats, (pot_a, pot_b), pairs)
+    return CoreSolution(
+        Status.OPTIMAL, "optimal", chosen, pot, stats, chosen_pairs=pairs, rank_weight=net.rank_weight
+    )
+
+
+@dataclass(frozen=True)
+class _Network:
+    """The residual network in CSR form (see :func:`_build`), mutated by the solve."""
+
+    first: I64
+    head: I32
+    rcap: I32
+    cost: I64
+    rev: I32
+    fwd: I32
+
+
+def _warm_solve(
+    edges: Edges,
+    net: FlowNetwork,
+    network: _Network,
+    warm: CoreSolution,
+    stats: dict[str, float],
+    score_decimals: int,
+) -> tuple[FlowNetwork, I64, I64] | None:
+    """(network, chosen, potentials) by shortest paths from ``warm``'s solution, or None.
+
+    The earlier certificate potentials stay exact for every arc the change left alone
+    (withdrawn candidates only remove arcs), and their gap ``p[sink] - p[source]`` still
+    exceeds any path's cost, so :func:`_warm_repair` only has to refill what changed.
+    Falls back (None) when the earlier solution does not fit this network (other node
+    count, a rank weight too small for this instance, no certificate) or the repair
+    grows past its budget. The network returned is stated in the earlier rank weight.
+    """
+    t0 = time.perf_counter()
+    n, n_edges = net.num_nodes, edges.n_pairs
+    n_src = len(net.cands)
+    old = warm.potentials
+    stats["warm"], stats["warm_code"] = 0.0, 4.0
+    if net.rank_kept and warm.rank_weight != net.rank_weight and warm.status is Status.OPTIMAL:
+        # State the costs in the earlier B (still above this instance's rank range).
+        try:
+            net = flow_network(edges, score_decimals=score_decimals, rank_weight=warm.rank_weight)
+        except ValueError:
+            return None
+    fits = (
+        warm.status in (Status.OPTIMAL, Status.FEASIBLE)
+        and old.shape == (n,)
+        and warm.rank_weight == net.rank_weight
+        and int(old[1]) - int(old[0]) > path_cost_bound(net.costs, n_src)
+    )
+    if not fits:
+        return None
+    first, head, rcap, cost, rev, fwd = (
+        network.first,
+        network.head,
+        network.rcap,
+        network.cost,
+        network.rev,
+        network.fwd,
+    )
+    cost[fwd[:n_edges]] = net.costs  # the lexicographic costs the certificate is stated in
+    cost[rev[fwd[:n_edges]]] = -net.costs
+    excess = np.zeros(n, dtype=np.int64)
+    routed = _load_flow(edges, net, warm.chosen_pairs, rcap, rev, fwd, fwd[n_edges + n_src :], excess)
+    t1 = time.perf_counter()
+    stats.update(warm_load_s=t1 - t0, warm_deficits=float(-excess[excess < 0].sum()))
+    price = old.copy()
+    ret = np.array([int(old[1]) - int(old[0]), routed], dtype=np.int64)
+    info = np.zeros(6, dtype=np.int64)
+    budget = WARM_BUDGET * int(first[n]) + WARM_BUDGET_MIN
+    code = _warm_repair(first, head, rcap, cost, rev, price, excess, ret, budget, info)
+    stats.update(warm_code=float(code), warm_repair_s=time.perf_counter() - t1)
+    names = ("paths", "scans", "to_source", "to_sink", "to_tree", "source_scans")
+    stats.update({f"warm_{k}": float(v) for k, v in zip(names, info, strict=True)})
+    if code != 0 or int(np.abs(price).max(initial=0)) >= (1 << 61):
+        return None
+    stats["warm"] = 1.0
+    return net, _chosen(rcap, fwd, n_edges), price
 
 
 @dataclass(frozen=True)
@@ -1224,7 +1424,6 @@ def solve_tree_flow(
             n,
             work,
             stats,
-            repair=False,
         )
         if found is None:
             raise RuntimeError("no exact potentials for the second level (internal error)")
@@ -1233,7 +1432,7 @@ def solve_tree_flow(
 
 def _tie_break_level(
     lv: _Level, fwd: I32, pot_a: I64, tie: I64, price: I64, eps: int, n: int, work: I64,
-    stats: dict[str, float], *, repair: bool,
+    stats: dict[str, float],
 ) -> tuple[I64 | None, I64]:  # fmt: skip
     """The least total ``tie`` (per pair) among the flows optimal for ``lv``'s costs.
 
@@ -1251,13 +1450,7 @@ def _tie_break_level(
     f2, h2, r2, c2, v2, old = _tight_subgraph(lv.first, lv.head, lv.rcap, lv.cost, lv.rev, pot_a, cost_b)
     lv.excess[:] = 0
     sub = _Level(f2, h2, r2, c2, v2, price, lv.excess, lv.slot0, lv.int0, lv.up[:0])
-    precision = RANK_PRECISION
-    # Warm: shortest paths from the earlier exact prices usually finish this level (few
-    # units move); if they label too much, scaling takes over.
-    if repair and _shortest_path_repair(f2, h2, r2, c2, v2, price, lv.excess, REPAIR_BUDGET * n):
-        precision = 1  # optimal already, with exact potentials: nothing left to scale
-        stats["warm_repaired_rank"] = 1.0
-    found = _exact_level(sub, eps, n, work, stats, "rank", precision)
+    found = _exact_level(sub, eps, n, work, stats, "rank", RANK_PRECISION)
     if found is not None:
         _copy_back(lv.rcap, lv.rev, old, r2, v2, _forward_mask(int(lv.first[-1]), fwd))
     return found, cost_b
@@ -1307,29 +1500,33 @@ def _exact_level(
             np.floor_divide(lv.cost, alpha, out=lv.cost)
 
 
-def _load_flow(edges: Edges, pairs: I64, rcap: I32, rev: I32, fwd: I32, n_src: int, up: I32) -> int:
-    """Route one unit for each earlier placement that still has its edge; returns the count.
+def _load_flow(
+    edges: Edges, net: FlowNetwork, pairs: I64, rcap: I32, rev: I32, fwd: I32, up: I32, excess: I64
+) -> int:
+    """Route one unit for each earlier placement (``pairs``: (candidate, slot) rows).
 
-    ``pairs`` holds (candidate, slot) rows; a unit that would overflow a cap of the
-    changed instance is left out.
+    A placement whose pair still exists gets its whole path; one whose pair is gone (the
+    candidate withdrew) only the part above its slot, and the unit is left at the source
+    (excess) while the slot lacks it (deficit). So every cap carries what it carried
+    before. A unit that would overflow a cap of the changed instance is left out.
+    Returns the units routed.
     """
     n_slot, n_edges = edges.slots.height, edges.n_pairs
-    if pairs.size == 0 or n_edges == 0:
+    if pairs.size == 0:
         return 0
     caps = edges.caps
-    key = edges.cand.astype(np.int64) * n_slot + edges.slot.astype(np.int64)
-    want = pairs[0] * n_slot + pairs[1]
-    pos = np.minimum(np.searchsorted(key, want), n_edges - 1)
-    e = pos[key[pos] == want]
-    cands = np.unique(edges.cand)
-    slot = edges.slot[e].astype(np.int64)
+    if n_edges:
+        key = edges.cand.astype(np.int64) * n_slot + edges.slot.astype(np.int64)
+        pos = np.minimum(np.searchsorted(key, pairs[0] * n_slot + pairs[1]), n_edges - 1)
+        found = key[pos] == pairs[0] * n_slot + pairs[1]
+    else:
+        pos, found = np.zeros(pairs.shape[1], np.int64), np.zeros(pairs.shape[1], np.bool_)
+    slot = pairs[1]
     intake = caps.slot_intake[slot].astype(np.int64)
     nat = caps.intake_national[intake].astype(np.int64)
     n_int, n_nat = len(caps.intake_cap), len(caps.national_cap)
-    arcs = np.stack(
+    tree = np.stack(
         [
-            fwd[n_edges + np.searchsorted(cands, edges.cand[e])],  # source -> candidate
-            fwd[e],  # candidate -> slot
             up[slot],  # slot -> intake
             up[n_slot + intake],  # intake -> national
             up[n_slot + n_int + nat],  # national -> total
@@ -1337,17 +1534,35 @@ def _load_flow(edges: Edges, pairs: I64, rcap: I32, rev: I32, fwd: I32, n_src: i
         ],
         axis=1,
     ).astype(np.int64)
-    return int(_route_units(rcap, rev, arcs))
+    e = pos[found]
+    whole = np.concatenate(
+        [
+            fwd[n_edges + np.searchsorted(net.cands, edges.cand[e])][:, None],  # source -> candidate
+            fwd[e][:, None],  # candidate -> slot
+            tree[found],
+        ],
+        axis=1,
+    ).astype(np.int64)
+    sent = int(_route_units(rcap, rev, whole).sum())
+    upper = _route_units(rcap, rev, tree[~found])
+    np.subtract.at(excess, net.slot0 + slot[~found][upper], 1)
+    excess[0] += int(upper.sum())
+    return sent + int(upper.sum())
 
 
-def check_certificate(
+def check_certificate(  # noqa: PLR0911 - one return per failed precondition
     edges: Edges,
     chosen: npt.NDArray[np.integer],
     potentials: npt.NDArray[np.integer],
     *,
     score_decimals: int = 2,
+    rank_weight: int | None = None,
 ) -> list[str]:
     """Check that ``chosen`` is a maximum flow of minimum cost, proven by ``potentials``.
+
+    The costs are ``-B * score + rank`` with ``B`` the instance's own weight or
+    ``rank_weight`` (:attr:`CoreSolution.rank_weight`; any weight above the rank range
+    states the same lexicographic objective).
 
     Independent of the solver: the network is rebuilt from ``edges`` with numpy, the
     flow from ``chosen``, and three things are checked (vectorized):
@@ -1367,6 +1582,11 @@ def check_certificate(
         The problems found; empty when the certificate is valid.
     """
     net = flow_network(edges, score_decimals=score_decimals)
+    if rank_weight is not None and rank_weight != net.rank_weight:
+        try:
+            net = flow_network(edges, score_decimals=score_decimals, rank_weight=rank_weight)
+        except ValueError as exc:
+            return [str(exc)]
     caps = edges.caps
     problems: list[str] = []
     chosen = np.asarray(chosen, dtype=np.int64)

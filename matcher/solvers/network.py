@@ -20,9 +20,19 @@ I64 = npt.NDArray[np.int64]
 
 
 def lexicographic_costs(
-    edges: Edges, *, score_decimals: int, num_nodes: int, max_flow: int
+    edges: Edges, *, score_decimals: int, num_nodes: int, max_flow: int, rank_weight: int | None = None
 ) -> tuple[npt.NDArray[np.int64], int, bool]:
-    """Arc costs for the candidate->slot arcs; returns (costs, B, rank level kept)."""
+    """Arc costs for the candidate->slot arcs; returns (costs, B, rank level kept).
+
+    ``B`` is ``R + 1`` (``R`` the sum over candidates of their largest rank), or
+    ``rank_weight`` when given: any ``B > R`` states the same lexicographic objective (a
+    warm start keeps the earlier instance's ``B`` so that its potentials still apply).
+
+    Raises
+    ------
+    ValueError
+        If ``rank_weight`` is not above ``R`` or its costs would overflow.
+    """
     s = np.rint(edges.score * 10**score_decimals).astype(np.int64)
     rank = edges.rank.astype(np.int64)
     if rank.size:
@@ -31,10 +41,15 @@ def lexicographic_costs(
         r_total = int(max_rank.sum())
     else:
         r_total = 0
-    b = r_total + 1
+    b = r_total + 1 if rank_weight is None else rank_weight
     s_max = 100 * 10**score_decimals
     worst = b * s_max + (int(rank.max()) if rank.size else 0)
-    if worst * (num_nodes + 1) < _LIMIT and worst * max(max_flow, 1) < _LIMIT:
+    fits = worst * (num_nodes + 1) < _LIMIT and worst * max(max_flow, 1) < _LIMIT
+    if rank_weight is not None and (b <= r_total or not fits):
+        raise ValueError(
+            f"rank_weight {b} must exceed the rank range {r_total} and keep costs within 64 bits"
+        )
+    if fits:
         return -b * s + rank, b, True
     return -s, 1, False
 
@@ -63,8 +78,8 @@ class FlowNetwork:
     rank_kept: bool
 
 
-def flow_network(edges: Edges, *, score_decimals: int) -> FlowNetwork:
-    """The layout and costs of ``edges``' network."""
+def flow_network(edges: Edges, *, score_decimals: int, rank_weight: int | None = None) -> FlowNetwork:
+    """The layout and costs of ``edges``' network (``rank_weight``: see lexicographic_costs)."""
     caps = edges.caps
     n_cand = int(edges.candidate_ids.len())
     n_slot = edges.slots.height
@@ -80,7 +95,7 @@ def flow_network(edges: Edges, *, score_decimals: int) -> FlowNetwork:
     cands = np.unique(edges.cand).astype(np.int64)
     max_flow = min(len(cands), big - 1)
     costs, b, kept = lexicographic_costs(
-        edges, score_decimals=score_decimals, num_nodes=num_nodes, max_flow=max_flow
+        edges, score_decimals=score_decimals, num_nodes=num_nodes, max_flow=max_flow, rank_weight=rank_weight
     )
     return FlowNetwork(
         n_cand, n_slot, n_int, n_nat, n_tot, cand0, slot0, int0, nat0, tot0, num_nodes,
