@@ -22,7 +22,7 @@ from matcher.errors import InputError, MatcherError
 from matcher.io import FORMATS, load_instance, write_tables
 from matcher.policy import load_policy, policy_from_dict
 from matcher.report import ASSIGNMENT_SCHEMA
-from matcher.solve import BACKENDS, METHODS, solve
+from matcher.solve import BACKENDS, METHODS, MIP_DEFAULT_MAX_PAIRS, solve
 from matcher.stable import CAP_MODES, PROPOSING
 from matcher.verify import verify_assignment
 
@@ -174,8 +174,8 @@ def solve_cmd(
         str | None,
         typer.Option(
             help=f"Optimal: exact backend, one of {', '.join(BACKENDS)} "
-            "(default: core when the caps nest; with rules that cross the sector caps, cpsat, "
-            "or lagrange for regional caps at scale)."
+            "(default: core when the caps nest; with regional caps or floors that cross them, mip "
+            f"up to {MIP_DEFAULT_MAX_PAIRS:,} pairs, else lagrange; with other crossing rules, cpsat)."
         ),
     ] = None,
     time_limit: Annotated[
@@ -183,7 +183,7 @@ def solve_cmd(
         typer.Option(
             "--time-limit",
             min=0.01,
-            help="CP-SAT backend: seconds for the whole solve; when they run out the best "
+            help="CP-SAT, MIP and Lagrangian backends: seconds for the whole solve; when they run out the best "
             "assignment is returned as feasible, with its bound and gap.",
         ),
     ] = 60.0,

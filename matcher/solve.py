@@ -27,20 +27,22 @@ METHODS: Final[tuple[str, ...]] = ("optimal", "stable")
 
 #: Welfare backends: matcher's own compiled cost-scaling core (default when the caps
 #: nest; with an optimality certificate), OR-Tools min-cost flow, CP-SAT (every rule;
-#: small instances), and the Lagrangian decomposition around the flow (regional caps and
+#: small instances), a MIP solver (HiGHS; regional caps and floors, exact on small and
+#: medium instances) and the Lagrangian decomposition around the flow (regional caps and
 #: floors at any size: exact when the caps nest and there are no floors, else a proven
 #: bound and gap).
-BACKENDS: Final[tuple[str, ...]] = ("ortools", "core", "cpsat", "lagrange")
-#: The rules that cross the cap tree which the Lagrangian backend keeps.
+BACKENDS: Final[tuple[str, ...]] = ("ortools", "core", "cpsat", "mip", "lagrange")
+#: The rules that cross the cap tree which the Lagrangian and MIP backends keep.
 LAGRANGE_RULES: Final[frozenset[str]] = frozenset({"regional caps", "floors"})
-#: With regional caps that do not nest, CP-SAT is the default up to this many pairs
-#: (measured: plain CP-SAT does not prove a 3,000-candidate instance in 60 s).
-CPSAT_DEFAULT_MAX_PAIRS: Final[int] = 5_000
+#: With regional caps or floors that do not nest, the MIP backend is the default up to
+#: this many pairs, the Lagrangian above (measured, benchmarks/policy.py: HiGHS proves a
+#: 25,000-pair instance optimal in 1.4 s, a 180,000-pair one in 43-52 s per level).
+MIP_DEFAULT_MAX_PAIRS: Final[int] = 50_000
 
 #: Up to this many eligible pairs a stable solve also computes the welfare optimum, to
 #: report the price of stability (``compare_optimal=None``).
 COMPARE_OPTIMAL_MAX_PAIRS: Final[int] = 2_000_000
-#: The same with regional caps, where the optimum needs CP-SAT (seconds to minutes).
+#: The same with regional caps that do not nest, where the optimum needs the MIP.
 COMPARE_CPSAT_MAX_PAIRS: Final[int] = 10_000
 
 
@@ -85,12 +87,13 @@ def solve(
         ``optimal``: lexicographic welfare optimum (most placed, then highest total
         score, then lowest rank sum), exact, by min-cost flow. ``stable``: deferred
         acceptance (no candidate and employer both prefer each other to what they got).
-    backend : {"ortools", "core", "cpsat", "lagrange"}, optional
+    backend : {"ortools", "core", "cpsat", "mip", "lagrange"}, optional
         Optimal only: matcher's compiled core (exact, its optimality certificate checked;
         about twice as fast as OR-Tools at 1M candidates); OR-Tools min-cost flow; CP-SAT,
-        which also keeps the rules that cross the cap tree (up to 200k pairs); or the
-        Lagrangian decomposition for regional caps and floors at any size. Default: core when the
-        caps nest, else chosen from the policy and the size.
+        which also keeps the rules that cross the cap tree (up to 200k pairs); a MIP
+        solver (HiGHS) for regional caps and floors (up to 400k pairs, exact where it
+        finishes); or the Lagrangian decomposition for regional caps and floors at any
+        size. Default: core when the caps nest, else chosen from the policy and the size.
     proposing : {"candidate", "employer"}
         Stable only: which side proposes (candidate-optimal or employer-optimal).
     caps : {"flexible", "naive"}, optional
@@ -108,7 +111,7 @@ def solve(
     verify : bool
         Recheck the result with the independent verifier (default True).
     time_limit : float
-        CP-SAT backend only: seconds for the whole solve (default 60). When it runs out
+        CP-SAT, MIP and Lagrangian backends: seconds for the whole solve (default 60). When it runs out
         the best assignment found comes back ``feasible``, with the unproven level's
         bound and gap in the summary (``bound``).
     timings : dict, optional
@@ -145,9 +148,9 @@ def solve(
     if backend is not None and backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     decomposable = set(crossing) <= LAGRANGE_RULES
-    if method == "optimal" and backend == "lagrange" and not decomposable:
+    if method == "optimal" and backend in ("lagrange", "mip") and not decomposable:
         raise UnsupportedPolicyError(
-            f"the lagrange backend keeps regional caps and floors only; policy {instance.policy.name!r} "
+            f"the {backend} backend keeps regional caps and floors only; policy {instance.policy.name!r} "
             f"also has {', '.join(c for c in crossing if c not in LAGRANGE_RULES)}. Use --backend cpsat "
             "(small instances)."
         )
@@ -182,20 +185,22 @@ def solve(
         edges = build_edges(instance, max_pairs=max_pairs, seed=seed)
     # How the cap families nest, computed once for the backend choice and the solve.
     arrangement = None
-    if method == "optimal" and crossing and decomposable and backend in (None, "lagrange"):
+    if method == "optimal" and crossing and decomposable and backend in (None, "lagrange", "mip"):
         from matcher.solvers.lagrange import choose_layout
 
         arrangement = choose_layout(edges)
     if backend is None:
         backend = "core" if method != "optimal" else _default_backend(crossing, edges, arrangement)
-    if method == "optimal" and backend == "cpsat":
-        from matcher.solvers.cpsat import MAX_PAIRS
+    if method == "optimal" and backend in ("cpsat", "mip"):
+        from matcher.solvers import cpsat, mip
 
-        if edges.n_pairs > MAX_PAIRS:
+        largest = cpsat.MAX_PAIRS if backend == "cpsat" else mip.MAX_PAIRS
+        if edges.n_pairs > largest:
+            others = [c for c in crossing if c not in LAGRANGE_RULES]
             raise UnsupportedPolicyError(
-                f"the CP-SAT backend takes at most {MAX_PAIRS:,} eligible pairs; this instance has "
+                f"the {backend} backend takes at most {largest:,} eligible pairs; this instance has "
                 f"{edges.n_pairs:,}. At this size only regional caps and floors are kept (--backend "
-                f"lagrange); {', '.join(c for c in crossing if c not in LAGRANGE_RULES)} need CP-SAT."
+                "lagrange)" + (f"; {', '.join(others)} need CP-SAT." if others else ".")
             )
     extra: dict[str, Any] = {}
     tables: dict[str, pl.DataFrame] = {}
@@ -278,9 +283,9 @@ def _solve_optimal(
 ) -> tuple[Status, str, np.ndarray[Any, np.dtype[np.int64]]]:
     decimals = instance.policy.objective.score_decimals
     extra["backend"] = backend
-    floors = constraints.floor_units(instance, edges) if backend in ("cpsat", "lagrange") else []
+    floors = constraints.floor_units(instance, edges) if backend in ("cpsat", "mip", "lagrange") else []
     unreachable = constraints.unreachable_floors(floors)
-    if not unreachable and floors and backend == "lagrange":
+    if not unreachable and floors and backend in ("mip", "lagrange"):
         from matcher.solvers.lagrange import unsupplied_floors
 
         with _phase(timings, "floor_check"):
@@ -304,6 +309,16 @@ def _solve_optimal(
         if cp.conflict:
             extra["conflict"] = cp.conflict
         return cp.status, cp.message, cp.chosen
+    if backend == "mip":
+        from matcher.solvers.mip import solve_mip
+
+        with _phase(timings, "solve"):
+            mp = solve_mip(edges, score_decimals=decimals, time_limit_s=time_limit, floors=floors)
+        if mp.bound is not None:
+            extra["bound"] = mp.bound
+        if mp.conflict:
+            extra["conflict"] = mp.conflict
+        return mp.status, mp.message, mp.chosen
     if backend == "lagrange":
         from matcher.solvers.lagrange import solve_lagrangian
 
@@ -378,9 +393,9 @@ def _default_backend(crossing: list[str], edges: Edges, arrangement: Any) -> str
     if not set(crossing) <= LAGRANGE_RULES:
         return "cpsat"
     _, relaxed = arrangement
-    # Exact by one flow when the binding caps nest (no floors); else CP-SAT while small.
+    # Exact by one flow when the binding caps nest (no floors); else the MIP while small.
     exact = not relaxed and "floors" not in crossing
-    return "lagrange" if exact or edges.n_pairs > CPSAT_DEFAULT_MAX_PAIRS else "cpsat"
+    return "lagrange" if exact or edges.n_pairs > MIP_DEFAULT_MAX_PAIRS else "mip"
 
 
 def _fairness_report(
@@ -474,10 +489,10 @@ def _price_of_stability(
     timings: dict[str, float],
     extra: dict[str, Any],
 ) -> None:
-    from matcher.solvers.cpsat import MAX_PAIRS, solve_cpsat
     from matcher.solvers.lagrange import choose_layout, solve_lagrangian
+    from matcher.solvers.mip import MAX_PAIRS, solve_mip
 
-    # Regional caps: exact by one flow when they nest, else CP-SAT, and only when small.
+    # Regional caps: exact by one flow when they nest, else the MIP, and only when small.
     regional = bool(instance.policy.regional_caps)
     arrangement = choose_layout(edges) if regional else None
     nested = arrangement is not None and not arrangement[1]
@@ -492,7 +507,7 @@ def _price_of_stability(
         if nested:
             sol: Any = solve_lagrangian(edges, score_decimals=decimals, arrangement=arrangement)
         elif regional:
-            sol = solve_cpsat(edges, score_decimals=decimals)
+            sol = solve_mip(edges, score_decimals=decimals)
         else:
             sol = _welfare_flow(edges, decimals)
     matched = len(sol.chosen)

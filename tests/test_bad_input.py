@@ -773,7 +773,7 @@ def test_cli_bad_policy(tiny_dir: Path, tmp_path: Path) -> None:
         ("--format", "xlsx", "csv, parquet"),
         ("--proposing", "both", "candidate, employer"),
         ("--caps", "magic", "flexible, naive"),
-        ("--backend", "gurobi", "ortools, core, cpsat, lagrange"),
+        ("--backend", "gurobi", "ortools, core, cpsat, mip, lagrange"),
     ],
 )
 def test_cli_unknown_choice(tiny_dir: Path, tmp_path: Path, option: str, value: str, allowed: str) -> None:

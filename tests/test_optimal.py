@@ -75,7 +75,7 @@ def test_unknown_backend_is_refused() -> None:
 @FAST
 @given(instances(max_candidates=4, max_employers=2, regional=True))
 def test_regional_caps_optimum_matches_brute_force(inst: Instance) -> None:
-    """With regional caps the default backend is CP-SAT; brute force is independent."""
+    """With regional caps the default backend (small) is the MIP; brute force is independent."""
     res = matcher.solve(inst)
     assert res.status is matcher.Status.OPTIMAL
     assert _key(res) == brute_force(inst)
@@ -123,8 +123,8 @@ def test_joint_optimum_matches_brute_force(inst: Instance) -> None:
 @FAST
 @given(instances(max_candidates=5, max_employers=3, floors=True))
 def test_floors_optimum_matches_brute_force(inst: Instance) -> None:
-    """Hard and soft floors (CP-SAT) against plain enumeration; infeasible when no assignment
-    meets the hard floors, with the conflicting floors named."""
+    """Hard and soft floors (the default backend: the MIP) against plain enumeration;
+    infeasible when no assignment meets the hard floors, with the conflicting floors named."""
     from tests.oracle import floor_key
 
     best = brute_force(inst)
@@ -135,6 +135,18 @@ def test_floors_optimum_matches_brute_force(inst: Instance) -> None:
         return
     assert res.status is matcher.Status.OPTIMAL, res.message
     assert floor_key(inst, res) == best
+
+
+@FAST
+@given(instances(max_candidates=6, max_employers=3, floors=True, regional=True))
+def test_mip_and_cpsat_backends_agree(inst: Instance) -> None:
+    """Two independent exact models of regional caps and floors reach the same optimum."""
+    from tests.oracle import floor_key
+
+    a, b = matcher.solve(inst, backend="mip"), matcher.solve(inst, backend="cpsat")
+    assert a.status is b.status
+    if a.status is matcher.Status.OPTIMAL:
+        assert floor_key(inst, a) == floor_key(inst, b)
 
 
 def test_floor_conflict_is_named_and_time_limit_reports_a_bound() -> None:

@@ -35,6 +35,14 @@ _TABLE: Final[dict[tuple[str, str], Status]] = {
     ("ortools_cp_sat", "INFEASIBLE"): Status.INFEASIBLE,
     ("ortools_cp_sat", "UNKNOWN"): Status.TIME_LIMIT,
     ("ortools_cp_sat", "MODEL_INVALID"): Status.ERROR,
+    ("ortools_model_builder", "OPTIMAL"): Status.OPTIMAL,
+    ("ortools_model_builder", "FEASIBLE"): Status.FEASIBLE,
+    ("ortools_model_builder", "INFEASIBLE"): Status.INFEASIBLE,
+    ("ortools_model_builder", "NOT_SOLVED"): Status.TIME_LIMIT,
+    ("ortools_model_builder", "CANCELLED_BY_USER"): Status.TIME_LIMIT,
+    ("ortools_model_builder", "UNBOUNDED"): Status.ERROR,
+    ("ortools_model_builder", "ABNORMAL"): Status.ERROR,
+    ("ortools_model_builder", "MODEL_INVALID"): Status.ERROR,
 }
 
 
