@@ -368,7 +368,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--caps", nargs="+", choices=SCENARIOS, help="scenarios (default japan; --quick: both)")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--append", action="store_true", help="add the rows to results/core.json")
+    ap.add_argument(
+        "--append", action="store_true", help="add the rows to results/core.json (replacing reruns)"
+    )
     ap.add_argument("--prepare", help=argparse.SUPPRESS)
     ap.add_argument("--warmup", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--solve", help=argparse.SUPPRESS)
@@ -416,7 +418,14 @@ def main(argv: list[str] | None = None) -> int:
                     f"certificate {'valid' if not c['certificate'] else c['certificate']}",
                     flush=True,
                 )
-    rows = publish("core", rows, _markdown, write=not args.quick, append=args.append)
+    rows = publish(
+        "core",
+        rows,
+        _markdown,
+        write=not args.quick,
+        append=args.append,
+        key=lambda r: (r["size"], r["caps"], r["list_length"]),
+    )
     if not all(r["ok"] for r in rows):
         print("benchmark FAILED: objectives differ or a certificate was rejected", file=sys.stderr)
         return 1
