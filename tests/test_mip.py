@@ -76,3 +76,27 @@ def test_mip_backend_refuses_rules_it_cannot_keep() -> None:
     inst = dataclasses.replace(inst, policy=policy_from_dict({"diversity": {"peer_support": True}}))
     with pytest.raises(UnsupportedPolicyError, match="the mip backend keeps regional caps and floors only"):
         matcher.solve(inst, backend="mip")
+
+
+@pytest.mark.parametrize("exact", [1e9, 1.0])  # first two levels weighted / one after the other
+def test_mip_backend_skips_the_rank_level_when_it_does_not_fit(
+    monkeypatch: pytest.MonkeyPatch, exact: float
+) -> None:
+    """Where the three levels do not fit one exact objective, the first two are still
+    exact (equal to the full solve's) and the result says the tie-break was skipped."""
+    from matcher.solvers import mip as backend
+
+    tables = generate_instance(candidates=120, employers=15, seed=4, list_length=8)
+    rules = {
+        "name": "soft",
+        "regional_caps": [{"prefectures": ["Tokyo", "Osaka"], "cap": 10}],
+        "floors": [{"name": "fill", "prefectures": ["Hokkaido", "Aomori"], "min": 8, "penalty": 1}],
+    }
+    inst = dataclasses.replace(instance_from_frames(**tables), policy=policy_from_dict(rules))
+    full = matcher.solve(inst, backend="mip")
+    assert full.status is matcher.Status.OPTIMAL, full.message
+    monkeypatch.setattr(backend, "EXACT", exact)
+    res = matcher.solve(inst, backend="mip")
+    assert res.status is matcher.Status.FEASIBLE
+    assert "rank tie-break was skipped" in res.message
+    assert floor_key(inst, res)[:2] == floor_key(inst, full)[:2] == mip(inst)[:2]  # type: ignore[index]
