@@ -74,10 +74,10 @@ arcs. Each search must label every node closer than its path, and scores depend 
 on (candidate, sector): half of all unused pairs are tied with the candidate's
 placement at the score level (100k: 0.8M of 1.6M), so a search covers much of a
 sector. Measured at 100k (Japan caps): 130-200k arcs per deficit; after 0.1% withdrew,
-0.1x a cold solve, after 1% about 10x the budget. Hence a budget: once the first
-``WARM_PROBE`` paths project more than ``WARM_BUDGET`` scans of the network (about a
-third of a cold solve), the warm start hands over to a cold solve (measured overhead
-under 0.2 s at 100k). The earlier attempt, one cost-scaling phase at epsilon 1 from the
+0.1x a cold solve; after 1%, 99M arcs, 3.5 times the budget. Hence the budget: once
+the first ``WARM_PROBE`` paths project more than ``WARM_BUDGET`` scans of the network
+(about a third of a cold solve), the warm start hands over to a cold solve on the same
+network (benchmarks/core.py: 0.92-1.15x of a cold solve in total, noise included). The earlier attempt, one cost-scaling phase at epsilon 1 from the
 per-level prices, was 0.47x at 100k but 2x at 1M: price changes crawled through the tied
 plateaus in steps of 1 (80M relabels where a cold solve needs 7M).
 
