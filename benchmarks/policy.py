@@ -135,10 +135,7 @@ def run_cpsat(inst: Any, limit: float) -> dict[str, Any]:
     caps = edges.caps
     model = cp_model.CpModel()
     x = [model.new_bool_var("") for _ in range(edges.n_pairs)]
-    slot = edges.slot.astype(np.int64)
-    intake = caps.slot_intake.astype(np.int64)[slot]
-    nat = caps.intake_national.astype(np.int64)[intake]
-    tot = caps.national_total.astype(np.int64)[nat]
+    slot, intake, nat, tot = edges.cap_path()
     capacity = edges.slots["capacity"].to_numpy()
 
     def groups(key: np.ndarray, n: int) -> list[np.ndarray]:

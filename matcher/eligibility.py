@@ -87,6 +87,13 @@ class Edges:
     def n_pairs(self) -> int:
         return int(self.cand.shape[0])
 
+    def cap_path(self) -> tuple[I64, I64, I64, I64]:
+        """The slot, intake, national and total node of every pair (the caps it counts in)."""
+        slot = self.slot.astype(np.int64)
+        intake = self.caps.slot_intake.astype(np.int64)[slot]
+        national = self.caps.intake_national.astype(np.int64)[intake]
+        return slot, intake, national, self.caps.national_total.astype(np.int64)[national]
+
     def without_candidates(self, cands: npt.ArrayLike) -> Edges:
         """These edges without the pairs of candidates ``cands`` (indices; ids kept).
 

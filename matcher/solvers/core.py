@@ -711,6 +711,24 @@ def _heap_pop(heap: I64, hpos: I64, key: I64, size: int) -> int:
 
 
 @njit(cache=True)
+def _label(
+    w: int, nd: int, via: int, dist: I64, succ: I64, heap: I64, hpos: I64, touched: I64, nt: int, size: int
+) -> tuple[int, int]:
+    """Give node ``w`` the shorter distance ``nd`` through arc ``via``; (touched, heap size)."""
+    if dist[w] == _INF:
+        touched[nt] = w
+        nt += 1
+    dist[w] = nd
+    succ[w] = via
+    if hpos[w] < 0:
+        heap[size] = w
+        hpos[w] = size
+        size += 1
+    _sift_up(heap, hpos, dist, hpos[w])
+    return nt, size
+
+
+@njit(cache=True)
 def _warm_repair(
     first: I64,
     head: I32,
@@ -794,15 +812,7 @@ def _warm_repair(
                     # The return arc sink -> source (reduced cost 0 at the start).
                     nd = d + price[1] - pu - m_ret
                     if nd < dist[1]:
-                        if dist[1] == _INF:
-                            touched[nt] = 1
-                            nt += 1
-                        dist[1] = nd
-                        succ[1] = -2
-                        if hpos[1] < 0:
-                            heap[size] = 1
-                            size += 1
-                        _sift_up(heap, hpos, dist, hpos[1] if hpos[1] >= 0 else size - 1)
+                        nt, size = _label(1, nd, -2, dist, succ, heap, hpos, touched, nt, size)
                     if excess[1] > 0 and dist[1] == d:
                         target = 1  # the sink ties with the top: no need to scan the source
                         break
@@ -810,15 +820,7 @@ def _warm_repair(
                     # The return arc backwards (source -> sink): one placement fewer.
                     nd = d + price[0] - pu + m_ret
                     if nd < dist[0]:
-                        if dist[0] == _INF:
-                            touched[nt] = 0
-                            nt += 1
-                        dist[0] = nd
-                        succ[0] = -3
-                        if hpos[0] < 0:
-                            heap[size] = 0
-                            size += 1
-                        _sift_up(heap, hpos, dist, hpos[0] if hpos[0] >= 0 else size - 1)
+                        nt, size = _label(0, nd, -3, dist, succ, heap, hpos, touched, nt, size)
                 for j in range(first[u], first[u + 1]):
                     i = rev[j]  # the arc w -> u
                     if rcap[i] > 0:
@@ -829,16 +831,7 @@ def _warm_repair(
                         if nd < dist[w]:
                             if nd > big:
                                 return 2
-                            if dist[w] == _INF:
-                                touched[nt] = w
-                                nt += 1
-                            dist[w] = nd
-                            succ[w] = i
-                            if hpos[w] < 0:
-                                heap[size] = w
-                                hpos[w] = size
-                                size += 1
-                            _sift_up(heap, hpos, dist, hpos[w])
+                            nt, size = _label(w, nd, i, dist, succ, heap, hpos, touched, nt, size)
             if target < 0:
                 return 2  # no path: cannot happen, a feasible circulation exists
             top = dist[target]

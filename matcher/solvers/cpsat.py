@@ -146,10 +146,7 @@ def solve_cpsat(
             Status.OPTIMAL, "no eligible pair: nothing to place", np.zeros(0, dtype=np.int64)
         )
     caps = edges.caps
-    slot = edges.slot.astype(np.int64)
-    intake = caps.slot_intake.astype(np.int64)[slot]
-    national = caps.intake_national.astype(np.int64)[intake]
-    total = caps.national_total.astype(np.int64)[national]
+    slot, intake, national, total = edges.cap_path()
     capacity = edges.slots.get_column("capacity").to_numpy().astype(np.int64)
     model = cp_model.CpModel()
     x = [model.new_bool_var(f"x{e}") for e in range(n)]

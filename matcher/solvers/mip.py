@@ -91,10 +91,7 @@ def cap_rows(edges: Edges, floors: list[FloorUnit]) -> CapRows:
     """The rows of every capacity, cap and floor (vectorized; no per-pair Python)."""
     caps = edges.caps
     n = edges.n_pairs
-    slot = edges.slot.astype(np.int64)
-    intake = caps.slot_intake.astype(np.int64)[slot]
-    nat = caps.intake_national.astype(np.int64)[intake]
-    tot = caps.national_total.astype(np.int64)[nat]
+    slot, intake, nat, tot = edges.cap_path()
     capacity = edges.slots.get_column("capacity").to_numpy().astype(np.int64)
     rows: list[I64] = []
     cols: list[I64] = []
