@@ -137,3 +137,17 @@ def test_generate_then_solve(tmp_path: Path) -> None:
     )
     for f in ("candidates.csv", "preferences.csv", "slots.csv"):
         assert (inst / f).read_bytes() == (again / f).read_bytes()
+
+
+def test_solve_with_the_mip_backend(tmp_path: Path) -> None:
+    """``--backend mip`` from the command line: optimal, the floor kept and verified."""
+    policy = tmp_path / "floor.toml"
+    policy.write_text('name = "north"\n[[floors]]\nname = "north"\nprefectures = ["Hokkaido"]\nmin = 2\n')
+    out = tmp_path / "res"
+    _solve(out, "--policy", str(policy), "--backend", "mip")
+    s = json.loads((out / "summary.json").read_text())
+    assert s["status"] == "optimal" and s["backend"] == "mip"
+    a = pl.read_csv(out / "assignments.csv")
+    assert a.filter(pl.col("employer_id") == "E2").height == 2  # E2 is the Hokkaido employer
+    res = runner.invoke(app, ["verify", str(TINY), str(out), "--policy", str(policy)])
+    assert res.exit_code == 0, res.output
