@@ -560,6 +560,21 @@ def _tree_prices(rcap: I32, head: I32, rev: I32, price: I64, up: I32, slot0: int
 
 
 @njit(cache=True)
+def _saturate(first: I64, head: I32, rcap: I32, cost: I64, rev: I32, price: I64, excess: I64) -> None:
+    """Push the whole residual capacity of every arc of negative reduced cost (a phase's or
+    a warm start's first step: afterwards no residual arc has a negative reduced cost)."""
+    for u in range(first.shape[0] - 1):
+        pu = price[u]
+        for i in range(first[u], first[u + 1]):
+            r = rcap[i]
+            if r > 0 and cost[i] + pu - price[head[i]] < 0:
+                rcap[i] = 0
+                rcap[rev[i]] += r
+                excess[u] -= r
+                excess[head[i]] += r
+
+
+@njit(cache=True)
 def _refine(
     first: I64,
     head: I32,
@@ -584,16 +599,7 @@ def _refine(
     n = first.shape[0] - 1
     if up.shape[0] > 0:
         _tree_prices(rcap, head, rev, price, up, slot0)
-    for u in range(n):
-        pu = price[u]
-        for i in range(first[u], first[u + 1]):
-            r = rcap[i]
-            if r > 0 and cost[i] + pu - price[head[i]] < 0:
-                v = head[i]
-                rcap[i] = 0
-                rcap[rev[i]] += r
-                excess[u] -= r
-                excess[v] += r
+    _saturate(first, head, rcap, cost, rev, price, excess)
     last = np.empty(n, dtype=np.int64)
     _partition_slots(first, head, rcap, cost, rev, last, slot0, int0)
     size = n + 1
@@ -762,15 +768,7 @@ def _warm_repair(
     n = first.shape[0] - 1
     big = np.int64(1) << 61
     m_ret = ret[0]
-    for u in range(n):
-        pu = price[u]
-        for i in range(first[u], first[u + 1]):
-            r = rcap[i]
-            if r > 0 and cost[i] + pu - price[head[i]] < 0:
-                rcap[i] = 0
-                rcap[rev[i]] += r
-                excess[u] -= r
-                excess[head[i]] += r
+    _saturate(first, head, rcap, cost, rev, price, excess)
     if n < 2 or price[1] - price[0] != m_ret:
         return 3
     dist = np.full(n, _INF, dtype=np.int64)
