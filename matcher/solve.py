@@ -36,7 +36,7 @@ BACKENDS: Final[tuple[str, ...]] = ("ortools", "core", "cpsat", "mip", "lagrange
 LAGRANGE_RULES: Final[frozenset[str]] = frozenset({"regional caps", "floors"})
 #: With regional caps or floors that do not nest, the MIP backend is the default up to
 #: this many pairs, the Lagrangian above (measured, benchmarks/policy.py: HiGHS proves a
-#: 25,000-pair instance optimal in 1.4 s, a 180,000-pair one in 43-52 s per level).
+#: 25,000-pair instance optimal in 1.4-1.9 s, a 180,000-pair one in 43-65 s).
 MIP_DEFAULT_MAX_PAIRS: Final[int] = 50_000
 
 #: Up to this many eligible pairs a stable solve also computes the welfare optimum, to

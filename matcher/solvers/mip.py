@@ -6,8 +6,8 @@ floor), but assembled with numpy as one sparse matrix and solved by branch and b
 its linear relaxation, which for these transportation-like models is nearly integral.
 Measured against CP-SAT on the same model (``benchmarks/policy.py``, total-score
 objective, one thread, 60 s): 2,000 candidates with floors, HiGHS proves the optimum in
-1.4 s and SCIP in 2.2 s, where CP-SAT ends 0.33% short; 10,000 candidates (about 180k
-pairs), HiGHS proves it in 43-52 s, SCIP in 41 s with floors but not at all with
+1.4-1.9 s and SCIP in 2.2 s, where CP-SAT ends 0.16% short of it; 10,000 candidates (about
+180k pairs), HiGHS proves it in 43-65 s, SCIP in 41 s with floors but not at all with
 prefecture and sector caps, and CP-SAT finds no assignment. Hence HiGHS. The Lagrangian
 backend remains the path beyond this size (it was within 0.04% of these optima in 1-50 s).
 
