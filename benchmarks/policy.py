@@ -221,7 +221,7 @@ def run_mip(inst: Any, limit: float) -> dict[str, Any]:
     penalty = [-float(u.penalty * PLACEMENT_WORTH * 100) for u in rows.soft]
     objective = np.concatenate([np.rint(edges.score * 100), penalty])
     build = time.perf_counter() - start
-    _, raw, values, value, bound = solve_rows(rows, objective, maximize=True, time_limit_s=limit)
+    _, raw, values, value, bound = solve_rows(rows, objective, time_limit_s=limit)
     out: dict[str, Any] = {
         "seconds": round(time.perf_counter() - start, 2),
         "build_s": round(build, 2),

@@ -43,7 +43,7 @@ MIP_DEFAULT_MAX_PAIRS: Final[int] = 50_000
 #: report the price of stability (``compare_optimal=None``).
 COMPARE_OPTIMAL_MAX_PAIRS: Final[int] = 2_000_000
 #: The same with regional caps that do not nest, where the optimum needs the MIP.
-COMPARE_CPSAT_MAX_PAIRS: Final[int] = 10_000
+COMPARE_MIP_MAX_PAIRS: Final[int] = 10_000
 
 
 class UnsupportedPolicyError(MatcherError):
@@ -498,7 +498,7 @@ def _price_of_stability(
     nested = arrangement is not None and not arrangement[1]
     small_only = regional and not nested
     if compare is None:
-        compare = edges.n_pairs <= (COMPARE_CPSAT_MAX_PAIRS if small_only else COMPARE_OPTIMAL_MAX_PAIRS)
+        compare = edges.n_pairs <= (COMPARE_MIP_MAX_PAIRS if small_only else COMPARE_OPTIMAL_MAX_PAIRS)
     if not compare or (small_only and edges.n_pairs > MAX_PAIRS):
         extra["price_of_stability"] = None
         return

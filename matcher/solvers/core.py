@@ -1249,6 +1249,8 @@ def _warm_solve(
     Falls back (None) when the earlier solution does not fit this network (other node
     count, a rank weight too small for this instance, no certificate) or the repair
     grows past its budget. The network returned is stated in the earlier rank weight.
+    ``stats["warm_code"]``: :func:`_warm_repair`'s return code, or 4 when the earlier
+    solution does not fit.
     """
     t0 = time.perf_counter()
     n, n_edges = net.num_nodes, edges.n_pairs
