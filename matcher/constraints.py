@@ -241,13 +241,10 @@ def drop_to_feasible(instance: Instance, edges: Edges, chosen: I64) -> I64:
     keep = np.zeros(edges.n_pairs, dtype=bool)
     keep[chosen] = True
     score = edges.score
-    caps = edges.caps
-    intake = caps.slot_intake.astype(np.int64)[edges.slot]
-    member = np.repeat(np.arange(len(caps.intake_cap)), np.diff(caps.intake_regional_ptr))
-    for k, cap in enumerate(caps.regional_cap):
-        counted = np.zeros(len(caps.intake_cap), dtype=bool)
-        counted[member[caps.intake_regional == k]] = True
-        inside = np.flatnonzero(keep & counted[intake])
+    ptr, pairs = edges.regional_pairs()
+    for k, cap in enumerate(edges.caps.regional_cap):
+        inside = np.sort(pairs[ptr[k] : ptr[k + 1]])
+        inside = inside[keep[inside]]
         if inside.size > cap:
             keep[inside[np.lexsort((inside, score[inside]))[: inside.size - int(cap)]]] = False
     # Dropping for one rule can break another (a lone worker left behind, a group split):

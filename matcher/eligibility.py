@@ -58,12 +58,21 @@ class CapStructure:
     national_cap: I64  # per national node (sector, group); -1 = unlimited
     national_total: I32  # national node -> total node
     total_cap: I64  # per total node (track group); -1 = unlimited
-    regional_cap: I64  # per regional cap of the policy
-    intake_regional_ptr: I64  # CSR: intake node -> the regional caps that count it
+    regional_cap: I64  # per crossing cap: the policy's regional caps, then employer caps
+    intake_regional_ptr: I64  # CSR: intake node -> the crossing caps that count it
     intake_regional: I64
     intakes: pl.DataFrame  # employer_id, sector, group, cap (for reports)
     nationals: pl.DataFrame  # sector, group, cap
     totals: pl.DataFrame  # group, cap
+    regional_labels: list[str] = field(default_factory=list)  # one per crossing cap
+
+    def regional_members(self) -> list[I64]:
+        """The intake nodes each crossing cap counts (one sort, not one scan per cap)."""
+        counts = np.diff(self.intake_regional_ptr)
+        member = np.repeat(np.arange(counts.size, dtype=np.int64), counts)
+        order = np.argsort(self.intake_regional, kind="stable")
+        cut = np.searchsorted(self.intake_regional[order], np.arange(self.regional_cap.size + 1))
+        return [member[order[cut[k] : cut[k + 1]]] for k in range(self.regional_cap.size)]
 
 
 @dataclass(frozen=True)
@@ -93,6 +102,37 @@ class Edges:
         intake = self.caps.slot_intake.astype(np.int64)[slot]
         national = self.caps.intake_national.astype(np.int64)[intake]
         return slot, intake, national, self.caps.national_total.astype(np.int64)[national]
+
+    def nested_only(self) -> Edges:
+        """These edges without the crossing caps (a relaxation the flow solvers take)."""
+        caps = replace(
+            self.caps,
+            regional_cap=np.zeros(0, np.int64),
+            intake_regional_ptr=np.zeros(len(self.caps.intake_cap) + 1, np.int64),
+            intake_regional=np.zeros(0, np.int64),
+            regional_labels=[],
+        )
+        return replace(self, caps=caps)
+
+    def regional_pairs(self) -> tuple[I64, I64]:
+        """CSR from each crossing cap to the pairs it counts: (pointers, pair ids)."""
+        return self.pairs_of(self.caps.regional_members())
+
+    def pairs_of(self, intake_sets: list[I64]) -> tuple[I64, I64]:
+        """CSR from each set of intake nodes to the pairs under it: (pointers, pair ids,
+        ascending within a set). One sort for all sets, so thousands of employer caps
+        cost no more than a few."""
+        intake = self.caps.slot_intake.astype(np.int64)[self.slot]
+        order = np.argsort(intake, kind="stable")  # pair ids ascending within an intake
+        start = np.searchsorted(intake[order], np.arange(len(self.caps.intake_cap) + 1))
+        nodes = np.concatenate([*intake_sets, np.zeros(0, np.int64)]).astype(np.int64)
+        owner = np.repeat(np.arange(len(intake_sets), dtype=np.int64), [s.size for s in intake_sets])
+        sizes = start[nodes + 1] - start[nodes]
+        pair = order[np.repeat(start[nodes], sizes) + _ranges(sizes)].astype(np.int64)
+        owner = np.repeat(owner, sizes)
+        pair = pair[np.lexsort((pair, owner))]
+        ptr = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=len(intake_sets)))])
+        return ptr.astype(np.int64), pair
 
     def without_candidates(self, cands: npt.ArrayLike) -> Edges:
         """These edges without the pairs of candidates ``cands`` (indices; ids kept).
@@ -380,6 +420,8 @@ def cap_structure(instance: Instance, slots: pl.DataFrame) -> CapStructure:
         .with_row_index("intake")
         .with_columns(pl.col("intake").cast(pl.Int32))
     )
+    intake_cap, employer_caps = _employer_caps(instance, intakes, slots, staff, excellent, prefecture)
+    intakes = intakes.with_columns(pl.Series("cap", intake_cap, dtype=pl.Int64))
     nationals = intakes.select("sector", "group").unique().sort("sector", "group").with_row_index("national")
     nationals = nationals.with_columns(
         pl.col("national").cast(pl.Int32),
@@ -412,9 +454,13 @@ def cap_structure(instance: Instance, slots: pl.DataFrame) -> CapStructure:
         maintain_order="left",
     )
     nat_tot = nationals.join(totals.select("group", "total"), on="group", how="left", maintain_order="left")
-    reg_ptr, reg_idx = _regional_membership(instance, intakes)
+    reg_ptr, reg_idx = _regional_membership(instance, intakes, [ids for ids, _, _ in employer_caps])
     return CapStructure(
-        regional_cap=np.array([rc.cap for rc in policy.regional_caps], dtype=np.int64),
+        regional_cap=np.array(
+            [rc.cap for rc in policy.regional_caps] + [c for _, c, _ in employer_caps], dtype=np.int64
+        ),
+        regional_labels=[rc.name or f"regional_caps[{k}]" for k, rc in enumerate(policy.regional_caps)]
+        + [label for _, _, label in employer_caps],
         intake_regional_ptr=reg_ptr,
         intake_regional=reg_idx,
         slot_intake=slot_intake.get_column("intake").to_numpy().astype(np.int32),
@@ -429,8 +475,68 @@ def cap_structure(instance: Instance, slots: pl.DataFrame) -> CapStructure:
     )
 
 
-def _regional_membership(instance: Instance, intakes: pl.DataFrame) -> tuple[I64, I64]:
-    """CSR from intake nodes to the regional caps (policy order) that count them."""
+def _employer_caps(
+    instance: Instance,
+    intakes: pl.DataFrame,
+    slots: pl.DataFrame,
+    staff: I64,
+    excellent: npt.NDArray[np.bool_],
+    prefecture: npt.NDArray[np.object_],
+) -> tuple[I64, list[tuple[I64, int, str]]]:
+    """Intake caps with the per-employer rules folded in, and the employer caps that cross.
+
+    A rule per employer caps the employer's total over the intake nodes in its scope
+    (group, sectors). With one such node the cap simply lowers that node's intake cap;
+    with several it is a crossing cap over them, kept only when it can bind (below the
+    room of those nodes: their intake caps, or declared capacity where that is lower).
+    Returns the new intake caps and (intake nodes, cap, label) per crossing cap, by rule
+    and then employer.
+    """
+    policy = instance.policy
+    cap = intakes.get_column("cap").to_numpy().astype(np.int64)
+    rules = policy.employer_rules
+    if not rules or intakes.height == 0:
+        return cap, []
+    emp = intakes.get_column("emp").to_numpy().astype(np.int64)
+    sector = intakes.get_column("sector").to_numpy()
+    group = intakes.get_column("group").to_numpy()
+    intake_of_slot = slots.join(
+        intakes.select("emp", "sector", "group", pl.int_range(pl.len()).alias("i")),
+        on=["emp", "sector", "group"],
+        how="left",
+        maintain_order="left",
+    ).get_column("i")
+    declared = np.bincount(
+        intake_of_slot.to_numpy(), weights=slots.get_column("capacity").to_numpy(), minlength=intakes.height
+    ).astype(np.int64)
+    employer_ids = instance.employers.get_column("employer_id").to_numpy()
+    out: list[tuple[I64, int, str]] = []
+    for rule in rules:
+        limit = policy.employer_cap(rule, full_time_staff=staff, excellent=excellent, prefecture=prefecture)
+        scoped = group == rule.group
+        if rule.sectors:
+            scoped &= np.isin(sector, rule.sectors)
+        nodes = np.flatnonzero(scoped)
+        per_emp = np.bincount(emp[nodes], minlength=staff.size)
+        lone = nodes[per_emp[emp[nodes]] == 1]
+        cap[lone] = np.where(cap[lone] < 0, limit[emp[lone]], np.minimum(cap[lone], limit[emp[lone]]))
+        shared = nodes[per_emp[emp[nodes]] > 1]  # sorted by employer (intakes are)
+        room = np.where(cap[shared] < 0, declared[shared], np.minimum(cap[shared], declared[shared]))
+        owners, start = np.unique(emp[shared], return_index=True)
+        total = np.add.reduceat(room, start) if shared.size else np.zeros(0, np.int64)
+        bounds = np.append(start, shared.size)
+        name = policy.employer_rule_name(rule)
+        for k in np.flatnonzero(limit[owners] < total):
+            e = int(owners[k])
+            out.append((shared[bounds[k] : bounds[k + 1]], int(limit[e]), f"{name}/{employer_ids[e]}"))
+    return cap, out
+
+
+def _regional_membership(
+    instance: Instance, intakes: pl.DataFrame, extra: list[I64] | None = None
+) -> tuple[I64, I64]:
+    """CSR from intake nodes to the crossing caps that count them: the policy's regional
+    caps (policy order), then the ``extra`` caps (intake nodes of each)."""
     policy = instance.policy
     pref = intakes.join(instance.employers.select("employer_id", "prefecture"), on="employer_id", how="left")
     pairs_i: list[npt.NDArray[np.int64]] = []
@@ -440,6 +546,10 @@ def _regional_membership(instance: Instance, intakes: pl.DataFrame) -> tuple[I64
         hit = np.flatnonzero(pref.select(mask).to_series().to_numpy())
         pairs_i.append(hit.astype(np.int64))
         pairs_k.append(np.full(len(hit), k, dtype=np.int64))
+    base = len(policy.regional_caps)
+    for j, ids in enumerate(extra or []):
+        pairs_i.append(ids.astype(np.int64))
+        pairs_k.append(np.full(ids.size, base + j, dtype=np.int64))
     n = intakes.height
     if not pairs_i:
         return np.zeros(n + 1, dtype=np.int64), np.zeros(0, dtype=np.int64)
@@ -448,6 +558,12 @@ def _regional_membership(instance: Instance, intakes: pl.DataFrame) -> tuple[I64
     order = np.lexsort((cap_of, intake))
     ptr = np.concatenate([[0], np.cumsum(np.bincount(intake, minlength=n))]).astype(np.int64)
     return ptr, cap_of[order]
+
+
+def _ranges(sizes: I64) -> I64:
+    """``0..size-1`` for every size, concatenated."""
+    ends = np.cumsum(sizes)
+    return np.arange(int(ends[-1]) if sizes.size else 0, dtype=np.int64) - np.repeat(ends - sizes, sizes)
 
 
 def _or_minus1(v: int | None) -> int:

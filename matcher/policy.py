@@ -8,7 +8,10 @@ in the README ("Policy files"); ``instances/policies/japan-2026.toml`` encodes D
 Caps form a laminar (nested) family so that the welfare problem stays a min-cost flow:
 slot (employer, sector, track) inside the employer's intake for (employer, sector, track
 group) inside the national cap of (sector, track group) inside the total cap of the track
-group. Employer-wide caps across sectors cross that nesting and are not expressible here.
+group. Employer-wide caps across sectors (intake rules with ``per = "employer"``) cross
+that nesting where an employer has several sectors: they fold into the intake cap of an
+employer with one sector in scope, and are crossing caps otherwise
+(:func:`matcher.eligibility.cap_structure`).
 """
 
 from __future__ import annotations
@@ -85,10 +88,16 @@ class IntakeRule(_Strict):
     by ``excellent_multiplier`` for excellent employers and by ``bonus_multiplier``
     outside ``bonus_outside_region``, rounded down; ``max_staff_ratio`` caps it at
     ``floor(ratio * full_time_staff)``.
+
+    ``per = "sector"`` (the default) applies the cap to each sector separately;
+    ``per = "employer"`` to the employer's total over the rule's sectors (every sector
+    when ``sectors`` is empty) for the group, as Technical Intern Training counts it
+    ("never more than full-time staff in total").
     """
 
     name: str = ""
     group: str
+    per: Literal["sector", "employer"] = "sector"
     sectors: list[str] = Field(default_factory=list)
     tiers: list[tuple[NonNegInt, NonNegInt]] = Field(default_factory=list)
     staff_per_worker_above: Annotated[int, Field(gt=0)] | None = None
@@ -267,6 +276,8 @@ class Policy(_Strict):
         out = []
         if self.regional_caps:
             out.append("regional caps")
+        if self.employer_rules:
+            out.append("employer caps")
         if self.floors:
             out.append("floors")
         if self.diversity.max_share is not None:
@@ -372,15 +383,39 @@ class Policy(_Strict):
         excellent: npt.NDArray[np.bool_],
         prefecture: Sequence[str] | npt.NDArray[np.object_],
     ) -> npt.NDArray[np.int64] | None:
-        """Intake cap per employer for (sector, group), vectorized; None when unlimited."""
+        """Intake cap per employer for (sector, group), vectorized; None when unlimited.
+
+        Only the rules per sector; see :meth:`employer_cap` for the rules per employer.
+        """
         caps: npt.NDArray[np.int64] | None = None
         staff = np.asarray(full_time_staff, dtype=np.int64)
         for rule in self.intake:
-            if rule.group != group or (rule.sectors and sector not in rule.sectors):
+            if rule.per != "sector" or rule.group != group or (rule.sectors and sector not in rule.sectors):
                 continue
             cap = _rule_cap(rule, staff, np.asarray(excellent, dtype=bool), prefecture, self)
             caps = cap if caps is None else np.minimum(caps, cap)
         return caps
+
+    @property
+    def employer_rules(self) -> list[IntakeRule]:
+        """The intake rules that cap an employer's total over several sectors."""
+        return [r for r in self.intake if r.per == "employer"]
+
+    def employer_rule_name(self, rule: IntakeRule) -> str:
+        """A rule's name, or ``intake[i]`` (its place in the file) when it has none."""
+        return rule.name or f"intake[{self.intake.index(rule)}]"
+
+    def employer_cap(
+        self,
+        rule: IntakeRule,
+        *,
+        full_time_staff: npt.NDArray[np.int64],
+        excellent: npt.NDArray[np.bool_],
+        prefecture: Sequence[str] | npt.NDArray[np.object_],
+    ) -> npt.NDArray[np.int64]:
+        """A per-employer rule's cap on each employer's total, vectorized."""
+        staff = np.asarray(full_time_staff, dtype=np.int64)
+        return _rule_cap(rule, staff, np.asarray(excellent, dtype=bool), prefecture, self)
 
 
 def _rule_cap(

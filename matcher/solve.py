@@ -33,7 +33,7 @@ METHODS: Final[tuple[str, ...]] = ("optimal", "stable")
 #: bound and gap).
 BACKENDS: Final[tuple[str, ...]] = ("ortools", "core", "cpsat", "mip", "lagrange")
 #: The rules that cross the cap tree which the Lagrangian and MIP backends keep.
-LAGRANGE_RULES: Final[frozenset[str]] = frozenset({"regional caps", "floors"})
+LAGRANGE_RULES: Final[frozenset[str]] = frozenset({"regional caps", "employer caps", "floors"})
 #: With regional caps or floors that do not nest, the MIP backend is the default up to
 #: this many pairs, the Lagrangian above (measured, benchmarks/policy.py: HiGHS proves a
 #: 25,000-pair instance optimal in 1.4-1.9 s, a 180,000-pair one in 43-65 s).
@@ -154,12 +154,6 @@ def solve(
             f"also has {', '.join(c for c in crossing if c not in LAGRANGE_RULES)}. Use --backend cpsat "
             "(small instances)."
         )
-    if method == "optimal" and crossing and backend in ("ortools", "core"):
-        raise UnsupportedPolicyError(
-            f"policy {instance.policy.name!r} has {' and '.join(crossing)}, which cross the sector "
-            f"caps: the {backend} backend (a min-cost flow) cannot keep them. Use --backend cpsat "
-            "(small instances)" + (" or --method stable." if crossing == ["regional caps"] else ".")
-        )
     if method == "stable" and instance.policy.diversity.active:
         raise UnsupportedPolicyError(
             f"policy {instance.policy.name!r} has nationality rules (share cap or peer support); "
@@ -183,6 +177,16 @@ def solve(
     timings = dict(timings or {})
     with _phase(timings, "eligibility"):
         edges = build_edges(instance, max_pairs=max_pairs, seed=seed)
+    if "employer caps" in crossing and edges.caps.regional_cap.size == len(instance.policy.regional_caps):
+        # Every employer cap folded into an intake cap (one sector in scope) or cannot bind.
+        crossing.remove("employer caps")
+    if method == "optimal" and crossing and backend in ("ortools", "core"):
+        stable_ok = set(crossing) <= {"regional caps", "employer caps"}
+        raise UnsupportedPolicyError(
+            f"policy {instance.policy.name!r} has {' and '.join(crossing)}, which cross the sector "
+            f"caps: the {backend} backend (a min-cost flow) cannot keep them. Use --backend cpsat "
+            "(small instances)" + (" or --method stable." if stable_ok else ".")
+        )
     # How the cap families nest, computed once for the backend choice and the solve.
     arrangement = None
     if method == "optimal" and crossing and decomposable and backend in (None, "lagrange", "mip"):
@@ -380,7 +384,7 @@ def _hint(instance: Instance, edges: Edges, decimals: int) -> np.ndarray[Any, np
     that cross them (so a time limit always has a good assignment to return)."""
     if edges.n_pairs == 0:
         return None
-    sol = _welfare_flow(edges, decimals)
+    sol = _welfare_flow(edges.nested_only(), decimals)
     if not sol.status.success:
         return None
     return constraints.drop_to_feasible(instance, edges, sol.chosen)
@@ -492,8 +496,9 @@ def _price_of_stability(
     from matcher.solvers.lagrange import choose_layout, solve_lagrangian
     from matcher.solvers.mip import MAX_PAIRS, solve_mip
 
-    # Regional caps: exact by one flow when they nest, else the MIP, and only when small.
-    regional = bool(instance.policy.regional_caps)
+    # Regional and employer caps: exact by one flow when they nest, else the MIP, and
+    # only when small.
+    regional = bool(edges.caps.regional_cap.size)
     arrangement = choose_layout(edges) if regional else None
     nested = arrangement is not None and not arrangement[1]
     small_only = regional and not nested

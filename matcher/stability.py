@@ -22,6 +22,7 @@ import polars as pl
 
 from matcher.lottery import lottery_numbers
 from matcher.model import Instance
+from matcher.policy import IntakeRule
 from matcher.reference import TRACKS, level_rank
 
 _SCALE = 100
@@ -229,11 +230,40 @@ def blocking_pairs(instance: Instance, assignments: pl.DataFrame, *, seed: int) 
             continue
         forbidden = forbidden | hit
         cap_name = pl.when(hit).then(pl.lit(f"regional {rc.name or k}")).otherwise(cap_name)
+    # Employer caps across sectors: a free seat at a full employer, for a candidate it
+    # does not count yet (placed elsewhere, or there outside the rule's scope).
+    staff = emp.get_column("full_time_staff").to_numpy().astype(np.int64)
+    for rule in policy.employer_rules:
+        limit = policy.employer_cap(
+            rule,
+            full_time_staff=staff,
+            excellent=emp.get_column("excellent").to_numpy().astype(bool),
+            prefecture=emp.get_column("prefecture").to_numpy(),
+        )
+        counted = a.filter(_in_rule(rule, ""))
+        n_at = np.bincount(
+            counted.join(pos, on="employer_id").get_column("pos").to_numpy(), minlength=emp.height
+        )
+        full_ids = emp.get_column("employer_id").filter(pl.Series(n_at >= limit)).implode()
+        already = _in_rule(rule, "own_") & (pl.col("own_employer") == pl.col("employer_id"))
+        hit = is_free & _in_rule(rule, "") & pl.col("employer_id").is_in(full_ids) & ~already.fill_null(False)
+        forbidden = forbidden | hit
+        name = f"employer {policy.employer_rule_name(rule)}"
+        cap_name = pl.when(hit).then(pl.lit(name)).otherwise(cap_name)
     return (
         pairs.with_columns(forbidden.alias("cap_forbidden"), cap_name.alias("cap"))
         .select("candidate_id", "employer_id", "sector", "track", "reason", "cap_forbidden", "cap")
         .sort("candidate_id", "employer_id", "sector", "track")
     )
+
+
+def _in_rule(rule: IntakeRule, prefix: str) -> pl.Expr:
+    """Whether a placement (columns ``{prefix}sector``, ``{prefix}group``) counts in a
+    per-employer intake rule."""
+    e = pl.col(f"{prefix}group") == rule.group
+    if rule.sectors:
+        e = e & pl.col(f"{prefix}sector").is_in(rule.sectors)
+    return e.fill_null(False)
 
 
 def _counted(prefectures: list[str], sectors: list[str], groups: list[str], prefix: str) -> pl.Expr:

@@ -155,9 +155,7 @@ def naive_group_caps(edges: Edges) -> I64:
             members = np.flatnonzero(parent == node)
             gcap[members] = _largest_remainder(gcap[members], int(cap_of[node]))
     # Regional caps (prefecture sets) cross the sector caps; shrinking keeps all of them.
-    counted = np.repeat(np.arange(n_group), np.diff(caps.intake_regional_ptr))
-    for k, cap_k in enumerate(caps.regional_cap):
-        members = counted[caps.intake_regional == k]
+    for members, cap_k in zip(caps.regional_members(), caps.regional_cap, strict=True):
         gcap[members] = _largest_remainder(gcap[members], int(cap_k))
     return gcap
 

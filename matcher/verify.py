@@ -39,6 +39,7 @@ KINDS = (
     "intake_cap",
     "national_cap",
     "total_cap",
+    "employer_cap",
     "regional_cap",
     "nationality_share",
     "peer_support",
@@ -240,6 +241,34 @@ def verify_assignment(
         per_intake,
         pl.format("{}/{}/{}: {} > {}", "employer_id", "sector", "group", "n", "cap"),
     )
+    # Employer caps across sectors (intake rules per employer): the employer's total in
+    # the rule's track group and sectors.
+    per_emp_parts = []
+    for rule in policy.employer_rules:
+        counted = pl.col("group") == rule.group
+        if rule.sectors:
+            counted = counted & pl.col("sector").is_in(rule.sectors)
+        part = (
+            ag.filter(counted)
+            .group_by("employer_id")
+            .agg(pl.len().alias("n"))
+            .join(emp_pos, on="employer_id")
+        )
+        limit = policy.employer_cap(rule, full_time_staff=staff, excellent=excellent, prefecture=pref)
+        pos = part.get_column("pos").to_numpy()
+        per_emp_parts.append(
+            part.with_columns(
+                pl.Series("cap", limit[pos], dtype=pl.Int64),
+                pl.lit(policy.employer_rule_name(rule)).alias("rule"),
+            ).select("employer_id", "n", "cap", "rule")
+        )
+    if per_emp_parts:
+        flag(
+            "employer_cap",
+            pl.col("n") > pl.col("cap"),
+            pl.concat(per_emp_parts).sort("rule", "employer_id"),
+            pl.format("{} ({}): {} > {}", "employer_id", "rule", "n", "cap"),
+        )
     # National caps per (sector, track group), then totals per track group.
     per_nat = ag.group_by("sector", "group").agg(pl.len().alias("n"))
     nat_caps = [policy.national_cap(s, g) for s, g in per_nat.select("sector", "group").iter_rows()]

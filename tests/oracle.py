@@ -104,6 +104,18 @@ def cap_groups(inst: Instance, pairs: list[Pair]) -> list[tuple[list[int], int]]
         cap = pol.total_caps.get(g)
         if cap is not None:
             groups.append((idx, cap))
+    # Employer caps across sectors: pairs at the employer in the rule's group (and sectors).
+    for rule in pol.employer_rules:
+        limit = pol.employer_cap(rule, full_time_staff=staff, excellent=exc, prefecture=pref)
+        for e, i in pos.items():
+            idx = [
+                k
+                for k, p in enumerate(pairs)
+                if p.slot[0] == e
+                and pol.group_of(p.slot[2]) == rule.group
+                and (not rule.sectors or p.slot[1] in rule.sectors)
+            ]
+            groups.append((idx, int(limit[i])))
     # Regional caps: pairs at employers in the cap's prefectures (and sectors/groups).
     pref_of = dict(
         zip(emp.get_column("employer_id").to_list(), emp.get_column("prefecture").to_list(), strict=True)

@@ -18,9 +18,15 @@ PREFS = ("Tokyo", "Iwate", "Osaka")
 
 @st.composite
 def policies(
-    draw: st.DrawFn, regional: bool = False, diversity: bool = False, floors: bool = False, fair: bool = False
+    draw: st.DrawFn,
+    regional: bool = False,
+    diversity: bool = False,
+    floors: bool = False,
+    fair: bool = False,
+    employer: bool = False,
 ) -> dict[str, Any]:
-    """A random policy exercising rules, national and total caps, intake rules."""
+    """A random policy exercising rules, national and total caps, intake rules (with
+    ``employer``: also an intake rule per employer, capping its total over sectors)."""
     pol: dict[str, Any] = {
         "name": "random",
         "track_groups": {"esdp": ["esdp"], "ssw": ["ssw1", "ssw2"]},
@@ -58,6 +64,16 @@ def policies(
         )
     if draw(st.booleans()):
         intake.append({"group": "ssw", "max_staff_ratio": draw(st.sampled_from([0.1, 0.5, 1.0]))})
+    if employer:
+        rule: dict[str, Any] = {"group": draw(st.sampled_from(["esdp", "ssw"])), "per": "employer"}
+        if draw(st.booleans()):
+            rule["tiers"] = [[10, 1], [20, 2]]
+            rule["staff_per_worker_above"] = 10
+        else:
+            rule["max_staff_ratio"] = draw(st.sampled_from([0.05, 0.1, 0.2]))
+        if draw(st.booleans()):
+            rule["sectors"] = [draw(st.sampled_from(SECTORS))]
+        intake.append(rule)
     pol["intake"] = intake
     if regional and draw(st.booleans()):
         rcs: list[dict[str, Any]] = [{"region": "metro", "cap": draw(st.integers(0, 4))}]
@@ -119,6 +135,7 @@ def instances(
     joint: bool = False,
     floors: bool = False,
     fair: bool = False,
+    employer: bool = False,
 ) -> Instance:
     """A random small instance; scores are integers, or have one decimal when fractional."""
     nc = draw(st.integers(1, max_candidates))
@@ -164,8 +181,12 @@ def instances(
             listed = draw(st.permutations(eids))[: draw(st.integers(1, ne))]
             pref_rows += [{"candidate_id": c, "employer_id": e, "rank": r + 1} for r, e in enumerate(listed)]
     policy = (
-        policy_from_dict(draw(policies(regional=regional, diversity=diversity, floors=floors, fair=fair)))
-        if diversity or floors or fair or (with_policy and draw(st.booleans()))
+        policy_from_dict(
+            draw(
+                policies(regional=regional, diversity=diversity, floors=floors, fair=fair, employer=employer)
+            )
+        )
+        if diversity or floors or fair or employer or (with_policy and draw(st.booleans()))
         else None
     )
     joint_rows = []

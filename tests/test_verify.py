@@ -123,6 +123,7 @@ CASES: list[tuple[str, PolicySpec, Plant, set[str], str]] = [
     ("intake_cap", CAPPED_INTAKE_TOML, lambda r: r, {"intake_cap"}, "E2/agriculture/esdp: 2 > 1"),
     ("national_cap", {"sectors": {"agriculture": {"caps": {"esdp": 1}}, "food_service": {}}}, lambda r: r, {"national_cap"}, "agriculture/esdp: 2 > 1"),
     ("total_cap", {"total_caps": {"esdp": 2}}, lambda r: r, {"total_cap"}, "esdp: 3 > 2"),
+    ("employer_cap", {"intake": [{"name": "staff", "group": "esdp", "per": "employer", "tiers": [[100, 1]]}]}, lambda r: r, {"employer_cap"}, "E2 (staff): 2 > 1"),
     ("regional_cap", {"regions": {"north": ["Hokkaido"]}, "regional_caps": [{"name": "north", "region": "north", "cap": 1}]}, lambda r: r, {"regional_cap"}, "north: 2 > 1"),
     ("regional_cap", {"regional_caps": [{"prefectures": ["Tokyo", "Hokkaido"], "cap": 2, "groups": ["esdp"]}]}, lambda r: r, {"regional_cap"}, "regional_caps[0]: 3 > 2"),
     ("nationality_share", {"diversity": {"max_share": 0.5, "exempt_up_to": 0}}, lambda r: r, {"nationality_share"}, "E1/ID: 1 of 1"),

@@ -167,12 +167,10 @@ def solve_cpsat(
         for k, ids in enumerate(_groups(index, len(cap_of))):
             if cap_of[k] >= 0:
                 at_most(ids, int(cap_of[k]))
-    # Regional caps: every pair whose intake node the cap counts.
-    member = np.repeat(np.arange(len(caps.intake_cap)), np.diff(caps.intake_regional_ptr))
+    # Regional and employer caps: every pair whose intake node the cap counts.
+    ptr, pairs = edges.regional_pairs()
     for k, cap_k in enumerate(caps.regional_cap):
-        counted = np.zeros(len(caps.intake_cap), dtype=bool)
-        counted[member[caps.intake_regional == k]] = True
-        at_most(np.flatnonzero(counted[intake]), int(cap_k))
+        at_most(np.sort(pairs[ptr[k] : ptr[k + 1]]), int(cap_k))
 
     if diversity is not None and diversity.active:
         if nationality is None:

@@ -125,9 +125,7 @@ def _regional_layout(edges: Edges, regional: list[I64]) -> _Layout | None:
 
 def _regional_intakes(edges: Edges) -> list[I64]:
     """Intake ids counted by each regional cap."""
-    caps = edges.caps
-    member = np.repeat(np.arange(len(caps.intake_cap)), np.diff(caps.intake_regional_ptr))
-    return [member[caps.intake_regional == k].astype(np.int64) for k in range(len(caps.regional_cap))]
+    return edges.caps.regional_members()
 
 
 class _Tree:
@@ -194,24 +192,22 @@ class _Tree:
         return pairs[chosen]
 
 
-def _edge_members(edges: Edges, intakes: I64) -> I64:
-    """Edge ids whose slot belongs to one of ``intakes``."""
-    mask = np.zeros(len(edges.caps.intake_cap), dtype=bool)
-    mask[intakes] = True
-    return np.flatnonzero(mask[edges.caps.slot_intake.astype(np.int64)[edges.slot]]).astype(np.int64)
-
-
 def _binding(edges: Edges, relaxed: list[tuple[I64, int]]) -> list[tuple[I64, int]]:
     """The relaxed caps that can bind, as (edge ids, cap): fewer candidates or less
     declared capacity below a cap than the cap itself means it never binds."""
     capacity = edges.slots.get_column("capacity").to_numpy().astype(np.int64)
-    slot_intake = edges.caps.slot_intake.astype(np.int64)
+    n_int = len(edges.caps.intake_cap)
+    intake_room = np.bincount(edges.caps.slot_intake, weights=capacity, minlength=n_int).astype(np.int64)
+    ptr, pairs = edges.pairs_of([intakes for intakes, _ in relaxed])
+    owner = np.repeat(np.arange(len(relaxed), dtype=np.int64), np.diff(ptr))
+    n_cand = len(edges.candidate_ids) + 1
+    key = np.unique(owner * n_cand + edges.cand[pairs])  # distinct (cap, candidate)
+    candidates = np.bincount(key // n_cand, minlength=len(relaxed))
     out = []
-    for intakes, cap in relaxed:
-        ids = _edge_members(edges, intakes)
-        room = int(capacity[np.isin(slot_intake, intakes)].sum())
-        if cap < min(room, int(np.unique(edges.cand[ids]).size)):
-            out.append((ids, cap))
+    for k, (intakes, cap) in enumerate(relaxed):
+        room = int(intake_room[intakes].sum())
+        if cap < min(room, int(candidates[k])):
+            out.append((pairs[ptr[k] : ptr[k + 1]], cap))
     return out
 
 

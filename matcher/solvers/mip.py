@@ -119,17 +119,11 @@ def cap_rows(edges: Edges, floors: list[FloorUnit]) -> CapRows:
         (tot, caps.total_cap),
     ):
         add(key, every, np.full(cap.size, -np.inf), np.where(cap >= 0, cap, n))
-    # Regional caps: every pair whose intake node the cap counts.
-    counts = np.diff(caps.intake_regional_ptr)
-    member = np.repeat(np.arange(counts.size), counts)
+    # Regional and employer caps: every pair whose intake node the cap counts.
     if caps.intake_regional.size:
-        # Pairs of each (intake, regional cap) membership, grouped by cap.
-        order = np.argsort(intake, kind="stable")
-        start = np.searchsorted(intake[order], np.arange(counts.size + 1))
-        sizes = start[member + 1] - start[member]
-        pair = order[np.repeat(start[member], sizes) + _ranges(sizes)]
+        ptr, pair = edges.regional_pairs()
         add(
-            np.repeat(caps.intake_regional, sizes),
+            np.repeat(np.arange(caps.regional_cap.size, dtype=np.int64), np.diff(ptr)),
             pair,
             np.full(caps.regional_cap.size, -np.inf),
             caps.regional_cap,
@@ -153,15 +147,6 @@ def cap_rows(edges: Edges, floors: list[FloorUnit]) -> CapRows:
         soft,
         n,
     )
-
-
-def _ranges(sizes: I64) -> I64:
-    """0..s-1 for every s in ``sizes``, concatenated."""
-    total = int(sizes.sum())
-    if total == 0:
-        return np.zeros(0, np.int64)
-    starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
-    return np.arange(total, dtype=np.int64) - starts
 
 
 def solve_rows(

@@ -1,0 +1,154 @@
+"""Employer caps across sectors (intake rules with ``per = "employer"``).
+
+They fold into the intake cap of an employer with one sector in scope and are crossing
+caps (like regional caps) otherwise; every backend that keeps regional caps keeps them,
+and the verifier and the stability checker count them from the policy on their own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+import matcher
+from matcher import Instance, instance_from_frames
+from matcher.eligibility import build_edges
+from matcher.errors import InputError
+from matcher.policy import policy_from_dict
+from tests.oracle import brute_force, brute_force_score
+from tests.strategies import instances
+
+FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _key(res: matcher.MatchResult) -> tuple[int, int, int]:
+    o = res.objective
+    return o.matched, round(o.total_score * 100), -o.rank_sum
+
+
+def _policy(**rule: Any) -> dict[str, Any]:
+    return {"name": "per-employer", "intake": [{"name": "staff", "group": "esdp", "per": "employer", **rule}]}
+
+
+def _instance(policy: dict[str, Any]) -> Instance:
+    """A has one sector, B two (capacity 3 each), C two with a cap that cannot bind."""
+    cands = [f"c{i}" for i in range(8)]
+    return instance_from_frames(
+        candidates=pl.DataFrame(
+            {"candidate_id": cands, "nationality": ["VN"] * 8, "japanese_level": ["A1"] * 8, "track": ["esdp"] * 8}
+        ),
+        aptitudes=pl.DataFrame(
+            {
+                "candidate_id": [c for c in cands for _ in range(2)],
+                "sector": ["agriculture", "food_service"] * 8,
+                "score": [90.0 - i for i in range(16)],
+            }
+        ),
+        employers=pl.DataFrame(
+            {
+                "employer_id": ["A", "B", "C"],
+                "prefecture": ["Tokyo", "Iwate", "Osaka"],
+                "full_time_staff": [20, 20, 200],
+                "excellent": [False, False, False],
+            }
+        ),
+        slots=pl.DataFrame(
+            {
+                "employer_id": ["A", "B", "B", "C", "C"],
+                "sector": ["agriculture", "agriculture", "food_service", "agriculture", "food_service"],
+                "track": ["esdp"] * 5,
+                "capacity": [3, 3, 3, 1, 1],
+            }
+        ),
+        policy=policy_from_dict(policy),
+    )
+
+
+def test_policy_field_and_its_allowed_values() -> None:
+    pol = policy_from_dict(_policy(max_staff_ratio=0.1))
+    assert [r.per for r in pol.intake] == ["employer"] and "employer caps" in pol.crossing_rules
+    with pytest.raises(InputError, match="per") as err:
+        policy_from_dict(_policy(max_staff_ratio=0.1, per="site"))
+    assert "'sector' or 'employer'" in str(err.value)
+
+
+def test_fold_into_the_intake_cap_or_cross() -> None:
+    """A (one sector): its intake cap becomes 2; B (two sectors, room 6): one crossing cap
+    of 2; C (room 2 below its cap of 20): no cap at all."""
+    edges = build_edges(_instance(_policy(max_staff_ratio=0.1)))
+    caps = edges.caps
+    intakes = caps.intakes.with_columns(pl.Series("i", np.arange(len(caps.intake_cap))))
+    a_node = intakes.filter(pl.col("employer_id") == "A")
+    assert a_node["cap"].to_list() == [2]
+    assert caps.regional_cap.tolist() == [2] and caps.regional_labels == ["staff/B"]
+    (members,) = caps.regional_members()
+    assert sorted(intakes["employer_id"].gather(members).to_list()) == ["B", "B"]
+    ptr, pairs = edges.regional_pairs()
+    assert (caps.slot_intake[edges.slot[pairs]] >= 0).all() and ptr.tolist() == [0, pairs.size]
+    assert set(edges.slots["employer_id"].gather(edges.slot[pairs]).to_list()) == {"B"}
+
+
+def test_backends_keep_the_employer_cap() -> None:
+    inst = _instance(_policy(max_staff_ratio=0.1))
+    results = {b: matcher.solve(inst, backend=b) for b in ("mip", "cpsat", "lagrange")}
+    results["default"] = matcher.solve(inst)
+    for res in results.values():  # each verified against the policy by the solve itself
+        at = res.assignments.group_by("employer_id").len()
+        assert dict(at.iter_rows()) == {"A": 2, "B": 2, "C": 2}
+        assert _key(res) == _key(results["mip"])
+    assert results["default"].status is matcher.Status.OPTIMAL
+    with pytest.raises(matcher.MatcherError, match="employer caps"):
+        matcher.solve(inst, backend="core")
+    # Where every employer cap folds (a rule for agriculture only), the core keeps it.
+    folded = _instance(_policy(max_staff_ratio=0.1, sectors=["agriculture"]))
+    res = matcher.solve(folded, backend="core")
+    at = res.assignments.filter(pl.col("sector") == "agriculture").group_by("employer_id").len()
+    assert dict(at.iter_rows()) == {"A": 2, "B": 2, "C": 1}
+
+
+def test_stable_matching_and_its_checker_count_employer_caps() -> None:
+    inst = _instance(_policy(max_staff_ratio=0.1))
+    for caps in ("naive", "flexible"):
+        res = matcher.solve(inst, method="stable", caps=caps)  # verified
+        assert res.assignments.filter(pl.col("employer_id") == "B").height <= 2
+        from matcher.stability import blocking_pairs
+
+        pairs = blocking_pairs(inst, res.assignments, seed=0)
+        forbidden = pairs.filter(pl.col("cap_forbidden"))
+        assert set(forbidden["cap"].to_list()) <= {"employer staff"}
+        # A and B are full under the rule (A through its folded intake cap); C is not.
+        assert set(forbidden["employer_id"].to_list()) <= {"A", "B"}
+
+
+@FAST
+@given(instances(max_candidates=4, max_employers=2, employer=True))
+def test_employer_caps_optimum_matches_brute_force(inst: Instance) -> None:
+    res = matcher.solve(inst)
+    assert res.status is matcher.Status.OPTIMAL
+    assert _key(res) == brute_force(inst)
+
+
+@FAST
+@given(instances(max_candidates=6, max_employers=3, employer=True, regional=True, floors=True))
+def test_mip_and_cpsat_agree_with_employer_caps(inst: Instance) -> None:
+    mip = matcher.solve(inst, backend="mip")
+    cps = matcher.solve(inst, backend="cpsat")
+    assert mip.status == cps.status
+    if mip.status is matcher.Status.OPTIMAL:
+        assert _key(mip) == _key(cps)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(max_candidates=5, max_employers=3, employer=True, regional=True))
+def test_lagrange_bound_with_employer_caps(inst: Instance) -> None:
+    res = matcher.solve(inst, backend="lagrange")
+    assert res.status in (matcher.Status.OPTIMAL, matcher.Status.FEASIBLE)
+    if res.status is matcher.Status.OPTIMAL:
+        assert _key(res) == brute_force(inst)
+    else:
+        got = round(res.objective.total_score * 100)
+        assert got <= brute_force_score(inst) <= round(res.summary["bound"]["bound"] * 100)
