@@ -151,3 +151,28 @@ def test_solve_with_the_mip_backend(tmp_path: Path) -> None:
     assert a.filter(pl.col("employer_id") == "E2").height == 2  # E2 is the Hokkaido employer
     res = runner.invoke(app, ["verify", str(TINY), str(out), "--policy", str(policy)])
     assert res.exit_code == 0, res.output
+
+
+def test_employer_cap_from_a_policy_file(tmp_path: Path) -> None:
+    """An intake rule per employer (``per = "employer"``): kept by the solve, and a result
+    that breaks it fails ``matcher verify`` (exit 1) naming the employer and the rule."""
+    policy = tmp_path / "employer.toml"
+    policy.write_text(
+        'name = "one each"\n[[intake]]\nname = "one per employer"\ngroup = "esdp"\n'
+        'per = "employer"\ntiers = [[100, 1]]\n'
+    )
+    free = tmp_path / "free"
+    _solve(free)
+    assert pl.read_csv(free / "assignments.csv").filter(pl.col("employer_id") == "E2").height == 2
+    res = runner.invoke(app, ["verify", str(TINY), str(free), "--policy", str(policy)])
+    assert (
+        res.exit_code == 1 and "employer_cap" in res.output and "E2 (one per employer): 2 > 1" in res.output
+    )
+    capped = tmp_path / "capped"
+    _solve(capped, "--policy", str(policy))  # one sector per employer: the core keeps it
+    a = pl.read_csv(capped / "assignments.csv")
+    assert a.group_by("employer_id").len()["len"].max() == 1
+    s = json.loads((capped / "summary.json").read_text())
+    assert s["status"] == "optimal" and s["backend"] == "core"
+    res = runner.invoke(app, ["verify", str(TINY), str(capped), "--policy", str(policy)])
+    assert res.exit_code == 0, res.output

@@ -39,7 +39,12 @@ def _instance(policy: dict[str, Any]) -> Instance:
     cands = [f"c{i}" for i in range(8)]
     return instance_from_frames(
         candidates=pl.DataFrame(
-            {"candidate_id": cands, "nationality": ["VN"] * 8, "japanese_level": ["A1"] * 8, "track": ["esdp"] * 8}
+            {
+                "candidate_id": cands,
+                "nationality": ["VN"] * 8,
+                "japanese_level": ["A1"] * 8,
+                "track": ["esdp"] * 8,
+            }
         ),
         aptitudes=pl.DataFrame(
             {
