@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from hypothesis import HealthCheck, given, settings
 
 import matcher
@@ -285,3 +286,31 @@ def test_cpsat_hint_keeps_every_rule(inst: Instance) -> None:
     chosen = drop_to_feasible(inst, edges, solve_flow(edges).chosen)
     check = matcher.verify_assignment(inst, assignments_frame(edges, chosen))
     assert check.ok, str(check)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(max_candidates=5, max_employers=3))
+def test_soft_floors_on_one_slot_are_exact_in_the_flow(inst: Instance) -> None:
+    """A soft floor on a single slot is kept exactly by the relaxed flow (a bonus leaf), so
+    with only such floors the first flow is optimal and its bound closes the gap."""
+    from matcher.constraints import floor_units
+    from matcher.eligibility import build_edges
+    from matcher.policy import policy_from_dict
+    from matcher.solvers.lagrange import PLACEMENT_WORTH, solve_lagrangian
+    from tests.oracle import brute_force_score
+
+    data = inst.policy.model_dump()
+    data["floors"] = [
+        {"prefectures": ["Tokyo", "Iwate", "Osaka"], "per": "employer", "min_share": 1.0, "penalty": 1}
+    ]
+    data["regions"] = data.get("regions") or {}
+    inst = Instance(**{**inst.__dict__, "policy": policy_from_dict(data)})
+    edges = build_edges(inst)
+    floors = [u for u in floor_units(inst, edges) if u.required > 0]
+    one_slot = all(np.unique(edges.slot[u.edges]).size <= 1 for u in floors)
+    sol = solve_lagrangian(edges, objective="score", floors=floors, gap_target=0.0, max_iterations=1)
+    best = brute_force_score(inst, worth=PLACEMENT_WORTH * 100)
+    assert best is not None
+    assert round(sol.value * 100) <= best <= round(sol.bound * 100)
+    if one_slot and not edges.caps.regional_cap.size:
+        assert round(sol.bound * 100) == best  # the relaxation is the problem itself

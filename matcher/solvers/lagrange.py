@@ -138,6 +138,7 @@ class _Tree:
         n_int = len(caps.intake_cap)
         self.cand = edges.cand.astype(np.int64)
         self.slot = edges.slot.astype(np.int64)
+        self.bonus_cand, self.bonus_slot = self.cand, self.slot  # with copies: add_bonus_pairs
         big = self.n_cand + 1
 
         def cap(c: npt.NDArray[np.integer]) -> I64:
@@ -175,21 +176,60 @@ class _Tree:
                 load[self.parent[x]] += load[x]
         return load
 
+    def bonus_tree(self, slots: I64, need: I64) -> tuple[I64, I64, int]:
+        """The tree with a *bonus leaf* beside each of ``slots``: (parent, caps, leaves).
+
+        Each such slot and its bonus leaf (capacity ``need``) hang below a new node with
+        the slot's capacity, in the slot's place; a pair copied onto the bonus leaf
+        carries a floor's bonus, which therefore pays for at most ``need`` placements
+        (a soft floor on one slot, kept exactly in the flow). Numbering: the slots, the
+        bonus leaves, the new nodes, then the tree's other nodes (parents stay above
+        their children).
+        """
+        ns, nb = self.n_slot, int(slots.size)
+        shifted = np.where(self.parent < 0, -1, self.parent + 2 * nb)
+        leaf_parent = shifted[:ns].copy()
+        joint = ns + nb + np.arange(nb, dtype=np.int64)
+        joint_parent = leaf_parent[slots].copy()
+        leaf_parent[slots] = joint
+        parent = np.concatenate([leaf_parent, joint, joint_parent, shifted[ns:]])
+        caps = np.concatenate([self.tree_caps[:ns], need, self.tree_caps[slots], self.tree_caps[ns:]])
+        return parent.astype(np.int64), caps.astype(np.int64), ns + nb
+
     def solve(
-        self, pairs: I64, costs: I64 | list[I64], cands: I64, tree_caps: I64, *, max_flow_first: bool = False
+        self,
+        pairs: I64,
+        costs: I64 | list[I64],
+        cands: I64,
+        tree_caps: I64,
+        *,
+        max_flow_first: bool = False,
+        tree: tuple[I64, I64, int] | None = None,
     ) -> I64:
         """Min-cost flow: each of ``cands`` placed on one of ``pairs`` (or not); the chosen pairs.
 
         ``costs``: one cost per pair, or a list of lexicographic levels. ``max_flow_first``:
-        most placed first (the foundation's objective), else costs only. Solved by
-        matcher's core (:func:`matcher.solvers.core.solve_tree_flow`).
+        most placed first (the foundation's objective), else costs only. ``tree``: another
+        tree (:meth:`bonus_tree`), with ``pairs`` then indexing the pairs with their copies.
+        Solved by matcher's core (:func:`matcher.solvers.core.solve_tree_flow`).
         """
         levels = [costs] if isinstance(costs, np.ndarray) else list(costs)
+        parent, n_slot, cand, slot = self.parent, self.n_slot, self.cand, self.slot
+        if tree is not None:
+            parent, tree_caps, n_slot = tree
+            cand, slot = self.bonus_cand, self.bonus_slot
         chosen = solve_tree_flow(
-            self.cand[pairs], self.slot[pairs], levels, cands, self.n_cand, self.n_slot, self.parent,
+            cand[pairs], slot[pairs], levels, cands, self.n_cand, n_slot, parent,
             tree_caps, max_flow_first=max_flow_first,
         )  # fmt: skip
         return pairs[chosen]
+
+    def add_bonus_pairs(self, source: I64, leaf: I64) -> None:
+        """Pairs ``len(slot) + k`` copy pair ``source[k]`` onto bonus leaf ``leaf[k]``
+        (tree numbering of :meth:`bonus_tree`); :attr:`bonus_cand` and :attr:`bonus_slot`
+        hold every pair's candidate and slot, copies included."""
+        self.bonus_slot = np.concatenate([self.slot, leaf]).astype(np.int64)
+        self.bonus_cand = np.concatenate([self.cand, self.cand[source]]).astype(np.int64)
 
 
 def _binding(edges: Edges, relaxed: list[tuple[I64, int]]) -> list[tuple[I64, int]]:
@@ -270,7 +310,10 @@ class _Rows:
     Caps come first (sign +1, rhs the cap), then floors (sign -1, rhs minus the floor).
     A multiplier lies in ``[0, upper]``: unbounded for caps and hard floors; for a soft
     floor, the worth of one missing placement (a larger multiplier would pay more for
-    meeting the floor than falling short costs, so the bound would no longer hold).
+    meeting the floor than falling short costs, so the bound would no longer hold); 0
+    for a soft floor the flow keeps exactly (``in_flow``: a bonus leaf, see
+    :meth:`_Tree.bonus_tree`), which is listed only to count its shortfall. ``weight``:
+    per floor, what one missing placement costs (infinite for a hard floor).
     ``unit`` / ``edge``: the incidence, one entry per (row, pair); a pair may count in
     several rows.
     """
@@ -280,23 +323,31 @@ class _Rows:
     sign: F64
     rhs: I64
     upper: F64
+    weight: F64
     n_caps: int
     labels: list[str]
     n_edges: int
 
     @classmethod
-    def build(cls, caps: list[tuple[I64, int]], floors: list[FloorUnit], n_edges: int, worth: int) -> _Rows:
+    def build(
+        cls,
+        caps: list[tuple[I64, int]],
+        floors: list[FloorUnit],
+        n_edges: int,
+        worth: int,
+        in_flow: npt.NDArray[np.bool_] | None = None,
+    ) -> _Rows:
         members = [ids for ids, _ in caps] + [u.edges for u in floors]
         size = np.array([m.size for m in members], dtype=np.int64)
+        weight = np.array([np.inf if u.penalty == 0 else float(u.penalty * worth) for u in floors])
+        kept = np.zeros(len(floors), dtype=bool) if in_flow is None else in_flow
         return cls(
             unit=np.repeat(np.arange(len(members), dtype=np.int64), size),
             edge=np.concatenate([*members, np.zeros(0, np.int64)]).astype(np.int64),
             sign=np.array([1.0] * len(caps) + [-1.0] * len(floors)),
             rhs=np.array([c for _, c in caps] + [-u.required for u in floors], dtype=np.int64),
-            upper=np.array(
-                [np.inf] * len(caps)
-                + [np.inf if u.penalty == 0 else float(u.penalty * worth) for u in floors]
-            ),
+            upper=np.concatenate([np.full(len(caps), np.inf), np.where(kept, 0.0, weight)]),
+            weight=weight,
             n_caps=len(caps),
             labels=[f"cap {k}" for k in range(len(caps))] + [u.label for u in floors],
             n_edges=n_edges,
@@ -321,15 +372,13 @@ class _Rows:
     @property
     def hard(self) -> npt.NDArray[np.bool_]:
         """Per floor: is it hard (an unbounded multiplier)?"""
-        return ~np.isfinite(self.upper[self.n_caps :])
+        return ~np.isfinite(self.weight)
 
     def merit(self, chosen: I64, score: I64) -> tuple[int, float]:
         """(-placements missing under hard floors, score less soft-floor costs): larger is better."""
         short = self.shortfall(chosen)
         soft = ~self.hard
-        return -int(short[self.hard].sum()), float(
-            score[chosen].sum() - self.upper[self.n_caps :][soft] @ short[soft]
-        )
+        return -int(short[self.hard].sum()), float(score[chosen].sum() - self.weight[soft] @ short[soft])
 
 
 def _enforce(chosen: I64, worth: F64, members: list[I64], cap: I64, n_edges: int) -> I64:
@@ -372,7 +421,8 @@ def solve_lagrangian(
         the relaxation bounds; benchmarks compare on it). The relaxation itself always
         bounds the score.
     floors : list of FloorUnit, optional
-        Floors (:func:`matcher.constraints.floor_units`), always relaxed. The objective is
+        Floors (:func:`matcher.constraints.floor_units`): a soft floor on one slot is kept
+        exactly in the flow (a bonus leaf), the others are relaxed. The objective is
         then the total score minus ``penalty * PLACEMENT_WORTH`` points per placement a
         soft floor misses; hard floors must be met (status ``time_limit`` with no
         assignment if no repaired solution met them in time).
@@ -404,7 +454,14 @@ def solve_lagrangian(
         return LagrangeSolution(Status.OPTIMAL, msg, chosen, value, value, 0.0, stats)
     members = [ids for ids, _ in relaxed]
     rcap = np.array([c for _, c in relaxed], dtype=np.int64)
-    rows = _Rows.build(relaxed, floors, n_edges, PLACEMENT_WORTH * unit)
+    worth = PLACEMENT_WORTH * unit
+    # Soft floors on one slot are kept exactly in the flow (a bonus leaf beside the slot
+    # pays the floor's bonus for the placements it asks for, and no more); only the
+    # others get multipliers.
+    in_flow, btree, bsrc, bonus, owed = _floors_in_flow(tree, floors, worth)
+    rows = _Rows.build(relaxed, floors, n_edges, worth, in_flow)
+    ext_pairs = np.arange(n_edges + bsrc.size, dtype=np.int64)
+    bonus_cost = np.rint(bonus * COST_SCALE).astype(np.int64)
     # Soft floors start at a share of their worth, caps and hard floors at 0.
     soft = np.isfinite(rows.upper)
     mu = np.zeros(rows.rhs.size, dtype=np.float64)
@@ -422,9 +479,17 @@ def solve_lagrangian(
         it += 1
         penalty = rows.penalty(mu)
         costs = np.rint((-score + penalty) * COST_SCALE).astype(np.int64)
-        x = tree.solve(all_pairs, costs, cands, tree.tree_caps)
+        kept = -owed  # the floors kept in the flow: bonus earned less bonus owed
+        if btree is None:
+            x = tree.solve(all_pairs, costs, cands, tree.tree_caps)
+        else:
+            ext_costs = np.concatenate([costs, costs[bsrc] - bonus_cost])
+            xe = tree.solve(ext_pairs, ext_costs, cands, btree[1], tree=btree)
+            copy = xe >= n_edges
+            kept += float(bonus[xe[copy] - n_edges].sum())
+            x = np.where(copy, bsrc[np.maximum(xe - n_edges, 0)], xe)
         usage = rows.usage(x)
-        lag = float(score[x].sum() - penalty[x].sum()) + float(mu @ rows.rhs)
+        lag = float(score[x].sum() - penalty[x].sum()) + float(mu @ rows.rhs) + kept
         if lag < bound:
             bound, stall, best_mu = lag, 0, mu
         else:
@@ -501,6 +566,42 @@ def solve_lagrangian(
     )
 
 
+def _floors_in_flow(
+    tree: _Tree, floors: list[FloorUnit], worth: int
+) -> tuple[npt.NDArray[np.bool_], tuple[I64, I64, int] | None, I64, F64, float]:
+    """The soft floors the relaxed flow keeps exactly: those on one slot (the first on
+    each slot), and those without pairs (always short by their requirement). Returns
+    their mask, the tree with bonus leaves for the first kind (:meth:`_Tree.bonus_tree`,
+    None without any), the pair each bonus copy copies, each copy's bonus (the floor's
+    worth of one placement) and the bonus owed in total (worth times requirement, summed
+    over both kinds: the relaxation's constant)."""
+    mask = np.zeros(len(floors), dtype=bool)
+    seen: set[int] = set()
+    owed = 0.0
+    picked = []
+    for k, u in enumerate(floors):
+        if u.penalty == 0:
+            continue
+        if u.edges.size == 0:
+            mask[k] = True
+            owed += float(u.penalty * worth) * u.required
+            continue
+        slots = tree.slot[u.edges]
+        if slots.min() == slots.max() and int(slots[0]) not in seen:
+            seen.add(int(slots[0]))
+            mask[k] = True
+            picked.append(u)
+    if not picked:
+        return mask, None, np.zeros(0, np.int64), np.zeros(0, np.float64), owed
+    slots = np.array([tree.slot[u.edges[0]] for u in picked], dtype=np.int64)
+    need = np.array([u.required for u in picked], dtype=np.int64)
+    sizes = [u.edges.size for u in picked]
+    source = np.concatenate([u.edges for u in picked]).astype(np.int64)
+    tree.add_bonus_pairs(source, np.repeat(tree.n_slot + np.arange(len(picked), dtype=np.int64), sizes))
+    each = np.array([float(u.penalty * worth) for u in picked])
+    return mask, tree.bonus_tree(slots, need), source, np.repeat(each, sizes), owed + float(each @ need)
+
+
 def _floor_prices(rows: _Rows, prices: F64, unit: int) -> dict[str, Any]:
     """The floors' shadow prices (points of total score per placement a floor demands).
 
@@ -508,7 +609,8 @@ def _floor_prices(rows: _Rows, prices: F64, unit: int) -> dict[str, Any]:
     highest prices of the others (hard floors, soft ones below their worth) are listed.
     """
     floor_price = prices[rows.n_caps :]
-    at_worth = floor_price >= rows.upper[rows.n_caps :] / unit - 1e-9
+    in_flow = (rows.upper[rows.n_caps :] == 0) & np.isfinite(rows.weight)
+    at_worth = (floor_price >= rows.upper[rows.n_caps :] / unit - 1e-9) & ~in_flow
     labels = rows.labels[rows.n_caps :]
     rest = sorted(
         ((labels[k], float(floor_price[k])) for k in np.flatnonzero((floor_price > 0) & ~at_worth)),
@@ -517,6 +619,7 @@ def _floor_prices(rows: _Rows, prices: F64, unit: int) -> dict[str, Any]:
     return {
         "nonzero": int((floor_price > 0).sum()),
         "soft_at_penalty": int(at_worth.sum()),
+        "kept_in_flow": int(in_flow.sum()),
         "highest": {k: round(v, 4) for k, v in rest[:FLOOR_PRICES_SHOWN]},
     }
 
