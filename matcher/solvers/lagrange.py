@@ -412,7 +412,8 @@ def solve_lagrangian(
     edges : Edges
         Eligible pairs and caps, regional caps in ``edges.caps.regional_cap``.
     time_limit_s : float
-        Stop after this many seconds (at least one iteration runs).
+        Stop before an iteration that would end past this many seconds, judged by the
+        last one's duration (the first iteration always runs).
     gap_target : float
         Stop once ``(bound - value) / bound`` is at most this.
     objective : {"lexicographic", "score"}
@@ -477,6 +478,7 @@ def solve_lagrangian(
     it = 0
     while it < max_iterations:
         it += 1
+        started = time.perf_counter()
         penalty = rows.penalty(mu)
         costs = np.rint((-score + penalty) * COST_SCALE).astype(np.int64)
         kept = -owed  # the floors kept in the flow: bonus earned less bonus owed
@@ -501,7 +503,10 @@ def solve_lagrangian(
             best, best_value = y, value
         gap = (bound - best_value) / abs(bound) if best is not None and bound != 0 else 1.0
         history.append({"iteration": it, "lagrangian": lag, "bound": bound, "value": value, "gap": gap})
-        done = gap <= gap_target or time.perf_counter() - t0 > time_limit_s
+        # Stop at the gap target, or when one more iteration as long as this one would end
+        # past the time limit (at national scale an iteration takes minutes).
+        now = time.perf_counter()
+        done = gap <= gap_target or now - t0 + (now - started) > time_limit_s
         if done or it == 1 or time.perf_counter() - logged >= LOG_EVERY_S:
             logged = time.perf_counter()
             best_txt = f"{best_value / unit:,.2f}" if best is not None else "none yet"
