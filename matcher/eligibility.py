@@ -65,6 +65,7 @@ class CapStructure:
     nationals: pl.DataFrame  # sector, group, cap
     totals: pl.DataFrame  # group, cap
     regional_labels: list[str] = field(default_factory=list)  # one per crossing cap
+    employer_caps: int = 0  # how many of the crossing caps (the last ones) are employer caps
 
     def regional_members(self) -> list[I64]:
         """The intake nodes each crossing cap counts (one sort, not one scan per cap)."""
@@ -111,6 +112,7 @@ class Edges:
             intake_regional_ptr=np.zeros(len(self.caps.intake_cap) + 1, np.int64),
             intake_regional=np.zeros(0, np.int64),
             regional_labels=[],
+            employer_caps=0,
         )
         return replace(self, caps=caps)
 
@@ -461,6 +463,7 @@ def cap_structure(instance: Instance, slots: pl.DataFrame) -> CapStructure:
         ),
         regional_labels=[rc.name or f"regional_caps[{k}]" for k, rc in enumerate(policy.regional_caps)]
         + [label for _, _, label in employer_caps],
+        employer_caps=len(employer_caps),
         intake_regional_ptr=reg_ptr,
         intake_regional=reg_idx,
         slot_intake=slot_intake.get_column("intake").to_numpy().astype(np.int32),

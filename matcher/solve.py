@@ -177,7 +177,7 @@ def solve(
     timings = dict(timings or {})
     with _phase(timings, "eligibility"):
         edges = build_edges(instance, max_pairs=max_pairs, seed=seed)
-    if "employer caps" in crossing and edges.caps.regional_cap.size == len(instance.policy.regional_caps):
+    if "employer caps" in crossing and not edges.caps.employer_caps:
         # Every employer cap folded into an intake cap (one sector in scope) or cannot bind.
         crossing.remove("employer caps")
     if method == "optimal" and crossing and backend in ("ortools", "core"):

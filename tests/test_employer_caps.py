@@ -19,6 +19,7 @@ from matcher import Instance, instance_from_frames
 from matcher.eligibility import build_edges
 from matcher.errors import InputError
 from matcher.policy import policy_from_dict
+from matcher.solvers.lagrange import choose_layout
 from tests.oracle import brute_force, brute_force_score
 from tests.strategies import instances
 
@@ -89,7 +90,10 @@ def test_fold_into_the_intake_cap_or_cross() -> None:
     intakes = caps.intakes.with_columns(pl.Series("i", np.arange(len(caps.intake_cap))))
     a_node = intakes.filter(pl.col("employer_id") == "A")
     assert a_node["cap"].to_list() == [2]
-    assert caps.regional_cap.tolist() == [2] and caps.regional_labels == ["staff/B"]
+    assert (
+        caps.regional_cap.tolist() == [2] and caps.regional_labels == ["staff/B"] and caps.employer_caps == 1
+    )
+    assert choose_layout(edges)[0].name == "employer caps in the flow"  # disjoint: they nest
     (members,) = caps.regional_members()
     assert sorted(intakes["employer_id"].gather(members).to_list()) == ["B", "B"]
     ptr, pairs = edges.regional_pairs()

@@ -35,7 +35,7 @@ import numpy as np
 import numpy.typing as npt
 
 from matcher.constraints import FloorUnit
-from matcher.eligibility import Edges
+from matcher.eligibility import CapStructure, Edges
 from matcher.solvers.core import solve_tree_flow
 from matcher.solvers.status import Status
 
@@ -119,8 +119,21 @@ def _regional_layout(edges: Edges, regional: list[I64]) -> _Layout | None:
     relaxed = [(np.flatnonzero(nat == k), int(c)) for k, c in enumerate(caps.national_cap) if c >= 0]
     relaxed += [(np.flatnonzero(tot == k), int(c)) for k, c in enumerate(caps.total_cap) if c >= 0]
     return _Layout(
-        "regional caps in the flow", intake_parent, parent, caps.regional_cap.astype(np.int64), relaxed
+        _crossing_name(caps) + " in the flow",
+        intake_parent,
+        parent,
+        caps.regional_cap.astype(np.int64),
+        relaxed,
     )
+
+
+def _crossing_name(caps: CapStructure) -> str:
+    """What the crossing caps are: regional caps, employer caps, or both."""
+    kinds = [
+        ("regional caps", caps.regional_cap.size > caps.employer_caps),
+        ("employer caps", caps.employer_caps > 0),
+    ]
+    return " and ".join(name for name, present in kinds if present) or "regional caps"
 
 
 def _regional_intakes(edges: Edges) -> list[I64]:
