@@ -3,6 +3,8 @@
 They fold into the intake cap of an employer with one sector in scope and are crossing
 caps (like regional caps) otherwise; every backend that keeps regional caps keeps them,
 and the verifier and the stability checker count them from the policy on their own.
+Random instances with employer caps (against brute force, CP-SAT against the MIP, the
+Lagrangian's bound) are in ``tests/test_optimal.py``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
-from hypothesis import HealthCheck, given, settings
 
 import matcher
 from matcher import Instance, instance_from_frames
@@ -20,15 +21,7 @@ from matcher.eligibility import build_edges
 from matcher.errors import InputError
 from matcher.policy import policy_from_dict
 from matcher.solvers.lagrange import choose_layout
-from tests.oracle import brute_force, brute_force_score
-from tests.strategies import instances
-
-FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-def _key(res: matcher.MatchResult) -> tuple[int, int, int]:
-    o = res.objective
-    return o.matched, round(o.total_score * 100), -o.rank_sum
+from tests.test_optimal import _key
 
 
 def _policy(**rule: Any) -> dict[str, Any]:
@@ -131,33 +124,3 @@ def test_stable_matching_and_its_checker_count_employer_caps() -> None:
         assert set(forbidden["cap"].to_list()) <= {"employer staff"}
         # A and B are full under the rule (A through its folded intake cap); C is not.
         assert set(forbidden["employer_id"].to_list()) <= {"A", "B"}
-
-
-@FAST
-@given(instances(max_candidates=4, max_employers=2, employer=True))
-def test_employer_caps_optimum_matches_brute_force(inst: Instance) -> None:
-    res = matcher.solve(inst)
-    assert res.status is matcher.Status.OPTIMAL
-    assert _key(res) == brute_force(inst)
-
-
-@FAST
-@given(instances(max_candidates=6, max_employers=3, employer=True, regional=True, floors=True))
-def test_mip_and_cpsat_agree_with_employer_caps(inst: Instance) -> None:
-    mip = matcher.solve(inst, backend="mip")
-    cps = matcher.solve(inst, backend="cpsat")
-    assert mip.status == cps.status
-    if mip.status is matcher.Status.OPTIMAL:
-        assert _key(mip) == _key(cps)
-
-
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(instances(max_candidates=5, max_employers=3, employer=True, regional=True))
-def test_lagrange_bound_with_employer_caps(inst: Instance) -> None:
-    res = matcher.solve(inst, backend="lagrange")
-    assert res.status in (matcher.Status.OPTIMAL, matcher.Status.FEASIBLE)
-    if res.status is matcher.Status.OPTIMAL:
-        assert _key(res) == brute_force(inst)
-    else:
-        got = round(res.objective.total_score * 100)
-        assert got <= brute_force_score(inst) <= round(res.summary["bound"]["bound"] * 100)

@@ -74,9 +74,10 @@ def test_unknown_backend_is_refused() -> None:
 
 
 @FAST
-@given(instances(max_candidates=4, max_employers=2, regional=True))
+@given(instances(max_candidates=4, max_employers=2, regional=True, employer=True))
 def test_regional_caps_optimum_matches_brute_force(inst: Instance) -> None:
-    """With regional caps the default backend (small) is the MIP; brute force is independent."""
+    """With regional caps and employer caps across sectors the default backend (small) is
+    the MIP; brute force is independent."""
     res = matcher.solve(inst)
     assert res.status is matcher.Status.OPTIMAL
     assert _key(res) == brute_force(inst)
@@ -139,7 +140,7 @@ def test_floors_optimum_matches_brute_force(inst: Instance) -> None:
 
 
 @FAST
-@given(instances(max_candidates=6, max_employers=3, floors=True, regional=True))
+@given(instances(max_candidates=6, max_employers=3, floors=True, regional=True, employer=True))
 def test_mip_and_cpsat_backends_agree(inst: Instance) -> None:
     """Two independent exact models of regional caps and floors reach the same optimum."""
     from tests.oracle import floor_key
@@ -224,9 +225,10 @@ def test_fairness_objectives_match_brute_force(inst: Instance) -> None:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(instances(max_candidates=5, max_employers=3, regional=True))
+@given(instances(max_candidates=5, max_employers=3, regional=True, employer=True))
 def test_lagrange_backend_bound_and_feasibility(inst: Instance) -> None:
-    """The Lagrangian backend keeps every cap (verified), and its bound is proven: the best
+    """The Lagrangian backend keeps every cap, employer caps included (verified), and its
+    bound is proven: the best
     total score of any feasible assignment (enumerated) lies between its value and bound;
     when the caps nest it is the exact lexicographic optimum."""
     from tests.oracle import brute_force_score
