@@ -358,3 +358,37 @@ def test_certificate_rejects_bad_shapes(solved: tuple[Edges, CoreSolution]) -> N
     assert check_certificate(edges, sol.chosen, sol.potentials[:-1]) != []
     assert check_certificate(edges, np.array([edges.n_pairs]), sol.potentials) != []
     assert check_certificate(edges, np.append(sol.chosen, sol.chosen[0]), sol.potentials) != []
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**31), st.integers(1, 40), st.integers(1, 8))
+def test_tree_flow_warm_start_after_cost_changes(seed: int, n_cand: int, n_slot: int) -> None:
+    """``solve_tree_flow`` with a ``state`` (the Lagrangian's relaxed flows) re-solves from
+    the last flow and potentials after the pair costs move; each result costs exactly as
+    much as a cold solve's and keeps every capacity."""
+    from matcher.solvers.core import solve_tree_flow
+
+    rng = np.random.default_rng(seed)
+    pairs = [(c, s) for c in range(n_cand) for s in range(n_slot) if rng.random() < 0.5]
+    cand = np.array([c for c, _ in pairs], dtype=np.int64)
+    slot = np.array([s for _, s in pairs], dtype=np.int64)
+    # Slots under two groups under one root; caps small enough to bind.
+    parent = np.concatenate([n_slot + rng.integers(0, 2, n_slot), [n_slot + 2, n_slot + 2, -1]])
+    caps = np.concatenate([rng.integers(0, 4, n_slot), rng.integers(0, 6, 2), [rng.integers(0, 8)]])
+    cands = np.unique(cand)
+    state: dict[str, object] = {}
+    costs = -rng.integers(0, 100, cand.size)
+    for _ in range(4):
+        warm = solve_tree_flow(
+            cand, slot, [costs], cands, n_cand, n_slot, parent, caps, max_flow_first=False, state=state
+        )  # type: ignore[arg-type]
+        cold = solve_tree_flow(cand, slot, [costs], cands, n_cand, n_slot, parent, caps, max_flow_first=False)
+        assert int(costs[warm].sum()) == int(costs[cold].sum())
+        assert np.unique(cand[warm]).size == warm.size
+        load = np.bincount(slot[warm], minlength=n_slot)
+        assert (load <= caps[:n_slot]).all()
+        group = np.bincount(parent[slot[warm]] - n_slot, minlength=2)
+        assert (group <= caps[n_slot : n_slot + 2]).all() and warm.size <= caps[-1]
+        moved = rng.random(cand.size) < 0.3
+        costs = np.where(moved, costs + rng.integers(-60, 61, cand.size), costs)
+    assert state.get("warm_solves", 0) == (3 if cand.size else 0)

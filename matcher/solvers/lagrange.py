@@ -218,12 +218,15 @@ class _Tree:
         *,
         max_flow_first: bool = False,
         tree: tuple[I64, I64, int] | None = None,
+        state: dict[str, Any] | None = None,
     ) -> I64:
         """Min-cost flow: each of ``cands`` placed on one of ``pairs`` (or not); the chosen pairs.
 
         ``costs``: one cost per pair, or a list of lexicographic levels. ``max_flow_first``:
         most placed first (the foundation's objective), else costs only. ``tree``: another
         tree (:meth:`bonus_tree`), with ``pairs`` then indexing the pairs with their copies.
+        ``state``: carried from one relaxed flow to the next (a warm start, see
+        :func:`matcher.solvers.core.solve_tree_flow`).
         Solved by matcher's core (:func:`matcher.solvers.core.solve_tree_flow`).
         """
         levels = [costs] if isinstance(costs, np.ndarray) else list(costs)
@@ -233,7 +236,7 @@ class _Tree:
             cand, slot = self.bonus_cand, self.bonus_slot
         chosen = solve_tree_flow(
             cand[pairs], slot[pairs], levels, cands, self.n_cand, n_slot, parent,
-            tree_caps, max_flow_first=max_flow_first,
+            tree_caps, max_flow_first=max_flow_first, state=state,
         )  # fmt: skip
         return pairs[chosen]
 
@@ -476,6 +479,8 @@ def solve_lagrangian(
     rows = _Rows.build(relaxed, floors, n_edges, worth, in_flow)
     ext_pairs = np.arange(n_edges + bsrc.size, dtype=np.int64)
     bonus_cost = np.rint(bonus * COST_SCALE).astype(np.int64)
+    # Each relaxed flow starts from the last one's flow and potentials (only costs move).
+    warm: dict[str, Any] = {}
     # Soft floors start at a share of their worth, caps and hard floors at 0.
     soft = np.isfinite(rows.upper)
     mu = np.zeros(rows.rhs.size, dtype=np.float64)
@@ -496,10 +501,10 @@ def solve_lagrangian(
         costs = np.rint((-score + penalty) * COST_SCALE).astype(np.int64)
         kept = -owed  # the floors kept in the flow: bonus earned less bonus owed
         if btree is None:
-            x = tree.solve(all_pairs, costs, cands, tree.tree_caps)
+            x = tree.solve(all_pairs, costs, cands, tree.tree_caps, state=warm)
         else:
             ext_costs = np.concatenate([costs, costs[bsrc] - bonus_cost])
-            xe = tree.solve(ext_pairs, ext_costs, cands, btree[1], tree=btree)
+            xe = tree.solve(ext_pairs, ext_costs, cands, btree[1], tree=btree, state=warm)
             copy = xe >= n_edges
             kept += float(bonus[xe[copy] - n_edges].sum())
             x = np.where(copy, bsrc[np.maximum(xe - n_edges, 0)], xe)
@@ -554,6 +559,7 @@ def solve_lagrangian(
         mu = np.clip(np.round((mu + step * g) * COST_SCALE) / COST_SCALE, 0.0, rows.upper)
     stats = {
         "iterations": it, "seconds": time.perf_counter() - t0, "layout": layout.name,
+        "warm_flows": int(warm.get("warm_solves", 0)),
         "history": history, "caps": len(members), "floors": len(floors),
         "multipliers": dict(zip(rows.labels, (best_mu / unit).tolist(), strict=True)),
     }  # fmt: skip
