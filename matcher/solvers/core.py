@@ -80,6 +80,11 @@ the first ``WARM_PROBE`` paths project more than ``WARM_BUDGET`` scans of the ne
 network (benchmarks/core.py: 0.92-1.15x of a cold solve in total, noise included). The earlier attempt, one cost-scaling phase at epsilon 1 from the
 per-level prices, was 0.47x at 100k but 2x at 1M: price changes crawled through the tied
 plateaus in steps of 1 (80M relabels where a cold solve needs 7M).
+Primal-dual rounds (one Dijkstra from the excess until every deficit is labelled, then
+a blocking flow over the shortest-path arcs for all of them) did not help either: at
+10k after 1% withdrew, each round scanned the whole graph and served 2-12 of the 58
+units (the zero-cost paths share the few unplaced candidates at reduced cost 0), and
+after 12 rounds it was over budget.
 
 Overflow safety (int64)
 -----------------------
