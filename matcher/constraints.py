@@ -243,7 +243,7 @@ def drop_to_feasible(instance: Instance, edges: Edges, chosen: I64) -> I64:
     score = edges.score
     ptr, pairs = edges.regional_pairs()
     for k, cap in enumerate(edges.caps.regional_cap):
-        inside = np.sort(pairs[ptr[k] : ptr[k + 1]])
+        inside = pairs[ptr[k] : ptr[k + 1]]  # ascending
         inside = inside[keep[inside]]
         if inside.size > cap:
             keep[inside[np.lexsort((inside, score[inside]))[: inside.size - int(cap)]]] = False

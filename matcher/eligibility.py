@@ -422,7 +422,18 @@ def cap_structure(instance: Instance, slots: pl.DataFrame) -> CapStructure:
         .with_row_index("intake")
         .with_columns(pl.col("intake").cast(pl.Int32))
     )
-    intake_cap, employer_caps = _employer_caps(instance, intakes, slots, staff, excellent, prefecture)
+    slot_intake = slots.join(
+        intakes.select("emp", "sector", "group", "intake"),
+        on=["emp", "sector", "group"],
+        how="left",
+        maintain_order="left",
+    )
+    intake_of_slot = slot_intake.get_column("intake").to_numpy().astype(np.int64)
+    capacity = slots.get_column("capacity").to_numpy()
+    intake_cap, employer_caps = _employer_caps(
+        instance, intakes, np.bincount(intake_of_slot, weights=capacity, minlength=intakes.height).astype(np.int64),
+        staff, excellent, prefecture,
+    )  # fmt: skip
     intakes = intakes.with_columns(pl.Series("cap", intake_cap, dtype=pl.Int64))
     nationals = intakes.select("sector", "group").unique().sort("sector", "group").with_row_index("national")
     nationals = nationals.with_columns(
@@ -443,12 +454,6 @@ def cap_structure(instance: Instance, slots: pl.DataFrame) -> CapStructure:
             "cap", [_or_minus1(policy.total_caps.get(g)) for g in totals.get_column("group")], dtype=pl.Int64
         ),
     )
-    slot_intake = slots.join(
-        intakes.select("emp", "sector", "group", "intake"),
-        on=["emp", "sector", "group"],
-        how="left",
-        maintain_order="left",
-    )
     intake_nat = intakes.join(
         nationals.select("sector", "group", "national"),
         on=["sector", "group"],
@@ -466,7 +471,7 @@ def cap_structure(instance: Instance, slots: pl.DataFrame) -> CapStructure:
         employer_caps=len(employer_caps),
         intake_regional_ptr=reg_ptr,
         intake_regional=reg_idx,
-        slot_intake=slot_intake.get_column("intake").to_numpy().astype(np.int32),
+        slot_intake=intake_of_slot.astype(np.int32),
         intake_cap=intakes.get_column("cap").to_numpy().astype(np.int64),
         intake_national=intake_nat.get_column("national").to_numpy().astype(np.int32),
         national_cap=nationals.get_column("cap").to_numpy().astype(np.int64),
@@ -481,7 +486,7 @@ def cap_structure(instance: Instance, slots: pl.DataFrame) -> CapStructure:
 def _employer_caps(
     instance: Instance,
     intakes: pl.DataFrame,
-    slots: pl.DataFrame,
+    declared: I64,
     staff: I64,
     excellent: npt.NDArray[np.bool_],
     prefecture: npt.NDArray[np.object_],
@@ -492,8 +497,8 @@ def _employer_caps(
     (group, sectors). With one such node the cap simply lowers that node's intake cap;
     with several it is a crossing cap over them, kept only when it can bind (below the
     room of those nodes: their intake caps, or declared capacity where that is lower).
-    Returns the new intake caps and (intake nodes, cap, label) per crossing cap, by rule
-    and then employer.
+    ``declared``: the declared capacity under each intake node. Returns the new intake
+    caps and (intake nodes, cap, label) per crossing cap, by rule and then employer.
     """
     policy = instance.policy
     cap = intakes.get_column("cap").to_numpy().astype(np.int64)
@@ -503,15 +508,6 @@ def _employer_caps(
     emp = intakes.get_column("emp").to_numpy().astype(np.int64)
     sector = intakes.get_column("sector").to_numpy()
     group = intakes.get_column("group").to_numpy()
-    intake_of_slot = slots.join(
-        intakes.select("emp", "sector", "group", pl.int_range(pl.len()).alias("i")),
-        on=["emp", "sector", "group"],
-        how="left",
-        maintain_order="left",
-    ).get_column("i")
-    declared = np.bincount(
-        intake_of_slot.to_numpy(), weights=slots.get_column("capacity").to_numpy(), minlength=intakes.height
-    ).astype(np.int64)
     employer_ids = instance.employers.get_column("employer_id").to_numpy()
     out: list[tuple[I64, int, str]] = []
     for rule in rules:

@@ -150,7 +150,8 @@ def solve(
     decomposable = set(crossing) <= LAGRANGE_RULES
     if method == "optimal" and backend in ("lagrange", "mip") and not decomposable:
         raise UnsupportedPolicyError(
-            f"the {backend} backend keeps regional caps and floors only; policy {instance.policy.name!r} "
+            f"the {backend} backend keeps regional caps and floors only (and employer caps across "
+            f"sectors); policy {instance.policy.name!r} "
             f"also has {', '.join(c for c in crossing if c not in LAGRANGE_RULES)}. Use --backend cpsat "
             "(small instances)."
         )
@@ -203,7 +204,7 @@ def solve(
             others = [c for c in crossing if c not in LAGRANGE_RULES]
             raise UnsupportedPolicyError(
                 f"the {backend} backend takes at most {largest:,} eligible pairs; this instance has "
-                f"{edges.n_pairs:,}. At this size only regional caps and floors are kept (--backend "
+                f"{edges.n_pairs:,}. At this size only regional caps, employer caps and floors are kept (--backend "
                 "lagrange)" + (f"; {', '.join(others)} need CP-SAT." if others else ".")
             )
     extra: dict[str, Any] = {}

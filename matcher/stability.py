@@ -232,14 +232,8 @@ def blocking_pairs(instance: Instance, assignments: pl.DataFrame, *, seed: int) 
         cap_name = pl.when(hit).then(pl.lit(f"regional {rc.name or k}")).otherwise(cap_name)
     # Employer caps across sectors: a free seat at a full employer, for a candidate it
     # does not count yet (placed elsewhere, or there outside the rule's scope).
-    staff = emp.get_column("full_time_staff").to_numpy().astype(np.int64)
     for rule in policy.employer_rules:
-        limit = policy.employer_cap(
-            rule,
-            full_time_staff=staff,
-            excellent=emp.get_column("excellent").to_numpy().astype(bool),
-            prefecture=emp.get_column("prefecture").to_numpy(),
-        )
+        limit = policy.employer_cap(rule, full_time_staff=staff, excellent=exc, prefecture=pref)
         counted = a.filter(_in_rule(rule, ""))
         n_at = np.bincount(
             counted.join(pos, on="employer_id").get_column("pos").to_numpy(), minlength=emp.height

@@ -1493,7 +1493,6 @@ def _tree_flow_warm(
         state.clear()  # the arrays are mid-solve: the next call starts cold
         return None
     state.update(costs=costs.copy(), pot=pot, warm_solves=state.get("warm_solves", 0) + 1)
-    state["phases"] = state.get("phases", 0) + stats.get("warm_phases", 0)
     return _chosen(rcap, fwd, n_pairs)
 
 

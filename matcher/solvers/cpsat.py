@@ -170,7 +170,7 @@ def solve_cpsat(
     # Regional and employer caps: every pair whose intake node the cap counts.
     ptr, pairs = edges.regional_pairs()
     for k, cap_k in enumerate(caps.regional_cap):
-        at_most(np.sort(pairs[ptr[k] : ptr[k + 1]]), int(cap_k))
+        at_most(pairs[ptr[k] : ptr[k + 1]], int(cap_k))
 
     if diversity is not None and diversity.active:
         if nationality is None:
