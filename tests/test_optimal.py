@@ -316,3 +316,57 @@ def test_soft_floors_on_one_slot_are_exact_in_the_flow(inst: Instance) -> None:
     assert round(sol.value * 100) <= best <= round(sol.bound * 100)
     if one_slot and not edges.caps.regional_cap.size:
         assert round(sol.bound * 100) == best  # the relaxation is the problem itself
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(max_candidates=5, max_employers=3))
+def test_soft_floors_over_several_slots_are_exact_in_the_flow(inst: Instance) -> None:
+    """A soft floor over whole intakes of one employer (several sectors or tracks) is kept
+    exactly by the relaxed flow (a bonus arc beside a node above them); when every floor
+    is kept and no relaxed cap can bind, the first flow's bound is the optimum."""
+    from matcher.constraints import floor_units
+    from matcher.eligibility import build_edges
+    from matcher.policy import policy_from_dict
+    from matcher.solvers.lagrange import PLACEMENT_WORTH, solve_lagrangian
+    from tests.oracle import brute_force_score
+
+    data = inst.policy.model_dump()
+    data["floors"] = [
+        {"prefectures": ["Tokyo", "Iwate", "Osaka"], "per": "employer", "min_share": 0.8, "penalty": 1}
+    ]
+    data["regions"] = data.get("regions") or {}
+    inst = Instance(**{**inst.__dict__, "policy": policy_from_dict(data)})
+    edges = build_edges(inst)
+    floors = [u for u in floor_units(inst, edges) if u.required > 0]
+    sol = solve_lagrangian(edges, objective="score", floors=floors, gap_target=0.0, max_iterations=1)
+    best = brute_force_score(inst, worth=PLACEMENT_WORTH * 100)
+    assert best is not None
+    assert round(sol.value * 100) <= best <= round(sol.bound * 100)
+    if floors and sol.stats["floor_prices"]["kept_in_flow"] == len(floors) and sol.stats["caps"] == 0:
+        assert round(sol.bound * 100) == best  # the relaxation is the problem itself
+
+
+def test_floor_over_two_sectors_kept_in_the_flow() -> None:
+    """An employer's floor over its two sectors: the layout puts a node above both intakes
+    (no sector cap binds, so none is relaxed) and the first flow is optimal, its bound
+    equal to brute force's optimum."""
+    from matcher.constraints import floor_units
+    from matcher.eligibility import build_edges
+    from matcher.solvers.lagrange import PLACEMENT_WORTH, choose_layout, solve_lagrangian
+    from tests.oracle import brute_force_score
+    from tests.test_employer_caps import _instance
+
+    policy = {
+        "name": "floor over sectors",
+        "floors": [{"prefectures": ["Iwate"], "per": "employer", "min_share": 1.0, "penalty": 1}],
+    }
+    inst = _instance(policy)
+    edges = build_edges(inst)
+    floors = [u for u in floor_units(inst, edges) if u.required > 0]
+    assert [u.required for u in floors] == [6] and np.unique(edges.slot[floors[0].edges]).size == 2
+    layout, relaxed = choose_layout(edges, floors)
+    assert layout.floor_index.tolist() == [0] and relaxed == []
+    assert layout.name.endswith("with floors over several slots")
+    sol = solve_lagrangian(edges, objective="score", floors=floors, gap_target=0.0, max_iterations=1)
+    best = brute_force_score(inst, worth=PLACEMENT_WORTH * 100)
+    assert round(sol.value * 100) == best == round(sol.bound * 100)

@@ -1339,6 +1339,7 @@ def solve_tree_flow(
     *,
     max_flow_first: bool,
     state: dict[str, Any] | None = None,
+    bonus: tuple[I64, I64, I64] | None = None,
 ) -> I64:
     """Min-cost flow of candidates onto slots under any tree of caps; the chosen pairs.
 
@@ -1370,6 +1371,12 @@ def solve_tree_flow(
         new costs with ``epsilon`` the largest cost change, and cost scaling starts at the
         median change (:data:`WARM_TREE_PCT`) instead of the largest cost. Falls back to
         a cold solve when the structure differs or the warm solve fails.
+    bonus : tuple of three numpy.ndarray of int64, optional
+        ``(node, capacity, cost)``: extra arcs from tree node ``node`` (above the slots)
+        to its parent, beside its up-arc. A second arc with a negative cost and the
+        capacity of a floor pays a bonus on the first units through that node and no
+        more: a concave reward, exact in the flow (the Lagrangian's floors over several
+        sectors of one employer). The costs are in the units of the first level.
 
     Returns
     -------
@@ -1386,27 +1393,35 @@ def solve_tree_flow(
         return np.zeros(0, dtype=np.int64)
     slot0 = 2 + n_cand
     n = slot0 + n_tree
+    empty = np.zeros(0, dtype=np.int64)
+    b_node, b_cap, b_cost = bonus if bonus is not None else (empty, empty, empty)
+    if b_node.size and (int(b_node.min()) < n_slot or int(b_node.max()) >= n_tree):
+        raise ValueError("bonus arcs must start at tree nodes above the slots")
     if state is not None and len(levels) == 1 and not max_flow_first:
-        chosen = _tree_flow_warm(cand, slot, levels[0], cands, n_cand, n_slot, parent, tree_caps, state)
+        chosen = _tree_flow_warm(
+            cand, slot, levels[0], cands, n_cand, n_slot, parent, tree_caps, state, (b_node, b_cap, b_cost)
+        )
         if chosen is not None:
             return chosen
     clip = n_src + 1
     # Without max-flow-first, units that are not placed go straight from the source to
     # the sink at cost 0 (one bypass arc): a candidate without a unit is unplaced.
     bypass = 0 if max_flow_first else 1
-    tails = np.concatenate([2 + cand, slot0 + np.arange(n_tree), np.zeros(n_src + bypass, np.int64)])
-    heads = np.concatenate(
-        [slot0 + slot, np.where(parent < 0, 1, slot0 + parent), 2 + cands, np.ones(bypass, np.int64)]
+    up_head = np.where(parent < 0, 1, slot0 + parent)
+    tails = np.concatenate(
+        [2 + cand, slot0 + np.arange(n_tree), np.zeros(n_src + bypass, np.int64), slot0 + b_node]
     )
+    heads = np.concatenate([slot0 + slot, up_head, 2 + cands, np.ones(bypass, np.int64), up_head[b_node]])
     caps = np.concatenate(
         [
             np.ones(n_pairs, np.int64),
             np.minimum(tree_caps, clip),
             np.ones(n_src, np.int64),
             np.full(bypass, n_src),
+            np.clip(b_cap, 0, clip),
         ]
     )
-    costs = np.concatenate([levels[0], np.zeros(tails.size - n_pairs, np.int64)])
+    costs = np.concatenate([levels[0], np.zeros(tails.size - n_pairs - b_node.size, np.int64), b_cost])
     first, head, rcap, cost_a, rev, fwd = _build_arcs(n, tails, heads, caps, costs.astype(np.int64), n_pairs)
     up = fwd[n_pairs : n_pairs + n_tree]
     if max_flow_first:
@@ -1426,7 +1441,7 @@ def solve_tree_flow(
     np.maximum.at(price, 2 + cand, -levels[0])
     price[0] = int(price.max(initial=0))
     level = _Level(first, head, rcap, cost_a, rev, price, excess, slot0, slot0 + n_slot, up)
-    eps = max(1, int(np.abs(levels[0]).max()))
+    eps = max(1, int(np.abs(levels[0]).max()), int(np.abs(b_cost).max(initial=0)))
     pot = _exact_level(level, eps, n, work, stats, "first")
     if pot is None:
         raise RuntimeError("no exact potentials for the first level (internal error)")
@@ -1448,7 +1463,8 @@ def solve_tree_flow(
     if state is not None and len(levels) == 1 and not max_flow_first:
         state.update(
             key=(n_cand, n_slot, n_pairs, n_src), cand=cand, slot=slot, cands=cands, parent=parent,
-            tree_caps=tree_caps, net=(first, head, rcap, cost_a, rev, fwd), costs=levels[0].copy(),
+            tree_caps=tree_caps, bonus=(b_node, b_cap, b_cost), net=(first, head, rcap, cost_a, rev, fwd),
+            costs=levels[0].copy(),
             pot=pot, up=up, warm_solves=state.get("warm_solves", 0),
         )  # fmt: skip
     return _chosen(rcap, fwd, n_pairs)
@@ -1456,7 +1472,7 @@ def solve_tree_flow(
 
 def _tree_flow_warm(
     cand: I64, slot: I64, costs: I64, cands: I64, n_cand: int, n_slot: int, parent: I64, tree_caps: I64,
-    state: dict[str, Any],
+    state: dict[str, Any], bonus: tuple[I64, I64, I64],
 ) -> I64 | None:  # fmt: skip
     """:func:`solve_tree_flow` from the flow and potentials ``state`` holds, after the pair
     costs changed; None when ``state`` holds another structure or the solve fails."""
@@ -1470,6 +1486,7 @@ def _tree_flow_warm(
             ("tree_caps", tree_caps),
         )
     )
+    same = same and all(np.array_equal(a, b) for a, b in zip(state["bonus"], bonus, strict=True))
     if not same:
         return None
     first, head, rcap, cost_a, rev, fwd = state["net"]

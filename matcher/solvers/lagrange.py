@@ -70,6 +70,8 @@ class _Layout:
     ``intake_parent``: tree node above each intake (index into ``upper``; -1 = sink);
     ``upper_parent``, ``upper_cap``: the upper nodes; ``relaxed``: (intake ids, cap) of
     every cap that is not in the tree; ``name``: which family the tree holds.
+    ``floor_node``, ``floor_index``: upper nodes inserted for soft floors over several
+    slots (:func:`_with_floor_nodes`), and the floor (index into the floors) each carries.
     """
 
     name: str
@@ -77,6 +79,9 @@ class _Layout:
     upper_parent: I64
     upper_cap: I64
     relaxed: list[tuple[I64, int]]
+    floor_node: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    floor_index: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    sector_caps_relaxed: bool = False
 
 
 def _sector_layout(edges: Edges, regional: list[I64]) -> _Layout:
@@ -118,12 +123,9 @@ def _regional_layout(edges: Edges, regional: list[I64]) -> _Layout | None:
     tot = caps.national_total.astype(np.int64)[nat]
     relaxed = [(np.flatnonzero(nat == k), int(c)) for k, c in enumerate(caps.national_cap) if c >= 0]
     relaxed += [(np.flatnonzero(tot == k), int(c)) for k, c in enumerate(caps.total_cap) if c >= 0]
+    name = _crossing_name(caps) + " in the flow" if regional else "no caps above the intakes"
     return _Layout(
-        _crossing_name(caps) + " in the flow",
-        intake_parent,
-        parent,
-        caps.regional_cap.astype(np.int64),
-        relaxed,
+        name, intake_parent, parent, caps.regional_cap.astype(np.int64), relaxed, sector_caps_relaxed=True
     )
 
 
@@ -219,14 +221,15 @@ class _Tree:
         max_flow_first: bool = False,
         tree: tuple[I64, I64, int] | None = None,
         state: dict[str, Any] | None = None,
+        bonus: tuple[I64, I64, I64] | None = None,
     ) -> I64:
         """Min-cost flow: each of ``cands`` placed on one of ``pairs`` (or not); the chosen pairs.
 
         ``costs``: one cost per pair, or a list of lexicographic levels. ``max_flow_first``:
         most placed first (the foundation's objective), else costs only. ``tree``: another
         tree (:meth:`bonus_tree`), with ``pairs`` then indexing the pairs with their copies.
-        ``state``: carried from one relaxed flow to the next (a warm start, see
-        :func:`matcher.solvers.core.solve_tree_flow`).
+        ``state``: carried from one relaxed flow to the next (a warm start), ``bonus``:
+        arcs beside tree nodes' up-arcs (both: :func:`matcher.solvers.core.solve_tree_flow`).
         Solved by matcher's core (:func:`matcher.solvers.core.solve_tree_flow`).
         """
         levels = [costs] if isinstance(costs, np.ndarray) else list(costs)
@@ -236,7 +239,7 @@ class _Tree:
             cand, slot = self.bonus_cand, self.bonus_slot
         chosen = solve_tree_flow(
             cand[pairs], slot[pairs], levels, cands, self.n_cand, n_slot, parent,
-            tree_caps, max_flow_first=max_flow_first, state=state,
+            tree_caps, max_flow_first=max_flow_first, state=state, bonus=bonus,
         )  # fmt: skip
         return pairs[chosen]
 
@@ -271,19 +274,94 @@ def _binding(edges: Edges, relaxed: list[tuple[I64, int]]) -> list[tuple[I64, in
 Arrangement = tuple[_Layout, list[tuple[I64, int]]]
 
 
-def choose_layout(edges: Edges) -> Arrangement:
-    """Which cap family the flow holds: the one that leaves fewer binding caps outside.
+def choose_layout(edges: Edges, floors: list[FloorUnit] | None = None) -> Arrangement:
+    """Which cap family the flow holds: the one that leaves fewer multipliers.
 
     The regional caps can be the tree only when they are laminar (nested or disjoint).
+    With ``floors``, a soft floor over whole intakes below one tree node is kept in the
+    flow (:func:`_with_floor_nodes`), so it needs no multiplier; the others do. Per-employer
+    floors over several sectors cross the sector caps, so with many of them the layout
+    without sector caps in the tree (sector caps relaxed: a few dozen multipliers) wins.
     """
     regional = _regional_intakes(edges)
     options = [_sector_layout(edges, regional)]
     reg = _regional_layout(edges, regional)
     if reg is not None:
         options.append(reg)
-    scored = [(len(_binding(edges, lay.relaxed)), k) for k, lay in enumerate(options)]
+    floors = [u for u in floors or [] if u.required > 0]
+    if floors:
+        options = [_with_floor_nodes(edges, lay, floors) for lay in options]
+    scored = []
+    for k, lay in enumerate(options):
+        relaxed_floors = len(floors) - lay.floor_index.size - _one_slot_floors(edges, floors, lay.floor_index)
+        scored.append((len(_binding(edges, lay.relaxed)) + relaxed_floors, k))
     best = options[min(scored)[1]]
     return best, _binding(edges, best.relaxed)
+
+
+def _one_slot_floors(edges: Edges, floors: list[FloorUnit], taken: I64) -> int:
+    """How many of ``floors`` (other than ``taken``) the bonus leaves keep: soft, on one
+    slot, the first on their slot (:func:`_floors_in_flow`)."""
+    skip = set(taken.tolist())
+    seen: set[int] = set()
+    for k, u in enumerate(floors):
+        if k in skip or u.penalty == 0 or u.edges.size == 0:
+            continue
+        slots = edges.slot[u.edges]
+        if slots.min() == slots.max() and int(slots[0]) not in seen:
+            seen.add(int(slots[0]))
+    return len(seen)
+
+
+def _with_floor_nodes(edges: Edges, layout: _Layout, floors: list[FloorUnit]) -> _Layout:
+    """``layout`` with a new node for each soft floor over several slots that it can keep.
+
+    Such a floor is kept when its pairs are exactly the pairs of whole intakes that have
+    the same parent in the layout's tree, and no earlier floor took one of them: a new
+    node (no cap of its own) then sits between those intakes and their parent, and the
+    relaxed flow pays the floor's bonus on an arc beside its up-arc, with the floor's
+    requirement as capacity (a concave reward on the placements there: exact).
+    """
+    caps = edges.caps
+    n_int = len(caps.intake_cap)
+    slot_intake = caps.slot_intake.astype(np.int64)
+    pair_intake = slot_intake[edges.slot]
+    pairs_per_intake = np.bincount(pair_intake, minlength=n_int)
+    claimed = np.zeros(n_int, dtype=bool)
+    group = np.full(n_int, -1, dtype=np.int64)
+    new_parent: list[int] = []
+    index: list[int] = []
+    for k, u in enumerate(floors):
+        if u.penalty == 0 or u.edges.size == 0:
+            continue
+        intakes = np.unique(pair_intake[u.edges])
+        if np.unique(edges.slot[u.edges]).size < 2 or claimed[intakes].any():
+            continue  # one slot: a bonus leaf keeps it (_floors_in_flow)
+        parents = layout.intake_parent[intakes]
+        if parents.min() != parents.max() or int(pairs_per_intake[intakes].sum()) != u.edges.size:
+            continue  # not whole intakes under one node
+        claimed[intakes] = True
+        group[intakes] = len(index)
+        new_parent.append(int(parents[0]))
+        index.append(k)
+    if not index:
+        return layout
+    # The new nodes come first among the upper nodes, so that parents keep larger numbers.
+    n_new = len(index)
+
+    def shift(p: I64) -> I64:
+        return np.where(p < 0, -1, p + n_new).astype(np.int64)
+
+    return _Layout(
+        layout.name + ", with floors over several slots",
+        np.where(claimed, group, shift(layout.intake_parent)).astype(np.int64),
+        np.concatenate([shift(np.array(new_parent, dtype=np.int64)), shift(layout.upper_parent)]),
+        np.concatenate([np.full(n_new, -1, dtype=np.int64), layout.upper_cap]),
+        layout.relaxed,
+        np.arange(n_new, dtype=np.int64),
+        np.array(index, dtype=np.int64),
+        layout.sector_caps_relaxed,
+    )
 
 
 #: Soft floors' first multipliers, as a share of their worth (measured on the floors
@@ -385,6 +463,14 @@ class _Rows:
         excess = self.sign * self.usage(chosen) - self.rhs  # placements missing, for a floor
         return np.maximum(0, excess[self.n_caps :]).astype(np.int64)
 
+    def kept_bonus(self, usage: I64) -> F64:
+        """Per pair: what the floors kept in the flow (multiplier 0) pay for it while they
+        are not above their requirement, so that a repair does not drop it lightly."""
+        weight = np.concatenate([np.zeros(self.n_caps), self.weight])  # 0 for the caps
+        kept = (self.upper == 0) & np.isfinite(weight) & (weight > 0) & (usage <= -self.rhs)
+        w = np.where(kept, weight, 0.0)[self.unit]
+        return np.bincount(self.edge, weights=w, minlength=self.n_edges).astype(np.float64)
+
     @property
     def hard(self) -> npt.NDArray[np.bool_]:
         """Per floor: is it hard (an unbounded multiplier)?"""
@@ -452,8 +538,12 @@ def solve_lagrangian(
     n_edges = edges.n_pairs
     unit = 10**score_decimals
     score = np.rint(edges.score * unit).astype(np.int64)
-    layout, relaxed = arrangement if arrangement is not None else choose_layout(edges)
     floors = [u for u in floors or [] if u.required > 0]
+    if floors:
+        # The floors change which layout needs fewest multipliers (choose_layout).
+        layout, relaxed = choose_layout(edges, floors)
+    else:
+        layout, relaxed = arrangement if arrangement is not None else choose_layout(edges)
     tree = _Tree(edges, layout)
     cands = np.unique(edges.cand).astype(np.int64)
     all_pairs = np.arange(n_edges, dtype=np.int64)
@@ -475,7 +565,15 @@ def solve_lagrangian(
     # Soft floors on one slot are kept exactly in the flow (a bonus leaf beside the slot
     # pays the floor's bonus for the placements it asks for, and no more); only the
     # others get multipliers.
-    in_flow, btree, bsrc, bonus, owed = _floors_in_flow(tree, floors, worth)
+    in_flow, btree, bsrc, bonus, owed = _floors_in_flow(tree, floors, worth, layout.floor_index)
+    # Soft floors over whole intakes below one node: a bonus arc beside that node's up-arc.
+    group_node = tree.n_slot + len(edges.caps.intake_cap) + layout.floor_node
+    group_need = np.array([floors[k].required for k in layout.floor_index], dtype=np.int64)
+    group_worth = np.array([float(floors[k].penalty * worth) for k in layout.floor_index])
+    in_flow[layout.floor_index] = True
+    owed += float(group_worth @ group_need)
+    arcs_at = group_node + (2 * (btree[2] - tree.n_slot) if btree is not None else 0)  # bonus_tree numbering
+    group_arcs = (arcs_at, group_need, -np.rint(group_worth * COST_SCALE).astype(np.int64))
     rows = _Rows.build(relaxed, floors, n_edges, worth, in_flow)
     ext_pairs = np.arange(n_edges + bsrc.size, dtype=np.int64)
     bonus_cost = np.rint(bonus * COST_SCALE).astype(np.int64)
@@ -485,6 +583,21 @@ def solve_lagrangian(
     soft = np.isfinite(rows.upper)
     mu = np.zeros(rows.rhs.size, dtype=np.float64)
     mu[soft] = np.round(rows.upper[soft] * SOFT_START)
+    # The repair's flows keep the sector caps in their tree even when the relaxed flow
+    # does not (the floors over several slots are then in it): otherwise a refill could
+    # overfill a sector with room left and lose the placements above its cap. The regional
+    # caps are then enforced and closed like relaxed ones.
+    fill_tree, fill_members, fill_rcap = tree, members, rcap
+    if layout.floor_node.size and layout.sector_caps_relaxed:
+        sector = _sector_layout(edges, _regional_intakes(edges))
+        fill_tree = _Tree(edges, sector)
+        regional = _binding(edges, sector.relaxed)
+        fill_members = members + [ids for ids, _ in regional]
+        fill_rcap = np.concatenate([rcap, np.array([c for _, c in regional], dtype=np.int64)])
+    if layout.floor_node.size and layout.sector_caps_relaxed and rows.n_caps:
+        # Sector caps relaxed to keep floors in the flow: start them at their shadow prices
+        # in one flow that keeps them (and relaxes the floors), not at 0.
+        mu[: rows.n_caps] = _cap_prices(edges, members, score, rows, floors, worth)
     bound = float("inf")
     best: I64 | None = None
     best_value = -float("inf")
@@ -501,13 +614,16 @@ def solve_lagrangian(
         costs = np.rint((-score + penalty) * COST_SCALE).astype(np.int64)
         kept = -owed  # the floors kept in the flow: bonus earned less bonus owed
         if btree is None:
-            x = tree.solve(all_pairs, costs, cands, tree.tree_caps, state=warm)
+            x = tree.solve(all_pairs, costs, cands, tree.tree_caps, state=warm, bonus=group_arcs)
         else:
             ext_costs = np.concatenate([costs, costs[bsrc] - bonus_cost])
-            xe = tree.solve(ext_pairs, ext_costs, cands, btree[1], tree=btree, state=warm)
+            xe = tree.solve(ext_pairs, ext_costs, cands, btree[1], tree=btree, state=warm, bonus=group_arcs)
             copy = xe >= n_edges
             kept += float(bonus[xe[copy] - n_edges].sum())
             x = np.where(copy, bsrc[np.maximum(xe - n_edges, 0)], xe)
+        if group_node.size:
+            # The flow fills each such floor's bonus arc first (it pays), up to the floor.
+            kept += float(group_worth @ np.minimum(tree.loads(x)[group_node], group_need))
         usage = rows.usage(x)
         lag = float(score[x].sum() - penalty[x].sum()) + float(mu @ rows.rhs) + kept
         if lag < bound:
@@ -515,7 +631,8 @@ def solve_lagrangian(
         else:
             stall += 1
         # Repair: keep every cap, refill the room left, then fill the floors still short.
-        y = _repair(tree, x, score, score - penalty, members, rcap, rows, cands)
+        worth_now = score - penalty + rows.kept_bonus(usage)
+        y = _repair(fill_tree, x, score, worth_now, fill_members, fill_rcap, rows, cands)
         hard_missing, value = rows.merit(y, score)
         if hard_missing == 0 and value > best_value:
             best, best_value = y, value
@@ -591,10 +708,11 @@ def solve_lagrangian(
 
 
 def _floors_in_flow(
-    tree: _Tree, floors: list[FloorUnit], worth: int
+    tree: _Tree, floors: list[FloorUnit], worth: int, taken: I64
 ) -> tuple[npt.NDArray[np.bool_], tuple[I64, I64, int] | None, I64, F64, float]:
-    """The soft floors the relaxed flow keeps exactly: those on one slot (the first on
-    each slot), and those without pairs (always short by their requirement). Returns
+    """The soft floors the relaxed flow keeps exactly with bonus leaves: those on one slot
+    (the first on each slot; not ``taken``, which the layout keeps), and those without
+    pairs (always short by their requirement). Returns
     their mask, the tree with bonus leaves for the first kind (:meth:`_Tree.bonus_tree`,
     None without any), the pair each bonus copy copies, each copy's bonus (the floor's
     worth of one placement) and the bonus owed in total (worth times requirement, summed
@@ -603,8 +721,9 @@ def _floors_in_flow(
     seen: set[int] = set()
     owed = 0.0
     picked = []
+    skip = set(taken.tolist())
     for k, u in enumerate(floors):
-        if u.penalty == 0:
+        if u.penalty == 0 or k in skip:
             continue
         if u.edges.size == 0:
             mask[k] = True
@@ -624,6 +743,40 @@ def _floors_in_flow(
     tree.add_bonus_pairs(source, np.repeat(tree.n_slot + np.arange(len(picked), dtype=np.int64), sizes))
     each = np.array([float(u.penalty * worth) for u in picked])
     return mask, tree.bonus_tree(slots, need), source, np.repeat(each, sizes), owed + float(each @ need)
+
+
+def _cap_prices(
+    edges: Edges, members: list[I64], score: I64, rows: _Rows, floors: list[FloorUnit], worth: int
+) -> F64:
+    """Shadow prices of the relaxed national and total caps, for a first multiplier.
+
+    One flow with the sector caps in the tree, every soft floor relaxed at its first
+    multiplier: the exact potentials price each saturated cap (the potential step across
+    its node's up-arc). A relaxed cap that is not one tree node's cap gets 0.
+    """
+    tree = _Tree(edges, _sector_layout(edges, _regional_intakes(edges)))
+    full = _Rows.build([], floors, rows.n_edges, worth)
+    mu = np.where(np.isfinite(full.upper), np.round(full.upper * SOFT_START), 0.0)
+    costs = np.rint((-score + full.penalty(mu)) * COST_SCALE).astype(np.int64)
+    state: dict[str, Any] = {}
+    cands = np.unique(tree.cand)
+    tree.solve(np.arange(rows.n_edges, dtype=np.int64), costs, cands, tree.tree_caps, state=state)
+    n_tree = tree.parent.size
+    pot = state["pot"][-n_tree:] if "pot" in state else np.zeros(n_tree, dtype=np.int64)
+    sink = int(state["pot"][1]) if "pot" in state else 0
+    step = np.where(tree.parent >= 0, pot[np.maximum(tree.parent, 0)], sink) - pot
+    # The tree node whose subtree holds exactly each relaxed cap's pairs (national or total).
+    nat = tree.parent[edges.caps.slot_intake.astype(np.int64)[edges.slot] + tree.n_slot]
+    under = tree.loads(np.arange(rows.n_edges, dtype=np.int64))  # pairs below each node
+    out = np.zeros(len(members), dtype=np.float64)
+    for r, ids in enumerate(members):
+        if ids.size == 0:
+            continue
+        for node in (nat[ids], tree.parent[nat[ids]]):
+            if node.min() == node.max() and node[0] >= 0 and under[node[0]] == ids.size:
+                out[r] = max(0.0, float(step[node[0]]) / COST_SCALE)
+                break
+    return out
 
 
 def _floor_prices(rows: _Rows, prices: F64, unit: int) -> dict[str, Any]:
