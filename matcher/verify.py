@@ -179,7 +179,11 @@ def verify_assignment(
     flag("language", pl.col("c_level") < pl.col("r_level"), j)
     flag("skills_test", pl.col("r_skills") & ~pl.col("skills_test").fill_null(False), j)
     flag("employer_language", pl.col("c_level") < pl.col("e_level"), j)
-    prefs = instance.preferences.select("candidate_id", "employer_id", pl.col("rank").alias("p_rank"))
+    # Only the placed candidates' lists matter: select them first (a join on the whole
+    # table hashed its 20M rows at national scale, 2.5 GB).
+    prefs = instance.preferences.join(
+        a.select("candidate_id").unique(), on="candidate_id", how="semi"
+    ).select("candidate_id", "employer_id", pl.col("rank").alias("p_rank"))
     listed = prefs.select("candidate_id").unique().with_columns(pl.lit(True).alias("has_list"))
     j = j.join(prefs, on=["candidate_id", "employer_id"], how="left").join(
         listed, on="candidate_id", how="left"

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from matcher import InputError, Problem, Status, instance_from_frames, load_instance, solve
@@ -809,3 +811,27 @@ def test_joint_table_problems_reported_together(tiny_frames: Frames, write_insta
     find_problem(err.value, "joint.csv", 3, "group_id", "joint group with one member")
     find_problem(err.value, "joint.csv", 4, "candidate_id", "unknown candidate")
     find_problem(err.value, "joint.csv", 5, "candidate_id", "candidate in two groups")
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["a", "b", "ab", "B", "é", ""]), st.integers(-3, 3)),
+        min_size=0,
+        max_size=12,
+    )
+)
+def test_sorted_keeps_sorted_frames_and_sorts_the_others(rows: list[tuple[str, int]]) -> None:
+    """The validated tables come back sorted by their keys, whether or not the input was
+    (an already sorted table is kept as is, not sorted again)."""
+    from matcher.validate import _sorted
+
+    frame = pl.DataFrame(
+        {"id": [r[0] for r in rows], "rank": [r[1] for r in rows]}, schema={"id": pl.String, "rank": pl.Int64}
+    )
+    expected = frame.sort("id", "rank")
+    assert _sorted(frame, "id", "rank").equals(expected)
+    assert _sorted(expected, "id", "rank") is expected
+    assert _sorted(frame, "id").get_column("id").to_list() == sorted(
+        frame.get_column("id").to_list(), key=lambda s: s.encode()
+    )
