@@ -30,12 +30,30 @@ QUICK = ("2k", "10k")
 NETWORKX_MAX = 2_000
 
 
-def run_one(size: str, seed: int, baselines: bool) -> dict[str, Any]:
-    """One size, in this process; returns timings, objective and checks."""
-    import matcher
-    from matcher.eligibility import build_edges
+def generate_one(size: str, seed: int, directory: Path) -> dict[str, Any]:
+    """Generate one size's instance as Parquet into ``directory`` (its own process)."""
     from matcher.generate import generate_instance
     from matcher.io import write_tables
+
+    n, m = SIZES[size]
+    t: dict[str, float] = {}
+    start = time.perf_counter()
+    tables = generate_instance(
+        candidates=n, employers=m, seed=seed, unlisted_share=0.05 if n <= 10_000 else 0.0
+    )
+    t["generate"] = time.perf_counter() - start
+    start = time.perf_counter()
+    write_tables(tables, directory, "parquet")
+    t["write_instance"] = time.perf_counter() - start
+    peak = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return {"timings_s": {k: round(v, 3) for k, v in t.items()}, "peak_rss_mib": peak}
+
+
+def run_one(size: str, baselines: bool, inst_dir: Path) -> dict[str, Any]:
+    """The pipeline on one generated instance, in this process (a fresh one, so that its
+    peak RSS is the pipeline's alone, as for ``matcher solve``): timings, objective, checks."""
+    import matcher
+    from matcher.eligibility import build_edges
     from matcher.solvers.core import solve_core
     from matcher.solvers.network import flow_network
 
@@ -43,16 +61,6 @@ def run_one(size: str, seed: int, baselines: bool) -> dict[str, Any]:
     t: dict[str, float] = {}
     policy = Path(__file__).parent.parent / "instances" / "policies" / "japan-2026.toml"
     with tempfile.TemporaryDirectory() as tmp:
-        start = time.perf_counter()
-        tables = generate_instance(
-            candidates=n, employers=m, seed=seed, unlisted_share=0.05 if n <= 10_000 else 0.0
-        )
-        t["generate"] = time.perf_counter() - start
-        inst_dir = Path(tmp) / "inst"
-        start = time.perf_counter()
-        write_tables(tables, inst_dir, "parquet")
-        t["write_instance"] = time.perf_counter() - start
-        del tables
         start = time.perf_counter()
         inst = matcher.load_instance(inst_dir, policy=policy)
         t["load"] = time.perf_counter() - start
@@ -84,6 +92,18 @@ def run_one(size: str, seed: int, baselines: bool) -> dict[str, Any]:
     return out
 
 
+def _child(args: list[str]) -> dict[str, Any] | None:
+    """Run ``benchmarks.run`` with ``args`` in a fresh process; its JSON line, or None."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", *args], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        print(proc.stderr, file=sys.stderr)
+        return None
+    out: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return out
+
+
 def _markdown(rows: list[dict[str, Any]]) -> str:
     head = (
         "| size | pairs | placed | load s | eligibility s | solve s | certificate s | verify s | write s | total s "
@@ -109,9 +129,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", nargs="*", choices=sorted(SIZES), help="sizes to run")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--one", choices=sorted(SIZES), help=argparse.SUPPRESS)
+    ap.add_argument("--generate", choices=sorted(SIZES), help=argparse.SUPPRESS)
+    ap.add_argument("--dir", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.generate:
+        print(json.dumps(generate_one(args.generate, args.seed, args.dir)))
+        return 0
     if args.one:
-        print(json.dumps(run_one(args.one, args.seed, baselines=True)))
+        print(json.dumps(run_one(args.one, baselines=True, inst_dir=args.dir)))
         return 0
     sizes = args.sizes or (list(QUICK) if args.quick else ["10k", "100k", "1M"])
     rows = []
@@ -120,16 +145,16 @@ def main(argv: list[str] | None = None) -> int:
     # runs: a first run after installing pays it once (about 6 s).
     subprocess.run([sys.executable, "-m", "benchmarks.core", "--warmup"], capture_output=True, check=True)
     for size in sizes:
-        proc = subprocess.run(
-            [sys.executable, "-m", "benchmarks.run", "--one", size, "--seed", str(args.seed)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if proc.returncode != 0:
-            print(proc.stderr, file=sys.stderr)
+        # Generation and the pipeline run in separate processes: the pipeline's peak RSS
+        # is then its own (the issue's target is on `matcher solve` of a generated instance).
+        with tempfile.TemporaryDirectory() as tmp:
+            inst_dir = Path(tmp) / "inst"
+            made = _child(["--generate", size, "--seed", str(args.seed), "--dir", str(inst_dir)])
+            row = _child(["--one", size, "--dir", str(inst_dir)])
+        if made is None or row is None:
             return 1
-        row = json.loads(proc.stdout.strip().splitlines()[-1])
+        row["timings_s"] = made["timings_s"] | row["timings_s"]
+        row["generate_peak_rss_mib"] = made["peak_rss_mib"]
         rows.append(row)
         nx_note = ""
         if "networkx" in row:

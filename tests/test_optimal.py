@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 
@@ -290,11 +292,10 @@ def test_cpsat_hint_keeps_every_rule(inst: Instance) -> None:
     assert check.ok, str(check)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(instances(max_candidates=5, max_employers=3))
-def test_soft_floors_on_one_slot_are_exact_in_the_flow(inst: Instance) -> None:
-    """A soft floor on a single slot is kept exactly by the relaxed flow (a bonus leaf), so
-    with only such floors the first flow is optimal and its bound closes the gap."""
+def _first_flow_with_employer_floors(inst: Instance, share: float) -> tuple[Any, list[Any], Any, int]:
+    """``inst`` with a soft floor per employer (``share`` of its capacity) in three
+    prefectures: its edges, floors, the Lagrangian after one flow and brute force's optimum,
+    which must lie between the Lagrangian's value and bound."""
     from matcher.constraints import floor_units
     from matcher.eligibility import build_edges
     from matcher.policy import policy_from_dict
@@ -303,17 +304,26 @@ def test_soft_floors_on_one_slot_are_exact_in_the_flow(inst: Instance) -> None:
 
     data = inst.policy.model_dump()
     data["floors"] = [
-        {"prefectures": ["Tokyo", "Iwate", "Osaka"], "per": "employer", "min_share": 1.0, "penalty": 1}
+        {"prefectures": ["Tokyo", "Iwate", "Osaka"], "per": "employer", "min_share": share, "penalty": 1}
     ]
     data["regions"] = data.get("regions") or {}
     inst = Instance(**{**inst.__dict__, "policy": policy_from_dict(data)})
     edges = build_edges(inst)
     floors = [u for u in floor_units(inst, edges) if u.required > 0]
-    one_slot = all(np.unique(edges.slot[u.edges]).size <= 1 for u in floors)
     sol = solve_lagrangian(edges, objective="score", floors=floors, gap_target=0.0, max_iterations=1)
     best = brute_force_score(inst, worth=PLACEMENT_WORTH * 100)
     assert best is not None
     assert round(sol.value * 100) <= best <= round(sol.bound * 100)
+    return edges, floors, sol, best
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(max_candidates=5, max_employers=3))
+def test_soft_floors_on_one_slot_are_exact_in_the_flow(inst: Instance) -> None:
+    """A soft floor on a single slot is kept exactly by the relaxed flow (a bonus leaf), so
+    with only such floors the first flow is optimal and its bound closes the gap."""
+    edges, floors, sol, best = _first_flow_with_employer_floors(inst, 1.0)
+    one_slot = all(np.unique(edges.slot[u.edges]).size <= 1 for u in floors)
     if one_slot and not edges.caps.regional_cap.size:
         assert round(sol.bound * 100) == best  # the relaxation is the problem itself
 
@@ -324,24 +334,7 @@ def test_soft_floors_over_several_slots_are_exact_in_the_flow(inst: Instance) ->
     """A soft floor over whole intakes of one employer (several sectors or tracks) is kept
     exactly by the relaxed flow (a bonus arc beside a node above them); when every floor
     is kept and no relaxed cap can bind, the first flow's bound is the optimum."""
-    from matcher.constraints import floor_units
-    from matcher.eligibility import build_edges
-    from matcher.policy import policy_from_dict
-    from matcher.solvers.lagrange import PLACEMENT_WORTH, solve_lagrangian
-    from tests.oracle import brute_force_score
-
-    data = inst.policy.model_dump()
-    data["floors"] = [
-        {"prefectures": ["Tokyo", "Iwate", "Osaka"], "per": "employer", "min_share": 0.8, "penalty": 1}
-    ]
-    data["regions"] = data.get("regions") or {}
-    inst = Instance(**{**inst.__dict__, "policy": policy_from_dict(data)})
-    edges = build_edges(inst)
-    floors = [u for u in floor_units(inst, edges) if u.required > 0]
-    sol = solve_lagrangian(edges, objective="score", floors=floors, gap_target=0.0, max_iterations=1)
-    best = brute_force_score(inst, worth=PLACEMENT_WORTH * 100)
-    assert best is not None
-    assert round(sol.value * 100) <= best <= round(sol.bound * 100)
+    _, floors, sol, best = _first_flow_with_employer_floors(inst, 0.8)
     if floors and sol.stats["floor_prices"]["kept_in_flow"] == len(floors) and sol.stats["caps"] == 0:
         assert round(sol.bound * 100) == best  # the relaxation is the problem itself
 
