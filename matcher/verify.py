@@ -179,8 +179,8 @@ def verify_assignment(
     flag("language", pl.col("c_level") < pl.col("r_level"), j)
     flag("skills_test", pl.col("r_skills") & ~pl.col("skills_test").fill_null(False), j)
     flag("employer_language", pl.col("c_level") < pl.col("e_level"), j)
-    # Only the placed candidates' lists matter: select them first (a join on the whole
-    # table hashed its 20M rows at national scale, 2.5 GB).
+    # Only the placed candidates' lists matter: select them first (joining the whole table
+    # hashed its 20M rows at national scale; RSS rose by about 2.5 GB).
     prefs = instance.preferences.join(
         a.select("candidate_id").unique(), on="candidate_id", how="semi"
     ).select("candidate_id", "employer_id", pl.col("rank").alias("p_rank"))
