@@ -406,10 +406,12 @@ def _sorted(frame: pl.DataFrame, *keys: str) -> pl.DataFrame:
     sorting 20M preference rows by a string id held 1.4 GB more."""
     if frame.height < 2:
         return frame
-    later = pl.lit(False)
-    for k in reversed(keys):  # row i+1 is not before row i, key by key
+    # Row i+1 is not before row i: compared on the last key, then each earlier key decides
+    # unless it ties.
+    later = pl.col(keys[-1]).shift(-1) >= pl.col(keys[-1])
+    for k in reversed(keys[:-1]):
         nxt = pl.col(k).shift(-1)
-        later = (nxt > pl.col(k)) | ((nxt == pl.col(k)) & later) if k != keys[-1] else nxt >= pl.col(k)
+        later = (nxt > pl.col(k)) | ((nxt == pl.col(k)) & later)
     ordered = frame.select(later.head(frame.height - 1).all()).item()
     return frame if ordered else frame.sort(*keys)
 

@@ -304,24 +304,29 @@ def choose_layout(edges: Edges, floors: list[FloorUnit] | None = None) -> Arrang
         options = [_with_floor_nodes(edges, lay, floors) for lay in options]
     scored = []
     for k, lay in enumerate(options):
-        relaxed_floors = len(floors) - lay.floor_index.size - _one_slot_floors(edges, floors, lay.floor_index)
+        relaxed_floors = (
+            len(floors) - lay.floor_index.size - len(_one_slot_floors(edges.slot, floors, lay.floor_index))
+        )
         scored.append((len(_binding(edges, lay.relaxed)) + relaxed_floors, k))
     best = options[min(scored)[1]]
     return best, _binding(edges, best.relaxed)
 
 
-def _one_slot_floors(edges: Edges, floors: list[FloorUnit], taken: I64) -> int:
-    """How many of ``floors`` (other than ``taken``) the bonus leaves keep: soft, on one
-    slot, the first on their slot (:func:`_floors_in_flow`)."""
+def _one_slot_floors(slot: npt.NDArray[np.integer], floors: list[FloorUnit], taken: I64) -> list[int]:
+    """Indices of the ``floors`` bonus leaves keep (:func:`_floors_in_flow`): soft, with
+    pairs all on one slot (``slot`` of each pair), the first such floor on its slot, and
+    not ``taken`` (kept by the layout)."""
     skip = set(taken.tolist())
     seen: set[int] = set()
+    out = []
     for k, u in enumerate(floors):
         if k in skip or u.penalty == 0 or u.edges.size == 0:
             continue
-        slots = edges.slot[u.edges]
+        slots = slot[u.edges]
         if slots.min() == slots.max() and int(slots[0]) not in seen:
             seen.add(int(slots[0]))
-    return len(seen)
+            out.append(k)
+    return out
 
 
 def _with_floor_nodes(edges: Edges, layout: _Layout, floors: list[FloorUnit]) -> _Layout:
@@ -605,10 +610,10 @@ def solve_lagrangian(
         regional = _binding(edges, sector.relaxed)
         fill_members = members + [ids for ids, _ in regional]
         fill_rcap = np.concatenate([rcap, np.array([c for _, c in regional], dtype=np.int64)])
-    if layout.floor_node.size and layout.sector_caps_relaxed and rows.n_caps:
-        # Sector caps relaxed to keep floors in the flow: start them at their shadow prices
-        # in one flow that keeps them (and relaxes the floors), not at 0.
-        mu[: rows.n_caps] = _cap_prices(edges, members, score, rows, floors, worth)
+        if rows.n_caps:
+            # Sector caps relaxed to keep floors in the flow: start them at their shadow
+            # prices in one flow that keeps them (and relaxes the floors), not at 0.
+            mu[: rows.n_caps] = _cap_prices(fill_tree, edges, members, score, rows, cands)
     bound = float("inf")
     best: I64 | None = None
     best_value = -float("inf")
@@ -729,22 +734,12 @@ def _floors_in_flow(
     worth of one placement) and the bonus owed in total (worth times requirement, summed
     over both kinds: the relaxation's constant)."""
     mask = np.zeros(len(floors), dtype=bool)
-    seen: set[int] = set()
-    owed = 0.0
-    picked = []
-    skip = set(taken.tolist())
-    for k, u in enumerate(floors):
-        if u.penalty == 0 or k in skip:
-            continue
-        if u.edges.size == 0:
-            mask[k] = True
-            owed += float(u.penalty * worth) * u.required
-            continue
-        slots = tree.slot[u.edges]
-        if slots.min() == slots.max() and int(slots[0]) not in seen:
-            seen.add(int(slots[0]))
-            mask[k] = True
-            picked.append(u)
+    empty = [k for k, u in enumerate(floors) if u.penalty > 0 and u.edges.size == 0]
+    mask[empty] = True
+    owed = float(sum(floors[k].penalty * worth * floors[k].required for k in empty))
+    one_slot = _one_slot_floors(tree.slot, floors, taken)
+    mask[one_slot] = True
+    picked = [floors[k] for k in one_slot]
     if not picked:
         return mask, None, np.zeros(0, np.int64), np.zeros(0, np.float64), owed
     slots = np.array([tree.slot[u.edges[0]] for u in picked], dtype=np.int64)
@@ -756,21 +751,19 @@ def _floors_in_flow(
     return mask, tree.bonus_tree(slots, need), source, np.repeat(each, sizes), owed + float(each @ need)
 
 
-def _cap_prices(
-    edges: Edges, members: list[I64], score: I64, rows: _Rows, floors: list[FloorUnit], worth: int
-) -> F64:
+def _cap_prices(tree: _Tree, edges: Edges, members: list[I64], score: I64, rows: _Rows, cands: I64) -> F64:
     """Shadow prices of the relaxed national and total caps, for a first multiplier.
 
-    One flow with the sector caps in the tree, every soft floor relaxed at its first
-    multiplier: the exact potentials price each saturated cap (the potential step across
-    its node's up-arc). A relaxed cap that is not one tree node's cap gets 0.
+    One flow on ``tree`` (the sector caps in it), every soft floor relaxed at its first
+    multiplier (also those the relaxed flow keeps): the exact potentials price each
+    saturated cap (the potential step across its node's up-arc). A relaxed cap that is
+    not one tree node's cap gets 0.
     """
-    tree = _Tree(edges, _sector_layout(edges, _regional_intakes(edges)))
-    full = _Rows.build([], floors, rows.n_edges, worth)
-    mu = np.where(np.isfinite(full.upper), np.round(full.upper * SOFT_START), 0.0)
-    costs = np.rint((-score + full.penalty(mu)) * COST_SCALE).astype(np.int64)
+    mu = np.zeros(rows.rhs.size, dtype=np.float64)
+    weight = rows.weight
+    mu[rows.n_caps :] = np.where(np.isfinite(weight), np.round(weight * SOFT_START), 0.0)
+    costs = np.rint((-score + rows.penalty(mu)) * COST_SCALE).astype(np.int64)
     state: dict[str, Any] = {}
-    cands = np.unique(tree.cand)
     tree.solve(np.arange(rows.n_edges, dtype=np.int64), costs, cands, tree.tree_caps, state=state)
     n_tree = tree.parent.size
     pot = state["pot"][-n_tree:] if "pot" in state else np.zeros(n_tree, dtype=np.int64)
