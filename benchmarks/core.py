@@ -41,8 +41,9 @@ Warm start: after the cold solve, 1% (the issue's case) and then 0.01% of the ca
 withdraw (their edges are removed, ids kept); each changed instance is solved cold and
 then warm from the first solve (its placements and certificate). Both must reach the
 same objective, the warm certificate must hold, and the ratio is warm time over cold
-time on the changed instance; "(cold)" marks a warm start that handed over to a cold
-solve (past its budget). The core's child process loads numba's compiled cache before the clock starts
+time on the changed instance; "(levels)" marks a warm start whose shortest paths
+handed over (past their budget) to the levels warm from the earlier score prices, and
+"(cold)" one that went on to a cold solve. The core's child process loads numba's compiled cache before the clock starts
 (``jit_load_s``, about 0.3 s, a fixed cost per process).
 """
 
@@ -233,6 +234,7 @@ def _warm_run(edges: Any, first: Any, share: float) -> dict[str, Any]:
         "warm_s": round(warm_s, 3),
         "ratio": round(warm_s / max(cold_s, 1e-9), 3),
         "used_warm": warm.stats.get("warm") == 1.0,
+        "used_levels": warm.stats.get("warm_levels") == 1.0,
         "stats": {k: round(v, 3) for k, v in warm.stats.items() if k.startswith("warm")},
         "same_objective": _objective(changed, warm.chosen) == _objective(changed, cold.chosen),
         "status": warm.status.value,
@@ -314,6 +316,13 @@ def _objectives(row: dict[str, Any]) -> str:
     return f"DIFFER ({', '.join(differ)})" if differ else "equal"
 
 
+def _warm_mark(w: dict[str, Any]) -> str:
+    """'' (shortest paths), ' (levels)' (their warm hand-over) or ' (cold)'."""
+    if w["used_warm"]:
+        return ""
+    return " (levels)" if w.get("used_levels") else " (cold)"
+
+
 def _markdown(rows: list[dict[str, Any]], machine: dict[str, Any]) -> str:
     def num(x: float | None, fmt: str) -> str:
         return "—" if x is None else format(x, fmt)
@@ -331,9 +340,7 @@ def _markdown(rows: list[dict[str, Any]], machine: dict[str, Any]) -> str:
     notes = []
     for r in rows:
         o, c, sp, nx = r["ortools"], r["core"], r["scipy"], r["networkx"]
-        warm = " ".join(
-            f"| {w['warm_s']:.2f} | {w['ratio']:.2f}{'' if w['used_warm'] else ' (cold)'}" for w in c["warm"]
-        )
+        warm = " ".join(f"| {w['warm_s']:.2f} | {w['ratio']:.2f}{_warm_mark(w)}" for w in c["warm"])
         lines.append(
             f"| {r['size']} | {r['caps']} | {r['list_length']} | {r['pairs']:,} | {o['placed']:,} "
             f"| {o['seconds']:.2f} | {c['seconds']:.2f} | {num(r['ratio'], '.2f')} "

@@ -187,20 +187,54 @@ def test_warm_start_after_any_change(seed: int, n_cand: int, n_slot: int, share:
     _cross_check(changed.without_candidates(gone), warm=second)
 
 
-def test_warm_start_hands_over_to_a_cold_solve(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Past its budget the warm start gives up and a cold solve gives the same optimum."""
+def test_warm_start_hands_over_to_the_levels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past its budget the shortest paths give up; the levels, started from the earlier
+    score prices, give the same optimum."""
     from matcher.solvers import core
 
     edges = random_edges(7, 60, 10)
     first = solve_core(edges)
+    assert first.score_potentials.shape == first.potentials.shape
     changed = edges.without_candidates(np.arange(0, 60, 3))
     monkeypatch.setattr(core, "WARM_BUDGET_MIN", 0)
     monkeypatch.setattr(core, "WARM_BUDGET", 0)
+    monkeypatch.setattr(core, "WARM_LEVEL_BUDGET", 10**6)  # a third withdrew: more than cold
     sol = _cross_check(changed, warm=first)
     assert sol.stats["warm"] == 0.0 and sol.stats["warm_code"] == 1.0
+    assert sol.stats["warm_levels"] == 1.0
     # Another instance's solution (other node count) is ignored: a cold solve.
     other = _cross_check(random_edges(8, 30, 4), warm=first)
-    assert other.stats["warm"] == 0.0
+    assert other.stats["warm"] == 0.0 and "warm_levels" not in other.stats
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**31), st.integers(1, 60), st.integers(1, 12), st.floats(0.0, 0.3))
+def test_warm_levels_after_any_change(seed: int, n_cand: int, n_slot: int, share: float) -> None:
+    """The levels warm from earlier score prices are exact after any change (or hand over
+    to a cold solve past their budget); a solution found by shortest paths has no score
+    prices, so a re-solve from it past the paths' budget is cold."""
+    from matcher.solvers import core
+
+    edges = random_edges(seed, n_cand, n_slot)
+    rng = np.random.default_rng(seed)
+    first = solve_core(edges)
+    gone = np.flatnonzero(rng.random(len(edges.candidate_ids)) < share)
+    by_paths = _cross_check(edges.without_candidates(gone), warm=first)
+    cap = edges.slots.get_column("capacity").to_numpy()
+    changed = dataclasses.replace(
+        edges.without_candidates(np.flatnonzero(rng.random(len(edges.candidate_ids)) < share)),
+        slots=pl.DataFrame({"capacity": np.maximum(0, cap + rng.integers(-2, 3, cap.size))}),
+    )
+    bumped = changed.score + np.where(rng.random(changed.score.size) < share, 10.0, 0.0)
+    changed = dataclasses.replace(changed, score=bumped)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(core, "WARM_BUDGET_MIN", 0)
+        mp.setattr(core, "WARM_BUDGET", 0)
+        sol = _cross_check(changed, warm=first)
+        assert sol.stats["warm"] == 1.0 or "warm_levels" in sol.stats
+        sol = _cross_check(changed, warm=by_paths)
+        if by_paths.stats["warm"] == 1.0:
+            assert sol.stats["warm"] == 1.0 or "warm_levels" not in sol.stats
 
 
 def test_certificate_rank_weight_must_separate_the_levels() -> None:
@@ -228,8 +262,22 @@ def test_generated_instance() -> None:
     sol = _cross_check(edges)
     # Warm start after 1% of the candidates withdrew (their edges removed, ids kept).
     gone = np.random.default_rng(0).choice(3000, 30, replace=False)
-    warm = _cross_check(edges.without_candidates(gone), warm=sol)
+    changed = edges.without_candidates(gone)
+    warm = _cross_check(changed, warm=sol)
     assert warm.stats["warm"] == 1.0
+    # Past the paths' budget the levels run warm within a budget of their own, and past
+    # that a cold solve: exact at every budget.
+    from matcher.solvers import core
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(core, "WARM_BUDGET_MIN", 0)
+        mp.setattr(core, "WARM_BUDGET", 0)
+        seen = set()
+        for budget in (0, 1, 2, 4, 8, 16, 32):
+            mp.setattr(core, "WARM_LEVEL_BUDGET", budget)
+            levels = _cross_check(changed, warm=sol)
+            seen.add(levels.stats["warm_levels"])
+        assert seen == {0.0, 1.0}
 
 
 # -- degenerate cases -------------------------------------------------------------------

@@ -77,12 +77,26 @@ arcs. Each search must label every node closer than its path, and scores depend 
 on (candidate, sector): half of all unused pairs are tied with the candidate's
 placement at the score level (100k: 0.8M of 1.6M), so a search covers much of a
 sector. Measured at 100k (Japan caps): 130-200k arcs per deficit; after 0.1% withdrew,
-0.1x a cold solve; after 1%, 99M arcs, 3.5 times the budget. Hence the budget: once
-the first ``WARM_PROBE`` paths project more than ``WARM_BUDGET`` scans of the network
-(about a third of a cold solve), the warm start hands over to a cold solve on the same
-network (benchmarks/core.py: 0.92-1.15x of a cold solve in total, noise included). The earlier attempt, one cost-scaling phase at epsilon 1 from the
-per-level prices, was 0.47x at 100k but 2x at 1M: price changes crawled through the tied
-plateaus in steps of 1 (80M relabels where a cold solve needs 7M).
+0.1x a cold solve; after 1%, 90-99M arcs. Two things make a search cheaper: it stops as
+soon as a node tied with the top of the heap holds an excess or leads to the source by a
+tight arc (37% of the paths at 100k have length 0, yet scanned thousands of tied nodes
+before the source came off the heap); and where the arcs of a node all have capacity 1
+(the source's, a candidate's, a slot's below its up-arc) the arc ``w -> u`` is read
+through its reverse in ``u``'s list, without random access into ``w``'s arcs. Once the
+first ``WARM_PROBE`` paths project more than ``WARM_BUDGET`` scans of the network (about
+a third of a cold solve), the paths give up and the *levels* run warm instead
+(:data:`WARM_LEVEL_BUDGET`): the earlier placements are reloaded, the score level starts
+from the earlier exact score potentials (:attr:`CoreSolution.score_potentials`) at
+epsilon ``WARM_SCORE_EPS`` and the rank level runs as in a cold solve. Measured after 1%
+withdrew: 100k 0.5-0.6x a cold solve (score level 1.1 s against 3.5 s), 1M 0.6-0.8x
+(score level 31-37 s against 60 s; the rank level, 20 s, gains nothing from earlier
+prices). It is no better because prices crawl: a unit the source sends to one of the
+many tied unplaced candidates displaces another, each step lowers prices by epsilon,
+and a tied plateau is lowered in steps until the units reach the freed slots (epsilon
+1 at 1M: 161M relabels, 135 s). Past its own budget of relabel scans the warm levels
+hand over to a cold solve. Also measured and not kept: both levels at once on the
+lexicographic costs from the certificate (100k: 2.3x a cold solve; from epsilon 8 it
+crawled for minutes).
 Primal-dual rounds (one Dijkstra from the excess until every deficit is labelled, then
 a blocking flow over the shortest-path arcs for all of them) did not help either: at
 10k after 1% withdrew, each round scanned the whole graph and served 2-12 of the 58
@@ -136,6 +150,15 @@ WARM_PROBE = 8
 #: first: 4.3 s at the median, 5.2 s at the 90th percentile, 6.2 s cold; the minimum
 #: once took 14.6 s).
 WARM_TREE_PCT = 50.0
+#: A warm solve by levels gives up (and solves cold) after its relabels scanned this
+#: many times the arcs (a cold solve at 1M scans about 30 times; the warm one after 1%
+#: withdrew, about 15).
+WARM_LEVEL_BUDGET = 20
+#: Epsilon of the first score-level phase of a warm solve by levels (the one that runs
+#: when the shortest paths would cost too much). Measured after 1% withdrew: at 1M,
+#: epsilon 1 took 135 s (prices crawl through tied plateaus), 8 took 31-37 s and 64
+#: took 31 s; at 100k, 1 was best (0.9 s) and 8 took 1.1 s.
+WARM_SCORE_EPS = 8
 #: Shift added to the sink side of the final minimum cut (see check_certificate).
 CUT_SHIFT = 1 << 59
 _INF = np.int64(1 << 62)
@@ -163,6 +186,10 @@ class CoreSolution:
     rank_weight : int
         ``B`` of the costs ``-B * score + rank`` the potentials are stated in (1 when the
         rank level was dropped); a warm start needs the same.
+    score_potentials : numpy.ndarray of int64
+        Exact potentials of the score level (costs ``-score``), one per node, from which
+        a warm start's cost scaling starts; empty when the solve did not run by levels
+        (a warm start by shortest paths).
     """
 
     status: Status
@@ -172,6 +199,7 @@ class CoreSolution:
     stats: dict[str, float] = field(default_factory=dict)
     chosen_pairs: I64 = field(default_factory=lambda: np.zeros((2, 0), dtype=np.int64))
     rank_weight: int = 0
+    score_potentials: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 # --------------------------------------------------------------------------------------
@@ -609,7 +637,8 @@ def _refine(
     FIFO discharge with push look-ahead (a push to a node with no admissible arc relabels
     that node instead). A slot's residual pair arcs (the candidates it holds) are kept
     right after its up-arc, so its scans and relabels only see those.
-    ``work``: [pushes, relabels, price updates, arcs scanned by relabels], updated.
+    ``work``: [pushes, relabels, price updates, arcs scanned by relabels, limit on those
+    scans or 0], updated; False also when the limit is passed.
     """
     n = first.shape[0] - 1
     if up.shape[0] > 0:
@@ -685,6 +714,8 @@ def _refine(
                     return False
                 work[1] += 1
                 work[3] += scanned
+                if 0 < work[4] < work[3]:
+                    return False
     return True
 
 
@@ -761,6 +792,8 @@ def _warm_repair(
     ret: I64,
     budget: int,
     info: I64,
+    slot0: int,
+    int0: int,
 ) -> int:
     """Successive shortest paths from exact prices: the warm start's whole solve.
 
@@ -834,17 +867,52 @@ def _warm_repair(
                     nd = d + price[0] - pu + m_ret
                     if nd < dist[0]:
                         nt, size = _label(0, nd, -3, dist, succ, heap, hpos, touched, nt, size)
+                # The arcs of the source, of a candidate and of a slot after its up-arc
+                # all have capacity 1 (source and pair arcs), so the arc w -> u has room
+                # exactly when its reverse u -> w (read in order here) has none, and costs
+                # minus that one: no random access into w's arcs.
+                if u == 1:
+                    unit_from = first[u + 1]
+                elif u < slot0:
+                    unit_from = first[u]
+                elif u < int0:
+                    unit_from = first[u] + 1
+                else:
+                    unit_from = first[u + 1]
                 for j in range(first[u], first[u + 1]):
-                    i = rev[j]  # the arc w -> u
-                    if rcap[i] > 0:
-                        w = head[j]
-                        if done[w]:
+                    if j >= unit_from:
+                        if rcap[j] > 0:
                             continue
-                        nd = d + cost[i] + price[w] - pu
-                        if nd < dist[w]:
-                            if nd > big:
-                                return 2
-                            nt, size = _label(w, nd, i, dist, succ, heap, hpos, touched, nt, size)
+                        cost_i = -cost[j]
+                    else:
+                        if rcap[rev[j]] == 0:
+                            continue
+                        cost_i = cost[rev[j]]
+                    w = head[j]
+                    if done[w]:
+                        continue
+                    nd = d + cost_i + price[w] - pu
+                    if nd < dist[w]:
+                        if nd > big:
+                            return 2
+                        nt, size = _label(w, nd, rev[j], dist, succ, heap, hpos, touched, nt, size)
+                        if nd == d:
+                            # w ties with the top of the heap, so its distance is final:
+                            # stop at once if it, or the source through w's source arc,
+                            # holds an excess (ties are common: a plateau is not scanned
+                            # to its end before the source is reached).
+                            if excess[w] > 0:
+                                target = w
+                                break
+                            k = first[w]
+                            if k < first[w + 1] and head[k] == 0 and excess[0] > 0 and dist[0] > d:
+                                i0 = rev[k]  # the arc source -> w
+                                if rcap[i0] > 0 and cost[i0] + price[0] - price[w] == 0:
+                                    nt, size = _label(0, d, i0, dist, succ, heap, hpos, touched, nt, size)
+                                    target = 0
+                                    break
+                if target >= 0:
+                    break
             if target < 0:
                 return 2  # no path: cannot happen, a feasible circulation exists
             top = dist[target]
@@ -1096,9 +1164,10 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
         candidates withdrew: their edges removed, ids kept). Its placements and
         certificate potentials start the solve, which then costs about one shortest-path
         search per freed unit (module docstring); when that would cost more than about a
-        third of a cold solve, or the solution does not fit (another node count), a cold
-        solve runs instead (``stats["warm"]`` says which). Any change is allowed; the
-        result is exact either way.
+        third of a cold solve, the levels run from its placements and score potentials
+        instead (``stats["warm"]`` is 0 and ``stats["warm_levels"]`` 1), and past their
+        own budget, or when the solution does not fit (another node count), a cold solve
+        runs. Any change is allowed; the result is exact either way.
 
     Returns
     -------
@@ -1143,16 +1212,19 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
     )  # fmt: skip
     t1 = time.perf_counter()
     stats["build_s"] = t1 - t0
+    start_prices: I64 | None = None
     if warm_start is not None:
         network = _Network(first, head, rcap, cost_a, rev, fwd)
         solved = _warm_solve(edges, net, network, warm_start, stats, score_decimals)
         if solved is not None:
             stats["seconds"] = time.perf_counter() - t0
             return _finish(edges, *solved, stats)
-        # Back to the zero flow and the score level's costs; the cold solve follows.
+        # Back to the zero flow and the score level's costs; the levels follow, from the
+        # earlier prices when they fit this network.
         _reset(rcap, rev, fwd)
         cost_a[fwd[:n_edges]] = -score
         cost_a[rev[fwd[:n_edges]]] = score
+        start_prices = _score_prices(warm_start, n)
         t1 = time.perf_counter()
     up = fwd[n_edges + n_src :]
     up_of = np.full(n, -1, dtype=np.int64)
@@ -1162,22 +1234,46 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
     t2 = time.perf_counter()
     stats.update(max_flow_s=t2 - t1, max_flow=float(value), max_flow_pushes=float(mf_pushes))
     stats["max_flow_relabels"] = float(mf_relabels)
-    price_a, price_b = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
-    # Each candidate starts at its best score, so no pair arc is admissible before
-    # the candidate holds a unit: the first phase then places the best candidates
-    # first instead of saturating every pair arc and sending most units back.
-    np.maximum.at(price_a, net.cand0 + edges.cand.astype(np.int64), score)
-    price_a[0] = int(price_a.max(initial=0))
-    eps_a = int(score.max()) if n_edges else 1
-    eps_b = int(rank.max()) if n_edges else 1
     excess = np.zeros(n, dtype=np.int64)
-    excess[0], excess[1] = value, -value
-    work = np.zeros(4, dtype=np.int64)
-    # Levels 1-2: most placed (the flow value), then most total score (costs -score).
-    level = _Level(first, head, rcap, cost_a, rev, price_a, excess, net.slot0, net.int0, up)
-    pot_a = _exact_level(level, eps_a, n, work, stats, "score")
+    eps_b = int(rank.max()) if n_edges else 1
+    work = np.zeros(5, dtype=np.int64)
+    level = _Level(
+        first, head, rcap, cost_a, rev, np.zeros(n, dtype=np.int64), excess, net.slot0, net.int0, up
+    )
+    pot_a: I64 | None = None
+    if start_prices is not None:
+        # Warm: the earlier placements and score-level prices, which are exact wherever
+        # the change did not reach, so the phases start at a small epsilon, within a
+        # budget of relabel scans (prices far from this network's can crawl for long).
+        # The rank level gained nothing from its earlier prices (measured at 1M: 19.7 s
+        # from zero, 20.6 s from them; the score-optimal arcs it runs on move with pot_a).
+        assert warm_start is not None
+        level.price[:] = start_prices
+        routed = _load_flow(edges, net, warm_start.chosen_pairs, rcap, rev, fwd, up, excess)
+        excess[0] += value - routed
+        excess[1] += routed - value
+        work[4] = WARM_LEVEL_BUDGET * int(first[n])
+        eps_a = min(int(score.max(initial=1)), WARM_SCORE_EPS * SCALE_FACTOR)
+        pot_a = _exact_level(level, eps_a, n, work, stats, "score")
+        work[4] = 0  # the budget is the warm score level's only
+        stats["warm_levels"] = 1.0 if pot_a is not None else 0.0
+        if pot_a is None:  # over budget: a cold solve from the zero flow
+            _reset(rcap, rev, fwd)
+            work[:] = 0
+    if pot_a is None:
+        # Levels 1-2: most placed (the flow value), then most total score (costs -score).
+        # Each candidate starts at its best score, so no pair arc is admissible before
+        # the candidate holds a unit: the first phase then places the best candidates
+        # first instead of saturating every pair arc and sending most units back.
+        level.price[:] = 0
+        np.maximum.at(level.price, net.cand0 + edges.cand.astype(np.int64), score)
+        level.price[0] = int(level.price.max(initial=0))
+        excess[:] = 0
+        excess[0], excess[1] = value, -value
+        pot_a = _exact_level(level, int(score.max()) if n_edges else 1, n, work, stats, "score")
     t3 = time.perf_counter()
     stats["score_level_s"] = t3 - t2
+    stats["score_relabel_scans"] = float(work[3])
     if pot_a is None:
         return CoreSolution(
             Status.ERROR, "no exact score-level potentials (internal error)", empty, empty, stats
@@ -1185,7 +1281,9 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
     # Level 3: least rank sum among the score-optimal flows. Those are the flows of this
     # value that use only arcs of zero reduced cost under pot_a (complementary
     # slackness), so level 3 runs on that subgraph, starting from the current flow.
-    found_b, cost_b = _tie_break_level(level, fwd, pot_a, rank, price_b, eps_b, n, work, stats)
+    found_b, cost_b = _tie_break_level(
+        level, fwd, pot_a, rank, np.zeros(n, dtype=np.int64), eps_b, n, work, stats
+    )
     if found_b is None:
         return CoreSolution(
             Status.ERROR, "no exact rank-level potentials (internal error)", empty, empty, stats
@@ -1214,12 +1312,26 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
     chosen = _chosen(rcap, fwd, n_edges)
     t5 = time.perf_counter()
     stats.update(certificate_s=t5 - t4, seconds=t5 - t0)
-    return _finish(edges, net, chosen, pot, stats)
+    return _finish(edges, net, chosen, pot, stats, pot_a)
 
 
-def _finish(edges: Edges, net: FlowNetwork, chosen: I64, pot: I64, stats: dict[str, float]) -> CoreSolution:
+def _score_prices(warm: CoreSolution, n: int) -> I64 | None:
+    """The earlier solution's exact score potentials when it has them for ``n`` nodes.
+
+    (A solution found by shortest paths has none: its certificate is stated in the
+    lexicographic costs, with the sink side of the minimum cut raised by ``CUT_SHIFT``,
+    which as score prices would take cost scaling ages to cross.)
+    """
+    ok = warm.status in (Status.OPTIMAL, Status.FEASIBLE) and warm.score_potentials.shape == (n,)
+    return warm.score_potentials.copy() if ok else None
+
+
+def _finish(
+    edges: Edges, net: FlowNetwork, chosen: I64, pot: I64, stats: dict[str, float], pot_a: I64 | None = None
+) -> CoreSolution:
     """The solution of a solve that found ``chosen`` and proved it by ``pot``."""
     pairs = np.stack([edges.cand[chosen].astype(np.int64), edges.slot[chosen].astype(np.int64)])
+    levels = np.zeros(0, dtype=np.int64) if pot_a is None else pot_a
     if not net.rank_kept:
         return CoreSolution(
             Status.FEASIBLE,
@@ -1230,9 +1342,17 @@ def _finish(edges: Edges, net: FlowNetwork, chosen: I64, pot: I64, stats: dict[s
             stats,
             chosen_pairs=pairs,
             rank_weight=net.rank_weight,
+            score_potentials=levels,
         )
     return CoreSolution(
-        Status.OPTIMAL, "optimal", chosen, pot, stats, chosen_pairs=pairs, rank_weight=net.rank_weight
+        Status.OPTIMAL,
+        "optimal",
+        chosen,
+        pot,
+        stats,
+        chosen_pairs=pairs,
+        rank_weight=net.rank_weight,
+        score_potentials=levels,
     )
 
 
@@ -1304,7 +1424,7 @@ def _warm_solve(
     ret = np.array([int(old[1]) - int(old[0]), routed], dtype=np.int64)
     info = np.zeros(6, dtype=np.int64)
     budget = WARM_BUDGET * int(first[n]) + WARM_BUDGET_MIN
-    code = _warm_repair(first, head, rcap, cost, rev, price, excess, ret, budget, info)
+    code = _warm_repair(first, head, rcap, cost, rev, price, excess, ret, budget, info, net.slot0, net.int0)
     stats.update(warm_code=float(code), warm_repair_s=time.perf_counter() - t1)
     names = ("paths", "scans", "to_source", "to_sink", "to_tree", "source_scans")
     stats.update({f"warm_{k}": float(v) for k, v in zip(names, info, strict=True)})
@@ -1436,7 +1556,7 @@ def solve_tree_flow(
         value = n_src  # every unit goes somewhere: through a candidate and a slot, or the bypass
     excess = np.zeros(n, dtype=np.int64)
     excess[0], excess[1] = value, -value
-    work = np.zeros(4, dtype=np.int64)
+    work = np.zeros(5, dtype=np.int64)
     stats: dict[str, float] = {}
     # Candidates start at their best gain, as in solve_core: the first phase then places
     # the best first instead of saturating every pair arc.
@@ -1505,7 +1625,7 @@ def _tree_flow_warm(
     level = _Level(
         first, head, rcap, cost_a, rev, price, excess, 2 + n_cand, 2 + n_cand + n_slot, state["up"]
     )
-    work = np.zeros(4, dtype=np.int64)
+    work = np.zeros(5, dtype=np.int64)
     stats: dict[str, float] = {}
     # The first phase runs at epsilon = change (the loop divides before each phase).
     pot = _exact_level(level, max(1, change * SCALE_FACTOR) if change else 1, n, work, stats, "warm")
