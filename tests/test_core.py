@@ -508,3 +508,33 @@ def test_tree_flow_bonus_arcs_match_ortools(seed: int, n_cand: int, n_slot: int)
         assert got == _ortools_tree_cost(cand, slot, costs, n_cand, parent, caps, bonus)
         costs = costs + np.where(rng.random(cand.size) < 0.3, rng.integers(-60, 61, cand.size), 0)
     assert state.get("warm_solves", 0) == (2 if cand.size else 0)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_warm_start_after_an_employer_joins_or_leaves(seed: int) -> None:
+    """Another instance's solution is matched to this one's nodes by key (candidate ids,
+    employer and sector): a warm start after an employer joined, or left, is exact."""
+    from matcher.generate import generate_instance
+    from matcher.io import instance_from_frames
+
+    tables = generate_instance(candidates=600, employers=40, seed=seed)
+    policy = "instances/policies/japan-2026.toml"
+    full = build_edges(instance_from_frames(**tables, policy=policy))
+    gone = tables["employers"].get_column("employer_id")[seed]
+    without = {
+        k: (v.filter(pl.col("employer_id") != gone) if "employer_id" in v.columns else v)
+        for k, v in tables.items()
+    }
+    part = build_edges(instance_from_frames(**without, policy=policy))
+    assert part.slots.height < full.slots.height
+    before = solve_core(part)
+    joined = _cross_check(full, warm=before)
+    assert joined.stats["warm_new_nodes"] == full.slots.height - part.slots.height + (
+        full.caps.intakes.height - part.caps.intakes.height
+    )
+    # The earlier solution was used: by the shortest paths, or (when they cannot, e.g.
+    # a rank weight too small for the longer lists) by the levels.
+    assert joined.stats["warm"] == 1.0 or joined.stats["warm_levels"] == 1.0
+    left = _cross_check(part, warm=joined)
+    assert left.stats["warm"] == 1.0 or left.stats["warm_levels"] == 1.0
+    assert left.stats["warm_new_nodes"] == 0

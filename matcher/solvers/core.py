@@ -121,6 +121,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import polars as pl
 from numba import njit
 
 from matcher.eligibility import Edges
@@ -190,6 +191,10 @@ class CoreSolution:
         Exact potentials of the score level (costs ``-score``), one per node, from which
         a warm start's cost scaling starts; empty when the solve did not run by levels
         (a warm start by shortest paths).
+    node_frames : tuple
+        What names the nodes: the candidate ids and the slot, intake, national and total
+        tables of the edges solved (references, not copies), so that a warm start on
+        another instance (an employer added or gone) finds the nodes it shares.
     """
 
     status: Status
@@ -200,6 +205,7 @@ class CoreSolution:
     chosen_pairs: I64 = field(default_factory=lambda: np.zeros((2, 0), dtype=np.int64))
     rank_weight: int = 0
     score_potentials: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    node_frames: tuple[Any, ...] = ()
 
 
 # --------------------------------------------------------------------------------------
@@ -1160,8 +1166,9 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
     score_decimals : int, default 2
         Score resolution, as for :func:`matcher.solvers.flow.solve_flow`.
     warm_start : CoreSolution, optional
-        An earlier solve of a changed instance with the same candidates and slots (e.g.
-        candidates withdrew: their edges removed, ids kept). Its placements and
+        An earlier solve of a changed instance (e.g. candidates withdrew: their edges
+        removed, ids kept; or an employer joined or left: its nodes are matched to this
+        instance's by key, see :func:`_translated`). Its placements and
         certificate potentials start the solve, which then costs about one shortest-path
         search per freed unit (module docstring); when that would cost more than about a
         third of a cold solve, the levels run from its placements and score potentials
@@ -1214,6 +1221,7 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
     stats["build_s"] = t1 - t0
     start_prices: I64 | None = None
     if warm_start is not None:
+        warm_start = _translated(warm_start, edges, stats)
         network = _Network(first, head, rcap, cost_a, rev, fwd)
         solved = _warm_solve(edges, net, network, warm_start, stats, score_decimals)
         if solved is not None:
@@ -1315,6 +1323,103 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
     return _finish(edges, net, chosen, pot, stats, pot_a)
 
 
+#: Key columns naming the slots, intakes, nationals and totals (the candidates: their ids).
+_NODE_KEYS = (
+    ("employer_id", "sector", "track"),
+    ("employer_id", "sector", "group"),
+    ("sector", "group"),
+    ("group",),
+)
+
+
+def _node_frames(edges: Edges) -> tuple[Any, ...]:
+    caps = edges.caps
+    return (edges.candidate_ids, edges.slots, caps.intakes, caps.nationals, caps.totals)
+
+
+def _group_map(k: int, old: Any, new: Any) -> I64 | None:
+    """Row of each earlier row of node group ``k`` in the new table (-1: gone), or None
+    when the tables have no key columns (then only the same numbering can be used)."""
+    if k == 0:
+        cols, a, b = ["id"], pl.DataFrame({"id": old}), pl.DataFrame({"id": new})
+    else:
+        cols = list(_NODE_KEYS[k - 1])
+        if not (set(cols) <= set(old.columns) and set(cols) <= set(new.columns)):
+            return None
+        a, b = old.select(cols), new.select(cols)
+        if a.is_duplicated().any() or b.is_duplicated().any():
+            return None
+    pairs = a.with_row_index("old").join(b.with_row_index("new"), on=cols, how="inner")
+    out = np.full(a.height, -1, dtype=np.int64)
+    out[pairs.get_column("old").to_numpy()] = pairs.get_column("new").to_numpy()
+    return out
+
+
+def _translated(warm: CoreSolution, edges: Edges, stats: dict[str, float]) -> CoreSolution:
+    """``warm`` restated in the node numbering of ``edges`` when their nodes differ.
+
+    Nodes are matched by candidate id and by the key columns of the slot, intake,
+    national and total tables (:data:`_NODE_KEYS`). A new node starts at its parent's
+    price (a candidate at the source's), so its up-arc has reduced cost 0; its pair arcs
+    may not, and the warm start repairs those like any other change. Placements on a
+    node that is gone are dropped. Unchanged when the tables are the same objects or
+    cannot be matched by key.
+    """
+    new = _node_frames(edges)
+    old = warm.node_frames
+    if len(old) != len(new) or all(a is b for a, b in zip(old, new, strict=True)):
+        return warm
+    maps = [_group_map(k, a, b) for k, (a, b) in enumerate(zip(old, new, strict=True))]
+    sizes_old = [len(x) for x in old]
+    if any(m is None for m in maps) or warm.potentials.size != 2 + sum(sizes_old):
+        return warm
+    group_maps = [m for m in maps if m is not None]
+    sizes = [len(x) for x in new]
+    start = 2 + np.concatenate([[0], np.cumsum(sizes)])  # first node of each group
+    node_map = np.concatenate(
+        [np.array([0, 1], dtype=np.int64)]
+        + [np.where(m >= 0, m + start[k], -1) for k, m in enumerate(group_maps)]
+    )
+    caps = edges.caps
+    # Parent of each group's nodes in the new tree (candidates: the source).
+    parents = [
+        np.zeros(sizes[0], dtype=np.int64),
+        start[2] + caps.slot_intake.astype(np.int64),
+        start[3] + caps.intake_national.astype(np.int64),
+        start[4] + caps.national_total.astype(np.int64),
+        np.ones(sizes[4], dtype=np.int64),
+    ]
+    n = int(start[-1])
+
+    def move(p_old: I64) -> I64:
+        p = np.zeros(n, dtype=np.int64)
+        known = np.zeros(n, dtype=np.bool_)
+        kept = node_map >= 0
+        p[node_map[kept]] = p_old[kept]
+        known[node_map[kept]] = True
+        for k in (4, 3, 2, 1, 0):  # top down: a parent is priced before its children
+            nodes = np.arange(start[k], start[k + 1])
+            fresh = ~known[nodes]
+            p[nodes[fresh]] = p[parents[k][fresh]]
+        return p
+
+    cand = group_maps[0][warm.chosen_pairs[0]]
+    slot = group_maps[1][warm.chosen_pairs[1]]
+    keep = (cand >= 0) & (slot >= 0)
+    stats["warm_new_nodes"] = float(n - int((node_map >= 0).sum()))
+    score = warm.score_potentials
+    return CoreSolution(
+        warm.status,
+        warm.message,
+        np.zeros(0, dtype=np.int64),
+        move(warm.potentials),
+        chosen_pairs=np.stack([cand[keep], slot[keep]]),
+        rank_weight=warm.rank_weight,
+        score_potentials=move(score) if score.size == warm.potentials.size else score[:0],
+        node_frames=new,
+    )
+
+
 def _score_prices(warm: CoreSolution, n: int) -> I64 | None:
     """The earlier solution's exact score potentials when it has them for ``n`` nodes.
 
@@ -1343,6 +1448,7 @@ def _finish(
             chosen_pairs=pairs,
             rank_weight=net.rank_weight,
             score_potentials=levels,
+            node_frames=_node_frames(edges),
         )
     return CoreSolution(
         Status.OPTIMAL,
@@ -1353,6 +1459,7 @@ def _finish(
         chosen_pairs=pairs,
         rank_weight=net.rank_weight,
         score_potentials=levels,
+        node_frames=_node_frames(edges),
     )
 
 
