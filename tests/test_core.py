@@ -163,6 +163,18 @@ def test_warm_start_matches_ortools(seed: int, n_cand: int, n_slot: int, share: 
     assert warm.stats["warm"] == 1.0
 
 
+def _changed(edges: Edges, rng: np.random.Generator, share: float) -> Edges:
+    """``edges`` with about ``share`` of the candidates withdrawn, slot capacities moved by
+    up to 2 and about ``share`` of the scores raised by 10."""
+    cap = edges.slots.get_column("capacity").to_numpy()
+    changed = dataclasses.replace(
+        edges.without_candidates(np.flatnonzero(rng.random(len(edges.candidate_ids)) < share)),
+        slots=pl.DataFrame({"capacity": np.maximum(0, cap + rng.integers(-2, 3, cap.size))}),
+    )
+    bumped = changed.score + np.where(rng.random(changed.score.size) < share, 10.0, 0.0)
+    return dataclasses.replace(changed, score=bumped)
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.integers(0, 2**31), st.integers(1, 60), st.integers(1, 12), st.floats(0.0, 0.3))
 def test_warm_start_after_any_change(seed: int, n_cand: int, n_slot: int, share: float) -> None:
@@ -175,13 +187,7 @@ def test_warm_start_after_any_change(seed: int, n_cand: int, n_slot: int, share:
     edges = random_edges(seed, n_cand, n_slot)
     rng = np.random.default_rng(seed)
     first = solve_core(edges)
-    cap = edges.slots.get_column("capacity").to_numpy()
-    changed = dataclasses.replace(
-        edges.without_candidates(np.flatnonzero(rng.random(len(edges.candidate_ids)) < share)),
-        slots=pl.DataFrame({"capacity": np.maximum(0, cap + rng.integers(-2, 3, cap.size))}),
-    )
-    bumped = changed.score + np.where(rng.random(changed.score.size) < share, 10.0, 0.0)
-    changed = dataclasses.replace(changed, score=bumped)
+    changed = _changed(edges, rng, share)
     second = _cross_check(changed, warm=first)
     gone = np.flatnonzero(rng.random(len(edges.candidate_ids)) < share)
     _cross_check(changed.without_candidates(gone), warm=second)
@@ -220,13 +226,7 @@ def test_warm_levels_after_any_change(seed: int, n_cand: int, n_slot: int, share
     first = solve_core(edges)
     gone = np.flatnonzero(rng.random(len(edges.candidate_ids)) < share)
     by_paths = _cross_check(edges.without_candidates(gone), warm=first)
-    cap = edges.slots.get_column("capacity").to_numpy()
-    changed = dataclasses.replace(
-        edges.without_candidates(np.flatnonzero(rng.random(len(edges.candidate_ids)) < share)),
-        slots=pl.DataFrame({"capacity": np.maximum(0, cap + rng.integers(-2, 3, cap.size))}),
-    )
-    bumped = changed.score + np.where(rng.random(changed.score.size) < share, 10.0, 0.0)
-    changed = dataclasses.replace(changed, score=bumped)
+    changed = _changed(edges, rng, share)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(core, "WARM_BUDGET_MIN", 0)
         mp.setattr(core, "WARM_BUDGET", 0)

@@ -1437,22 +1437,16 @@ def _finish(
     """The solution of a solve that found ``chosen`` and proved it by ``pot``."""
     pairs = np.stack([edges.cand[chosen].astype(np.int64), edges.slot[chosen].astype(np.int64)])
     levels = np.zeros(0, dtype=np.int64) if pot_a is None else pot_a
+    status, message = Status.OPTIMAL, "optimal"
     if not net.rank_kept:
-        return CoreSolution(
-            Status.FEASIBLE,
+        status = Status.FEASIBLE
+        message = (
             "optimal for placed count and total score; the rank tie-break was skipped because "
-            "its weights would overflow 64-bit costs (shorten preference lists)",
-            chosen,
-            pot,
-            stats,
-            chosen_pairs=pairs,
-            rank_weight=net.rank_weight,
-            score_potentials=levels,
-            node_frames=_node_frames(edges),
+            "its weights would overflow 64-bit costs (shorten preference lists)"
         )
     return CoreSolution(
-        Status.OPTIMAL,
-        "optimal",
+        status,
+        message,
         chosen,
         pot,
         stats,
