@@ -1243,6 +1243,7 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
     stats.update(max_flow_s=t2 - t1, max_flow=float(value), max_flow_pushes=float(mf_pushes))
     stats["max_flow_relabels"] = float(mf_relabels)
     excess = np.zeros(n, dtype=np.int64)
+    eps_a = int(score.max(initial=1))  # the cold solve's first epsilon (scaled down first)
     eps_b = int(rank.max()) if n_edges else 1
     work = np.zeros(5, dtype=np.int64)
     level = _Level(
@@ -1261,8 +1262,7 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
         excess[0] += value - routed
         excess[1] += routed - value
         work[4] = WARM_LEVEL_BUDGET * int(first[n])
-        eps_a = min(int(score.max(initial=1)), WARM_SCORE_EPS * SCALE_FACTOR)
-        pot_a = _exact_level(level, eps_a, n, work, stats, "score")
+        pot_a = _exact_level(level, min(eps_a, WARM_SCORE_EPS * SCALE_FACTOR), n, work, stats, "score")
         work[4] = 0  # the budget is the warm score level's only
         stats["warm_levels"] = 1.0 if pot_a is not None else 0.0
         if pot_a is None:  # over budget: a cold solve from the zero flow
@@ -1278,7 +1278,7 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
         level.price[0] = int(level.price.max(initial=0))
         excess[:] = 0
         excess[0], excess[1] = value, -value
-        pot_a = _exact_level(level, int(score.max()) if n_edges else 1, n, work, stats, "score")
+        pot_a = _exact_level(level, eps_a, n, work, stats, "score")
     t3 = time.perf_counter()
     stats["score_level_s"] = t3 - t2
     stats["score_relabel_scans"] = float(work[3])
@@ -1432,11 +1432,16 @@ def _score_prices(warm: CoreSolution, n: int) -> I64 | None:
 
 
 def _finish(
-    edges: Edges, net: FlowNetwork, chosen: I64, pot: I64, stats: dict[str, float], pot_a: I64 | None = None
+    edges: Edges,
+    net: FlowNetwork,
+    chosen: I64,
+    pot: I64,
+    stats: dict[str, float],
+    score_pot: I64 | None = None,
 ) -> CoreSolution:
-    """The solution of a solve that found ``chosen`` and proved it by ``pot``."""
+    """The solution of a solve that found ``chosen`` and proved it by ``pot`` (and, when it
+    ran by levels, by the score level's ``score_pot``)."""
     pairs = np.stack([edges.cand[chosen].astype(np.int64), edges.slot[chosen].astype(np.int64)])
-    levels = np.zeros(0, dtype=np.int64) if pot_a is None else pot_a
     status, message = Status.OPTIMAL, "optimal"
     if not net.rank_kept:
         status = Status.FEASIBLE
@@ -1452,7 +1457,7 @@ def _finish(
         stats,
         chosen_pairs=pairs,
         rank_weight=net.rank_weight,
-        score_potentials=levels,
+        score_potentials=np.zeros(0, dtype=np.int64) if score_pot is None else score_pot,
         node_frames=_node_frames(edges),
     )
 
