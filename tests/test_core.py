@@ -230,6 +230,7 @@ def test_warm_levels_after_any_change(seed: int, n_cand: int, n_slot: int, share
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(core, "WARM_BUDGET_MIN", 0)
         mp.setattr(core, "WARM_BUDGET", 0)
+        mp.setattr(core, "WARM_UPDATE_INTERVAL", 0.05)  # global updates early and often
         sol = _cross_check(changed, warm=first)
         assert sol.stats["warm"] == 1.0 or "warm_levels" in sol.stats
         sol = _cross_check(changed, warm=by_paths)
@@ -278,6 +279,16 @@ def test_generated_instance() -> None:
             levels = _cross_check(changed, warm=sol)
             seen.add(levels.stats["warm_levels"])
         assert seen == {0.0, 1.0}
+        # Global price updates in the warm levels' first phase (they run only after the
+        # interval's relabel scans): exact however often they run.
+        mp.setattr(core, "WARM_LEVEL_BUDGET", 10**6)
+        updates = set()
+        for interval in (0.001, 0.01, 0.1):
+            mp.setattr(core, "WARM_UPDATE_INTERVAL", interval)
+            levels = _cross_check(changed, warm=sol)
+            assert levels.stats["warm_levels"] == 1.0
+            updates.add(levels.stats["warm_updates"])
+        assert max(updates) > 0
 
 
 # -- degenerate cases -------------------------------------------------------------------
