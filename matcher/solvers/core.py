@@ -687,11 +687,7 @@ def _global_update(
                 nd = du + (cost[i] + price[w] - pu) // eps + 1
                 if nd < dist[w]:
                     dist[w] = nd
-                    if hpos[w] < 0:
-                        heap[size] = w
-                        hpos[w] = size
-                        size += 1
-                    _sift_up(heap, hpos, dist, hpos[w])
+                    size = _heap_push(heap, hpos, dist, w, size)
         scans += int(first[u + 1] - first[u])
     if top * eps > PRICE_LIMIT // 4 or lowest - top * eps < -PRICE_LIMIT:
         return scans  # prices would leave their range: no update (it is only a heuristic)
@@ -836,6 +832,17 @@ def _sift_up(heap: I64, hpos: I64, key: I64, k: int) -> None:
 
 
 @njit(cache=True)
+def _heap_push(heap: I64, hpos: I64, key: I64, v: int, size: int) -> int:
+    """Insert ``v`` or move it up after its key fell; the new size."""
+    if hpos[v] < 0:
+        heap[size] = v
+        hpos[v] = size
+        size += 1
+    _sift_up(heap, hpos, key, hpos[v])
+    return size
+
+
+@njit(cache=True)
 def _heap_pop(heap: I64, hpos: I64, key: I64, size: int) -> int:
     """Remove the top of the heap (its node is ``heap[0]`` before the call); new size."""
     hpos[heap[0]] = -1
@@ -871,12 +878,7 @@ def _label(
         nt += 1
     dist[w] = nd
     succ[w] = via
-    if hpos[w] < 0:
-        heap[size] = w
-        hpos[w] = size
-        size += 1
-    _sift_up(heap, hpos, dist, hpos[w])
-    return nt, size
+    return nt, _heap_push(heap, hpos, dist, w, size)
 
 
 @njit(cache=True)
