@@ -99,7 +99,7 @@ deficits are far: after every ``WARM_UPDATE_INTERVAL`` times the arcs in relabel
 the first warm phase, a global price update (:func:`_global_update`, distances from the
 deficits backwards in units of epsilon, one per hop on a plateau) lowers every price by
 its distance, so those excesses run downhill (1M: that phase 9 s against 17 s; slot caps
-only at 100k: the warm solve 0.56x a cold one where it had been slower than cold).
+only at 100k: the warm solve 0.74x a cold one in the benchmark, where it had been 1.38x).
 Also measured and not kept: both levels at once on the
 lexicographic costs from the certificate (100k: 2.3x a cold solve; from epsilon 8 it
 crawled for minutes).
