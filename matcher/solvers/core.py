@@ -654,13 +654,12 @@ def _global_update(
     n = first.shape[0] - 1
     size = 0
     left = 0
-    for v in range(n):
+    for v in range(n):  # every deficit starts at distance 0 (equal keys: any order is a heap)
         dist[v] = _INF
         hpos[v] = -1
         if excess[v] > 0:
             left += 1
-    for v in range(n):
-        if excess[v] < 0:
+        elif excess[v] < 0:
             dist[v] = 0
             heap[size] = v
             hpos[v] = size
@@ -719,7 +718,7 @@ def _refine(
     right after its up-arc, so its scans and relabels only see those.
     ``work``: [pushes, relabels, global price updates, arcs scanned by relabels, limit on
     those scans or 0, scans between global updates or 0, arcs scanned by global updates,
-    epsilon of the phase that runs them or 0 for every phase], updated; False also when
+    epsilon of the phase that runs them], updated; False also when
     the limit is passed. Global updates (:func:`_global_update`) only pay where few
     excesses wander over ties to far deficits (a warm start's first phase): the first
     comes after ``work[5]`` relabel scans, so a phase that ends sooner runs none.
@@ -734,7 +733,7 @@ def _refine(
     fifo = np.empty(size, dtype=np.int32)
     inq = np.zeros(n, dtype=np.bool_)
     current = first[:-1].copy()
-    interval = work[5] if (work[7] == 0 or eps == work[7]) else 0
+    interval = work[5] if eps == work[7] else 0
     n_upd = n if interval > 0 else 0
     dist = np.empty(n_upd, dtype=np.int64)
     heap = np.empty(n_upd, dtype=np.int64)
