@@ -238,6 +238,31 @@ def test_warm_levels_after_any_change(seed: int, n_cand: int, n_slot: int, share
             assert sol.stats["warm"] == 1.0 or "warm_levels" not in sol.stats
 
 
+@FAST
+@given(
+    st.lists(st.tuples(st.integers(0, 5), st.integers(0, 300), st.integers(0, 3)), max_size=200),
+    st.booleans(),
+)
+def test_edge_order_sorts_each_candidates_edges_by_rank(
+    rows: list[tuple[int, int, int]], one_candidate: bool
+) -> None:
+    """A permutation that keeps every edge within its candidate's run (long runs take
+    the merge sort, short ones the insertion sort) and orders each run by rank."""
+    from matcher.solvers.core import _edge_key, _edge_order
+
+    rows = sorted((0 if one_candidate else c, s, r) for c, s, r in rows)
+    cand = np.array([r[0] for r in rows], dtype=np.int32)
+    slot = np.array([r[1] for r in rows], dtype=np.int32)
+    rank = np.array([r[2] for r in rows], dtype=np.int64)
+    order = _edge_order(cand, slot, rank)
+    assert sorted(order.tolist()) == list(range(len(rows)))
+    assert (cand[order] == cand).all()
+    keys = [_edge_key(cand, slot, rank, int(e)) for e in order]
+    for k in range(1, len(rows)):
+        if cand[k] == cand[k - 1]:
+            assert rank[order[k]] >= rank[order[k - 1]] and keys[k] >= keys[k - 1]
+
+
 def test_certificate_rank_weight_must_separate_the_levels() -> None:
     edges = random_edges(3, 40, 8)
     sol = solve_core(edges)
