@@ -56,10 +56,12 @@ each at unit precision cut the phases to 5 + 2-4 on a smaller graph.
 
 A candidate's pushes try its arcs in list order. In edge order (by slot index) all
 candidates try the same low-numbered slots first; in rank order (ties by a hash of the
-slot) the load spreads: cold solves 4.0 s against 4.5-4.8 s at 100k (score level 2.7 s
-against 3.2-3.4 s), 66-72 s against 75 s at 1M (first phase 5.0M pushes against
-9.1M); a random order was as fast at 100k, but rank order also starts the rank level
-nearer its optimum (0.8 s against 0.9-1.1 s in reverse rank order).
+slot) the load spreads: cold solves 3.4-4.1 s against 4.5-4.8 s at 100k (score level
+2.6-2.75 s against 3.15-3.4 s), 65.9-74.7 s (three runs) against 75.0 s at 1M (first
+phase 5.0M pushes against 9.1M). A random order was as fast at 100k; rank order was
+kept because the rank level is also a little cheaper after it (0.76-0.82 s against
+1.07 s in reverse rank order), though the score level's flow is still far from
+rank-optimal (at 100k 15.5k of its 52.7k pairs remain).
 
 What else was measured (100k candidates, k = 20): a larger scale factor does not help
 (the work per phase grows with it: factor 32, 2x slower; 256, 8x); global price
@@ -307,9 +309,8 @@ def _edge_order(cand: I32, slot: I32, rank: I64) -> I32:
 
     The order of a candidate's arcs is the order its pushes try them. In edge order
     (by slot index) every candidate tries the same low-numbered slots first and the
-    first phases fight over them; in rank order the load spreads and the score level's
-    flow already leans towards the rank level's optimum (measured in the module
-    docstring). Runs of equal ``cand`` are sorted (insertion sort, a merge sort for
+    first phases fight over them; in rank order the load spreads (measured in the
+    module docstring). Runs of equal ``cand`` are sorted (insertion sort, a merge sort for
     long runs); the edges need no other order.
     """
     n = cand.shape[0]
