@@ -1366,16 +1366,13 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
     clip = n_src + 1  # never saturated: at most clip - 1 units flow
     score = np.rint(edges.score * 10**score_decimals).astype(np.int64)
     rank = edges.rank.astype(np.int64) if net.rank_kept else np.zeros(n_edges, dtype=np.int64)
+    e_cand, e_slot = edges.cand.astype(np.int32, copy=False), edges.slot.astype(np.int32, copy=False)
     first, head, rcap, cost_a, rev, fwd = _build(
-        n, net.cand0, net.slot0, net.int0, net.nat0, net.tot0,
-        edges.cand.astype(np.int32, copy=False), edges.slot.astype(np.int32, copy=False),
-        -score, net.cands, net.capacity,
+        n, net.cand0, net.slot0, net.int0, net.nat0, net.tot0, e_cand, e_slot, -score, net.cands, net.capacity,
         caps.slot_intake.astype(np.int32, copy=False), caps.intake_cap.astype(np.int64, copy=False),
         caps.intake_national.astype(np.int32, copy=False), caps.national_cap.astype(np.int64, copy=False),
         caps.national_total.astype(np.int32, copy=False), caps.total_cap.astype(np.int64, copy=False),
-        1, clip, _edge_order(
-            edges.cand.astype(np.int32, copy=False), edges.slot.astype(np.int32, copy=False), rank
-        ),
+        1, clip, _edge_order(e_cand, e_slot, rank),
     )  # fmt: skip
     t1 = time.perf_counter()
     stats["build_s"] = t1 - t0
@@ -1594,7 +1591,7 @@ def _score_prices(warm: CoreSolution, n: int) -> I64 | None:
     which as score prices would take cost scaling ages to cross.)
     """
     ok = warm.status in (Status.OPTIMAL, Status.FEASIBLE) and warm.score_potentials.shape == (n,)
-    return warm.score_potentials.copy() if ok else None
+    return warm.score_potentials if ok else None  # read only: the levels copy it into their prices
 
 
 def _finish(
