@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -113,3 +114,61 @@ def test_listed_candidates_keep_best_ranks_under_limit() -> None:
     edges = build_edges(inst)
     listed = sorted(int(r) for c, r in zip(edges.cand, edges.rank, strict=True) if c == 0)
     assert listed == [1, 2, 3]
+
+
+def test_long_preference_lists_equal_oracle() -> None:
+    # 60 listed employers with slots in two sectors give runs of more than 32 pairs, the
+    # ones the edge kernel sorts by argsort instead of insertion sort.
+    rng = np.random.default_rng(5)
+    cids, eids = [f"c{i}" for i in range(3)], [f"e{j:02d}" for j in range(60)]
+    levels = ["none", "A1", "A2", "B1"]
+    inst = matcher.instance_from_frames(
+        candidates=pl.DataFrame(
+            {"candidate_id": cids, "nationality": "VN", "japanese_level": ["A2", "B1", "A1"], "track": "esdp"}
+        ),
+        aptitudes=pl.DataFrame(
+            {
+                "candidate_id": [c for c in cids for _ in range(2)],
+                "sector": ["agriculture", "nursing_care"] * 3,
+                "score": rng.integers(40, 100, 6).astype(float),
+            }
+        ),
+        employers=pl.DataFrame(
+            {
+                "employer_id": eids,
+                "prefecture": "Iwate",
+                "full_time_staff": 10,
+                "min_japanese_level": [levels[j % 4] for j in range(60)],
+            }
+        ),
+        slots=pl.DataFrame(
+            {
+                "employer_id": eids + eids[::2],
+                "sector": ["agriculture"] * 60 + ["nursing_care"] * 30,
+                "track": "esdp",
+                "capacity": 1,
+            }
+        ),
+        preferences=pl.DataFrame(
+            {
+                "candidate_id": [c for c in cids for _ in range(60)],
+                "employer_id": [e for _ in cids for e in rng.permutation(eids).tolist()],
+                "rank": list(range(1, 61)) * 3,
+            }
+        ),
+    )
+    edges = build_edges(inst)
+    assert np.bincount(edges.cand).max() > 32
+    slots = edges.slots
+    got = sorted(
+        (
+            edges.candidate_ids[int(c)],
+            (slots["employer_id"][int(s)], slots["sector"][int(s)], slots["track"][int(s)]),
+            round(float(sc) * 100),
+            int(r),
+        )
+        for c, s, sc, r in zip(edges.cand, edges.slot, edges.score, edges.rank, strict=True)
+    )
+    assert got == sorted((p.cand, p.slot, p.score, p.rank) for p in eligible_pairs(inst))
+    key = edges.cand.astype(np.int64) * slots.height + edges.slot
+    assert (np.diff(key) > 0).all()  # sorted by (cand, slot), no pair twice
