@@ -2071,7 +2071,7 @@ def check_certificate(  # noqa: PLR0911 - one return per failed precondition
         return [f"potentials have shape {pot.shape}, expected ({net.num_nodes},)"]
     if chosen.size and (chosen.min() < 0 or chosen.max() >= n_edges):
         return ["chosen holds an index outside the edge arrays"]
-    if np.unique(chosen).size != chosen.size:
+    if chosen.size and (np.diff(np.sort(chosen)) == 0).any():
         return ["chosen holds an edge twice"]
     if int(np.abs(pot).max(initial=0)) >= (1 << 61) or int(np.abs(net.costs).max(initial=0)) >= (1 << 61):
         return ["potentials or costs too large to check without overflow"]
@@ -2101,9 +2101,10 @@ def check_certificate(  # noqa: PLR0911 - one return per failed precondition
         return problems
     # Residual arcs and their reduced costs, per arc group: (tail, head, cost, flow, cap).
     src_c = net.cands
+    one, zero = np.ones(1, np.int64), np.zeros(1, np.int64)  # broadcast over a group's arcs
     groups = [
-        ("pair", net.cand0 + edges.cand.astype(np.int64), net.slot0 + edges.slot.astype(np.int64), net.costs, x, np.ones(n_edges, np.int64)),
-        ("source", np.zeros(src_c.size, np.int64), net.cand0 + src_c, np.zeros(src_c.size, np.int64), cand_flow[src_c], np.ones(src_c.size, np.int64)),
+        ("pair", net.cand0 + edges.cand.astype(np.int64), net.slot0 + edges.slot.astype(np.int64), net.costs, x, one),
+        ("source", zero, net.cand0 + src_c, zero, cand_flow[src_c], one),
         ("slot", net.slot0 + np.arange(n_slot), net.int0 + caps.slot_intake.astype(np.int64), np.zeros(n_slot, np.int64), slot_flow, slot_cap),
         ("intake", net.int0 + np.arange(n_int), net.nat0 + caps.intake_national.astype(np.int64), np.zeros(n_int, np.int64), int_flow, caps.intake_cap),
         ("national", net.nat0 + np.arange(n_nat), net.tot0 + caps.national_total.astype(np.int64), np.zeros(n_nat, np.int64), nat_flow, caps.national_cap),
