@@ -180,11 +180,14 @@ def verify_assignment(
     flag("skills_test", pl.col("r_skills") & ~pl.col("skills_test").fill_null(False), j)
     flag("employer_language", pl.col("c_level") < pl.col("e_level"), j)
     # Only the placed candidates' lists matter: select them first (joining the whole table
-    # hashed its 20M rows at national scale; RSS rose by about 2.5 GB).
-    prefs = instance.preferences.join(
-        a.select("candidate_id").unique(), on="candidate_id", how="semi"
+    # hashed its 20M rows at national scale; RSS rose by about 2.5 GB), then only the
+    # rows of the placed pairs (a left join on the 10M rows of those lists took 1.6-2.7 s
+    # at 1M candidates, these semi joins 0.6 s).
+    placed_lists = instance.preferences.join(a.select("candidate_id").unique(), on="candidate_id", how="semi")
+    listed = placed_lists.select("candidate_id").unique().with_columns(pl.lit(True).alias("has_list"))
+    prefs = placed_lists.join(
+        a.select("candidate_id", "employer_id"), on=["candidate_id", "employer_id"], how="semi"
     ).select("candidate_id", "employer_id", pl.col("rank").alias("p_rank"))
-    listed = prefs.select("candidate_id").unique().with_columns(pl.lit(True).alias("has_list"))
     j = j.join(prefs, on=["candidate_id", "employer_id"], how="left").join(
         listed, on="candidate_id", how="left"
     )
