@@ -300,33 +300,18 @@ def _expand_listed(
     candidate, then fill; each candidate's run is then sorted by slot.
     """
     n_cand = q_first.shape[0] - 1
-    count = np.zeros(n_cand + 1, dtype=np.int64)
-    for r in range(p_cand.shape[0]):
-        c = p_cand[r]
-        for i in range(s_first[p_key[r]], s_first[p_key[r] + 1]):
-            if p_level[r] >= s_min[i]:
-                for j in range(q_first[c], q_first[c + 1]):
-                    if q_sec[j] == s_sec[i]:
-                        count[c + 1] += 1
-    start = np.cumsum(count)
-    pos = start[:-1].copy()
+    keys = (p_cand, p_key, p_level, s_first, s_min, s_sec, q_first, q_sec)
+    count = np.zeros(n_cand, dtype=np.int64)
+    no_i32, no_f64 = np.empty(0, dtype=np.int32), np.empty(0, dtype=np.float64)
+    _listed_rows(*keys, count, False, p_rank, s_slot, q_score, no_i32, no_i32, no_f64, no_i32)
+    start = np.zeros(n_cand + 1, dtype=np.int64)
+    start[1:] = np.cumsum(count)
     total = start[-1]
     cand = np.empty(total, dtype=np.int32)
     slot = np.empty(total, dtype=np.int32)
     score = np.empty(total, dtype=np.float64)
     rank = np.empty(total, dtype=np.int32)
-    for r in range(p_cand.shape[0]):
-        c = p_cand[r]
-        for i in range(s_first[p_key[r]], s_first[p_key[r] + 1]):
-            if p_level[r] >= s_min[i]:
-                for j in range(q_first[c], q_first[c + 1]):
-                    if q_sec[j] == s_sec[i]:
-                        k = pos[c]
-                        cand[k] = c
-                        slot[k] = s_slot[i]
-                        score[k] = q_score[j]
-                        rank[k] = p_rank[r]
-                        pos[c] = k + 1
+    _listed_rows(*keys, start[:-1].copy(), True, p_rank, s_slot, q_score, cand, slot, score, rank)
     for c in range(n_cand):  # sort each run by slot (slots are distinct within a run)
         if start[c + 1] - start[c] > 32:
             order = np.argsort(slot[start[c] : start[c + 1]]) + start[c]
@@ -342,6 +327,29 @@ def _expand_listed(
                 h -= 1
             slot[h + 1], score[h + 1], rank[h + 1] = sl, sc, rk
     return cand, slot, score, rank
+
+
+@njit(cache=True)
+def _listed_rows(
+    p_cand: I32, p_key: I64, p_level: I32, s_first: I64, s_min: I32, s_sec: I32, q_first: I64, q_sec: I32,
+    pos: I64, fill: bool, p_rank: I32, s_slot: I32, q_score: F64,
+    cand: I32, slot: I32, score: F64, rank: I32,
+) -> None:  # fmt: skip
+    """One pass of :func:`_expand_listed`: each match advances ``pos[cand]``, and with
+    ``fill`` the row goes there (the counting pass passes empty output arrays)."""
+    for r in range(p_cand.shape[0]):
+        c = p_cand[r]
+        for i in range(s_first[p_key[r]], s_first[p_key[r] + 1]):
+            if p_level[r] >= s_min[i]:
+                for j in range(q_first[c], q_first[c + 1]):
+                    if q_sec[j] == s_sec[i]:
+                        k = pos[c]
+                        if fill:
+                            cand[k] = c
+                            slot[k] = s_slot[i]
+                            score[k] = q_score[j]
+                            rank[k] = p_rank[r]
+                        pos[c] = k + 1
 
 
 def _sector_codes(q: pl.DataFrame, slots: pl.DataFrame) -> dict[str, int]:

@@ -9,18 +9,16 @@ from hypothesis import HealthCheck, given, settings
 
 import matcher
 from matcher import Instance
-from matcher.eligibility import build_edges, count_pairs
+from matcher.eligibility import Edges, build_edges, count_pairs
 from matcher.policy import policy_from_dict
 from tests.oracle import eligible_pairs
 from tests.strategies import instances
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(instances(max_candidates=8, max_employers=4, fractional=True))
-def test_edges_equal_oracle(inst: Instance) -> None:
-    edges = build_edges(inst)
+def _pair_rows(edges: Edges) -> list[tuple[str, tuple[str, str, str], int, int]]:
+    """The edges as the oracle states pairs: (candidate id, slot key, score * 100, rank)."""
     slots = edges.slots
-    got = sorted(
+    return sorted(
         (
             edges.candidate_ids[int(c)],
             (slots["employer_id"][int(s)], slots["sector"][int(s)], slots["track"][int(s)]),
@@ -29,8 +27,14 @@ def test_edges_equal_oracle(inst: Instance) -> None:
         )
         for c, s, sc, r in zip(edges.cand, edges.slot, edges.score, edges.rank, strict=True)
     )
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(max_candidates=8, max_employers=4, fractional=True))
+def test_edges_equal_oracle(inst: Instance) -> None:
+    edges = build_edges(inst)
     want = sorted((p.cand, p.slot, p.score, p.rank) for p in eligible_pairs(inst))
-    assert got == want
+    assert _pair_rows(edges) == want
     counts = count_pairs(inst)
     assert counts["listed_pairs"] + counts["unlisted_pairs"] == len(want)
 
@@ -159,16 +163,6 @@ def test_long_preference_lists_equal_oracle() -> None:
     )
     edges = build_edges(inst)
     assert np.bincount(edges.cand).max() > 32
-    slots = edges.slots
-    got = sorted(
-        (
-            edges.candidate_ids[int(c)],
-            (slots["employer_id"][int(s)], slots["sector"][int(s)], slots["track"][int(s)]),
-            round(float(sc) * 100),
-            int(r),
-        )
-        for c, s, sc, r in zip(edges.cand, edges.slot, edges.score, edges.rank, strict=True)
-    )
-    assert got == sorted((p.cand, p.slot, p.score, p.rank) for p in eligible_pairs(inst))
-    key = edges.cand.astype(np.int64) * slots.height + edges.slot
+    assert _pair_rows(edges) == sorted((p.cand, p.slot, p.score, p.rank) for p in eligible_pairs(inst))
+    key = edges.cand.astype(np.int64) * edges.slots.height + edges.slot
     assert (np.diff(key) > 0).all()  # sorted by (cand, slot), no pair twice
