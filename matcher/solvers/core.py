@@ -134,6 +134,7 @@ flow, and a clipped arc is never saturated), so residual capacities fit int32.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -149,6 +150,8 @@ from matcher.solvers.status import Status
 
 I32 = npt.NDArray[np.int32]
 I64 = npt.NDArray[np.int64]
+
+log = logging.getLogger("matcher")
 
 #: Prices must stay within +-PRICE_LIMIT (scaled units) so no reduced cost overflows.
 PRICE_LIMIT = 1 << 62
@@ -1383,6 +1386,7 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
         solved = _warm_solve(edges, net, network, warm_start, stats, score_decimals)
         if solved is not None:
             stats["seconds"] = time.perf_counter() - t0
+            log.info("core: warm start, %d shortest paths (%.1f s)", stats["warm_paths"], stats["seconds"])
             return _finish(edges, *solved, stats)
         # Back to the zero flow and the score level's costs; the levels follow, from the
         # earlier prices when they fit this network.
@@ -1399,6 +1403,8 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
     t2 = time.perf_counter()
     stats.update(max_flow_s=t2 - t1, max_flow=float(value), max_flow_pushes=float(mf_pushes))
     stats["max_flow_relabels"] = float(mf_relabels)
+    # Progress for long solves (1M candidates: a minute or more); counts only.
+    log.info("core: %s nodes, %s arcs; at most %s placed (%.1f s)", n, int(first[n]) // 2, value, t2 - t0)
     excess = np.zeros(n, dtype=np.int64)
     eps_a = int(score.max(initial=1))  # the cold solve's first epsilon (scaled down first)
     eps_b = int(rank.max()) if n_edges else 1
@@ -1445,6 +1451,7 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
     t3 = time.perf_counter()
     stats["score_level_s"] = t3 - t2
     stats["score_relabel_scans"] = float(work[3])
+    log.info("core: score level %s in %.1f s", "optimal" if pot_a is not None else "failed", t3 - t2)
     if pot_a is None:
         return CoreSolution(
             Status.ERROR, "no exact score-level potentials (internal error)", empty, empty, stats
@@ -1462,6 +1469,7 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
     pot_b = found_b
     t4 = time.perf_counter()
     stats["rank_level_s"] = t4 - t3
+    log.info("core: rank level optimal in %.1f s", t4 - t3)
     stats.update(pushes=float(work[0]), relabels=float(work[1]), relabel_scans=float(work[3]))
     # One certificate for the lexicographic costs -B * score + rank (built in place).
     costs_lex = cost_a
