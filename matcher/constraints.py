@@ -133,7 +133,7 @@ def fair_groups(instance: Instance, edges: Edges, *, score_decimals: int) -> Fai
         nat = np.unique(names, return_inverse=True)[1].astype(np.int64)
         score = np.rint(edges.score * 10**score_decimals).astype(np.int64)
         of_edge = nat[edges.cand]
-        with_pairs = np.unique(edges.cand)
+        with_pairs = edges.candidates_with_pairs()
         for code in sorted(set(nat[with_pairs].tolist())):
             ids = np.flatnonzero(of_edge == code).astype(np.int64)
             labels.append(str(names[int(with_pairs[nat[with_pairs] == code][0])]))

@@ -98,6 +98,11 @@ class Edges:
     def n_pairs(self) -> int:
         return int(self.cand.shape[0])
 
+    def candidates_with_pairs(self) -> I64:
+        """Indices of the candidates with at least one pair, ascending (a bincount: at 16M
+        pairs a hash-based ``np.unique`` took about 1 s)."""
+        return np.flatnonzero(np.bincount(self.cand, minlength=self.candidate_ids.len())).astype(np.int64)
+
     def cap_path(self) -> tuple[I64, I64, I64, I64]:
         """The slot, intake, national and total node of every pair (the caps it counts in)."""
         slot = self.slot.astype(np.int64)

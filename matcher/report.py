@@ -48,7 +48,7 @@ def unmatched_frame(instance: Instance, edges: Edges, assignments: pl.DataFrame)
     ``joint_group``: the candidate has eligible pairs but belongs to a joint group that was
     not placed (the whole group is kept out when it cannot be placed in one prefecture).
     """
-    with_pairs = edges.candidate_ids.filter(np.bincount(edges.cand, minlength=edges.candidate_ids.len()) > 0)
+    with_pairs = edges.candidate_ids.gather(edges.candidates_with_pairs())
     in_group = instance.joint.get_column("candidate_id")
     return (
         instance.candidates.select("candidate_id")

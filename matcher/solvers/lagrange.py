@@ -561,7 +561,7 @@ def solve_lagrangian(
     else:
         layout, relaxed = arrangement if arrangement is not None else choose_layout(edges)
     tree = _Tree(edges, layout)
-    cands = np.unique(edges.cand).astype(np.int64)
+    cands = edges.candidates_with_pairs()
     all_pairs = np.arange(n_edges, dtype=np.int64)
     if not relaxed and not floors:
         # Every cap that can bind is in the tree: one exact flow, the foundation's objective.

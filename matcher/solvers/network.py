@@ -92,7 +92,7 @@ def flow_network(edges: Edges, *, score_decimals: int, rank_weight: int | None =
     num_nodes = tot0 + n_tot
     capacity = edges.slots.get_column("capacity").to_numpy().astype(np.int64)
     big = int(capacity.sum()) + 1
-    cands = np.flatnonzero(np.bincount(edges.cand, minlength=n_cand)).astype(np.int64)  # sorted, distinct
+    cands = edges.candidates_with_pairs()
     max_flow = min(len(cands), big - 1)
     costs, b, kept = lexicographic_costs(
         edges, score_decimals=score_decimals, num_nodes=num_nodes, max_flow=max_flow, rank_weight=rank_weight
