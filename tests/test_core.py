@@ -263,6 +263,53 @@ def test_edge_order_sorts_each_candidates_edges_by_rank(
             assert rank[order[k]] >= rank[order[k - 1]] and keys[k] >= keys[k - 1]
 
 
+@FAST
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 7), st.integers(0, 7), st.integers(0, 2), st.integers(-40, 40)),
+        max_size=30,
+    ),
+    st.lists(st.integers(-60, 60), min_size=8, max_size=8),
+    st.integers(1, 9),
+    st.integers(1, 6),
+)
+def test_price_refine_contract(
+    arcs: list[tuple[int, int, int, int]], prices: list[int], eps: int, clamp: int
+) -> None:
+    """Prices only fall, by at most ``clamp * eps``; when it reports success, every residual
+    arc meets eps-optimality; it reports success exactly when a brute-force search finds
+    such prices within the clamp (no negative cycle under lengths floor(rc/eps) + 1)."""
+    from matcher.solvers.core import _build_arcs, _price_refine
+
+    n = 8
+    tails = np.array([a[0] for a in arcs], dtype=np.int64)
+    heads = np.array([a[1] for a in arcs], dtype=np.int64)
+    caps = np.array([a[2] for a in arcs], dtype=np.int64)
+    costs = np.array([a[3] for a in arcs], dtype=np.int64)
+    first, head, rcap, cost, _, _ = _build_arcs(n, tails, heads, caps, costs, 0)
+    before = np.array(prices, dtype=np.int64)
+    price = before.copy()
+    _, clean = _price_refine(first, head, rcap, cost, price, eps, clamp, 50)
+    drop = before - price
+    assert (drop >= 0).all() and (drop <= clamp * eps).all() and (drop % eps == 0).all()
+    tail = np.repeat(np.arange(n), np.diff(first))
+    live = rcap > 0
+    reduced = cost[live] + price[tail[live]] - price[head[live]]
+    assert clean == bool((reduced >= -eps).all())
+    # Bellman-Ford on the same system, d in [-clamp, 0]: a solution exists iff clean.
+    length = (cost[live] + before[tail[live]] - before[head[live]]) // eps + 1
+    d = np.zeros(n, dtype=np.int64)
+    for _ in range(n * (clamp + 2)):
+        nd = d.copy()
+        np.minimum.at(nd, head[live], d[tail[live]] + length)
+        nd = np.maximum(nd, -clamp)
+        if (nd == d).all():
+            break
+        d = nd
+    feasible = bool((d[head[live]] <= d[tail[live]] + length).all())
+    assert clean == feasible
+
+
 def test_certificate_rank_weight_must_separate_the_levels() -> None:
     edges = random_edges(3, 40, 8)
     sol = solve_core(edges)

@@ -35,6 +35,15 @@ The algorithm, and why
    If they do not exist yet, costs and prices are multiplied by ``SCALE_FACTOR`` and one
    more phase runs, until ``epsilon < 1/n`` in score units, where optimality is
    guaranteed by the theory of cost scaling (``_exact_level``).
+   Every score-level phase but the first and the last starts with Goldberg's *price
+   refinement* (:func:`_price_refine`): prices that make the current flow as nearly
+   ``epsilon``-optimal as they can, so the phase only re-routes the units on arcs that no
+   prices fix, instead of most of the flow. Measured at 1M (cached kernels): score level
+   40.3 s against 46.6 s (phase at epsilon 157: 8.7 s against 13.8 s; 20: 8.2 against
+   10.8; 3: 8.5 against 8.7). Not in the last phase: it leaves the flow only
+   ``epsilon``-optimal, while a full phase usually ends exactly optimal; with it the exact
+   potentials failed and a phase at 8x precision followed (13-16 s). Not on the rank
+   level: its later phases got slower (4.9 -> 6.1 s, 3.1 -> 4.5 s at 1M).
 3. *Rank level*: the score-optimal flows are exactly the flows of value ``F`` that use
    only arcs of zero reduced cost under the score potentials (complementary slackness).
    The least rank sum among them is a min-cost circulation on that subgraph (about half
@@ -190,6 +199,13 @@ WARM_SCORE_EPS = 8
 #: caps 1 update, score level 1.2 s against 1.0-1.1 s. In every phase, or from epsilon 1,
 #: they cost more than they saved: each scans about the whole network there.
 WARM_UPDATE_INTERVAL = 1.0
+#: Price refinement (:func:`_price_refine`) before each score-level phase but the last:
+#: label-correcting passes it may spend (in scans of the whole network), and the most
+#: epsilons it lowers one price by.
+PRICE_REFINE_PASSES = 6
+PRICE_REFINE_CLAMP = 32
+#: Slots of the solver's ``work`` counters (see :func:`_refine`).
+WORK_SLOTS = 10
 #: Shift added to the sink side of the final minimum cut (see check_certificate).
 CUT_SHIFT = 1 << 59
 _INF = np.int64(1 << 62)
@@ -690,14 +706,16 @@ def _tree_prices(rcap: I32, head: I32, rev: I32, price: I64, up: I32, slot0: int
 
 
 @njit(cache=True)
-def _saturate(first: I64, head: I32, rcap: I32, cost: I64, rev: I32, price: I64, excess: I64) -> None:
-    """Push the whole residual capacity of every arc of negative reduced cost (a phase's or
-    a warm start's first step: afterwards no residual arc has a negative reduced cost)."""
+def _saturate(
+    first: I64, head: I32, rcap: I32, cost: I64, rev: I32, price: I64, excess: I64, below: int = 0
+) -> None:
+    """Push the whole residual capacity of every arc of reduced cost below ``below`` (a
+    phase's or a warm start's first step: afterwards every residual arc's is at least that)."""
     for u in range(first.shape[0] - 1):
         pu = price[u]
         for i in range(first[u], first[u + 1]):
             r = rcap[i]
-            if r > 0 and cost[i] + pu - price[head[i]] < 0:
+            if r > 0 and cost[i] + pu - price[head[i]] < below:
                 rcap[i] = 0
                 rcap[rev[i]] += r
                 excess[u] -= r
@@ -764,6 +782,67 @@ def _global_update(
 
 
 @njit(cache=True)
+def _price_refine(
+    first: I64, head: I32, rcap: I32, cost: I64, price: I64, eps: int, clamp: int, passes: int
+) -> tuple[int, bool]:
+    """Lower prices so that the current flow is as nearly ``eps``-optimal as it can be made.
+
+    Goldberg's price refinement: the flow is ``eps``-optimal under prices
+    ``price + eps * d`` exactly when ``d[v] <= d[u] + floor(rc(u, v) / eps) + 1`` on every
+    residual arc, a shortest-path system (FIFO label-correcting from ``d = 0``). A cost
+    scaling phase re-routes most of the flow when it starts from the old prices; after
+    this it only has to repair the arcs this cannot fix (negative cycles: the flow is
+    not ``eps``-optimal under any prices). ``d`` is kept at ``-clamp`` or above (around
+    such a cycle it would fall without end) and the passes are limited to ``passes``
+    scans of the network; within those limits any ``d`` is valid, since the phase
+    saturates whatever arc is still below ``-eps``. Returns (arcs scanned, whether every
+    arc is now ``eps``-optimal).
+    """
+    n = first.shape[0] - 1
+    d = np.zeros(n, dtype=np.int64)
+    size = n + 1
+    fifo = np.empty(size, dtype=np.int32)
+    inq = np.ones(n, dtype=np.bool_)
+    for v in range(n):
+        fifo[v] = v
+    qh = 0
+    qt = n
+    budget = np.int64(passes) * (first[n] + n)
+    scans = 0
+    clean = True
+    while qh != qt:
+        u = fifo[qh]
+        qh = (qh + 1) % size
+        inq[u] = False
+        du = d[u]
+        pu = price[u]
+        for i in range(first[u], first[u + 1]):
+            if rcap[i] > 0:
+                v = head[i]
+                nd = du + (cost[i] + pu - price[v]) // eps + 1
+                if nd < d[v]:
+                    if nd < -clamp:
+                        clean = False  # this arc stays below -eps
+                        nd = -clamp
+                        if d[v] == nd:
+                            continue
+                    d[v] = nd
+                    if not inq[v]:
+                        fifo[qt] = v
+                        qt = (qt + 1) % size
+                        inq[v] = True
+        scans += first[u + 1] - first[u] + 1
+        if scans > budget:
+            clean = False
+            break
+    if -clamp * eps < -PRICE_LIMIT // 4 or price.min() - clamp * eps < -PRICE_LIMIT:
+        return scans, False  # prices would leave their range: no change (only a heuristic)
+    for v in range(n):
+        price[v] += eps * d[v]
+    return scans, clean
+
+
+@njit(cache=True)
 def _refine(
     first: I64,
     head: I32,
@@ -777,6 +856,7 @@ def _refine(
     slot0: int,
     int0: int,
     up: I32,
+    refine_passes: int = 0,
 ) -> bool:
     """One cost-scaling phase: make the flow eps-optimal and feasible. False on overflow.
 
@@ -785,15 +865,25 @@ def _refine(
     right after its up-arc, so its scans and relabels only see those.
     ``work``: [pushes, relabels, global price updates, arcs scanned by relabels, limit on
     those scans or 0, scans between global updates or 0, arcs scanned by global updates,
-    epsilon of the phase that runs them], updated; False also when
+    epsilon of the phase that runs them, arcs scanned by price refinements, phases that
+    price refinement alone made eps-optimal], updated; False also when
     the limit is passed. Global updates (:func:`_global_update`) only pay where few
     excesses wander over ties to far deficits (a warm start's first phase): the first
     comes after ``work[5]`` relabel scans, so a phase that ends sooner runs none.
+    With ``refine_passes`` > 0 and a flow (no excess), the phase starts with a price
+    refinement (:func:`_price_refine`) and then only saturates the arcs still below
+    ``-eps``: the others already meet eps-optimality, which is all a phase needs.
     """
     n = first.shape[0] - 1
     if up.shape[0] > 0:
         _tree_prices(rcap, head, rev, price, up, slot0)
-    _saturate(first, head, rcap, cost, rev, price, excess)
+    below = 0
+    if refine_passes > 0 and not np.any(excess):
+        scans, clean = _price_refine(first, head, rcap, cost, price, eps, PRICE_REFINE_CLAMP, refine_passes)
+        work[8] += scans
+        work[9] += clean
+        below = -eps
+    _saturate(first, head, rcap, cost, rev, price, excess, below)
     last = np.empty(n, dtype=np.int64)
     _partition_slots(first, head, rcap, cost, rev, last, slot0, int0)
     size = n + 1
@@ -1408,7 +1498,7 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
     excess = np.zeros(n, dtype=np.int64)
     eps_a = int(score.max(initial=1))  # the cold solve's first epsilon (scaled down first)
     eps_b = int(rank.max()) if n_edges else 1
-    work = np.zeros(8, dtype=np.int64)
+    work = np.zeros(WORK_SLOTS, dtype=np.int64)
     level = _Level(
         first, head, rcap, cost_a, rev, np.zeros(n, dtype=np.int64), excess, net.slot0, net.int0, up
     )
@@ -1428,7 +1518,7 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
         start = min(eps_a, WARM_SCORE_EPS * SCALE_FACTOR)
         work[5] = max(1, int(WARM_UPDATE_INTERVAL * int(first[n])))
         work[7] = max(1, -(-start // SCALE_FACTOR))  # the first phase's epsilon
-        pot_a = _exact_level(level, start, n, work, stats, "score")
+        pot_a = _exact_level(level, start, n, work, stats, "score", refine=True)
         work[4] = 0  # the budget is the warm score level's only
         work[5] = work[7] = 0
         stats["warm_update_scans"] = float(work[6])
@@ -1447,10 +1537,12 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
         level.price[0] = int(level.price.max(initial=0))
         excess[:] = 0
         excess[0], excess[1] = value, -value
-        pot_a = _exact_level(level, eps_a, n, work, stats, "score")
+        pot_a = _exact_level(level, eps_a, n, work, stats, "score", refine=True)
     t3 = time.perf_counter()
     stats["score_level_s"] = t3 - t2
     stats["score_relabel_scans"] = float(work[3])
+    stats["price_refine_scans"] = float(work[8])
+    stats["price_refined_phases"] = float(work[9])
     log.info("core: score level %s in %.1f s", "optimal" if pot_a is not None else "failed", t3 - t2)
     if pot_a is None:
         return CoreSolution(
@@ -1833,7 +1925,7 @@ def solve_tree_flow(
         value = n_src  # every unit goes somewhere: through a candidate and a slot, or the bypass
     excess = np.zeros(n, dtype=np.int64)
     excess[0], excess[1] = value, -value
-    work = np.zeros(8, dtype=np.int64)
+    work = np.zeros(WORK_SLOTS, dtype=np.int64)
     stats: dict[str, float] = {}
     # Candidates start at their best gain, as in solve_core: the first phase then places
     # the best first instead of saturating every pair arc.
@@ -1902,7 +1994,7 @@ def _tree_flow_warm(
     level = _Level(
         first, head, rcap, cost_a, rev, price, excess, 2 + n_cand, 2 + n_cand + n_slot, state["up"]
     )
-    work = np.zeros(8, dtype=np.int64)
+    work = np.zeros(WORK_SLOTS, dtype=np.int64)
     stats: dict[str, float] = {}
     # The first phase runs at epsilon = change (the loop divides before each phase).
     pot = _exact_level(level, max(1, change * SCALE_FACTOR) if change else 1, n, work, stats, "warm")
@@ -1940,8 +2032,9 @@ def _tie_break_level(
 
 
 def _exact_level(
-    lv: _Level, eps: int, n: int, work: I64, stats: dict[str, float], name: str, alpha: int = 1
-) -> I64 | None:
+    lv: _Level, eps: int, n: int, work: I64, stats: dict[str, float], name: str, alpha: int = 1,
+    *, refine: bool = False,
+) -> I64 | None:  # fmt: skip
     """Optimal flow for one cost level, and exact potentials proving it; None on failure.
 
     Cost scaling first at unit precision (epsilon down to 1 in the costs' own units): far
@@ -1962,7 +2055,8 @@ def _exact_level(
         while True:
             while eps > 1 or (phases == 0 and int(lv.excess.max(initial=0)) > 0):
                 eps = max(1, -(-eps // SCALE_FACTOR))
-                if not _refine(*args, eps, work, lv.slot0, lv.int0, lv.up):
+                refining = PRICE_REFINE_PASSES if refine and eps > 1 else 0
+                if not _refine(*args, eps, work, lv.slot0, lv.int0, lv.up, refining):
                     return None
                 phases += 1
             final = alpha > n
