@@ -1344,7 +1344,7 @@ def _tight_subgraph(
                 c += 1
         nf[u + 1] = nf[u] + c
     m = nf[n]
-    newpos = np.full(first[n], -1, dtype=np.int32)
+    newpos = np.empty(first[n], dtype=np.int32)  # read only at kept arcs' reverses, all kept
     old = np.empty(m, dtype=np.int32)
     k = 0
     for i in range(first[n]):
@@ -1363,6 +1363,18 @@ def _tight_subgraph(
         c2[k] = cost2[i]
         v2[k] = newpos[rev[i]]
     return nf, h2, r2, c2, v2, old
+
+
+@njit(cache=True)
+def _pair_costs(fwd: I32, rev: I32, tie: I64, m: int) -> I64:
+    """Costs of all ``m`` arcs: ``tie`` on the pair arcs, its negation on their reverses,
+    0 elsewhere (one pass; numpy's two scatters took 1.2 s at 1M)."""
+    out = np.zeros(m, dtype=np.int64)
+    for k in range(tie.shape[0]):
+        a = fwd[k]
+        out[a] = tie[k]
+        out[rev[a]] = -tie[k]
+    return out
 
 
 @njit(cache=True)
@@ -2017,9 +2029,7 @@ def _tie_break_level(
     (exact potentials of this level or None on failure, its costs on the full network).
     """
     n_pairs = tie.size
-    cost_b = np.zeros_like(lv.cost)
-    cost_b[fwd[:n_pairs]] = tie
-    cost_b[lv.rev[fwd[:n_pairs]]] = -tie
+    cost_b = _pair_costs(fwd, lv.rev, tie, int(lv.first[-1]))
     if n_pairs == 0 or int(tie.max()) <= 0:
         return np.zeros(n, dtype=np.int64), cost_b
     f2, h2, r2, c2, v2, old = _tight_subgraph(lv.first, lv.head, lv.rcap, lv.cost, lv.rev, pot_a, cost_b)
