@@ -1500,14 +1500,22 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
     up = fwd[n_edges + n_src :]
     up_of = np.full(n, -1, dtype=np.int64)
     up_of[net.slot0 :] = up  # slot, intake, national and total nodes, in node order
+    kept = 0
+    excess = np.zeros(n, dtype=np.int64)
+    if start_prices is not None:
+        assert warm_start is not None
+        # The earlier placements that still exist are a flow: the maximum flow only has
+        # to add to it (measured at 100k after 1% withdrew, with loading them: 0.14-0.17 s
+        # against 0.29 s).
+        kept = _load_flow(edges, net, warm_start.chosen_pairs, rcap, rev, fwd, up, excess, whole_only=True)
     value, mf_pushes, mf_relabels = _max_flow(first, head, rcap, rev, up_of, 0, 1)
+    value += kept
     _reset(rcap, rev, fwd)
     t2 = time.perf_counter()
     stats.update(max_flow_s=t2 - t1, max_flow=float(value), max_flow_pushes=float(mf_pushes))
     stats["max_flow_relabels"] = float(mf_relabels)
     # Progress for long solves (1M candidates: a minute or more); counts only.
     log.info("core: %s nodes, %s arcs; at most %s placed (%.1f s)", n, int(first[n]) // 2, value, t2 - t0)
-    excess = np.zeros(n, dtype=np.int64)
     eps_a = int(score.max(initial=1))  # the cold solve's first epsilon (scaled down first)
     eps_b = int(rank.max()) if n_edges else 1
     work = np.zeros(WORK_SLOTS, dtype=np.int64)
@@ -2088,14 +2096,16 @@ def _exact_level(
 
 
 def _load_flow(
-    edges: Edges, net: FlowNetwork, pairs: I64, rcap: I32, rev: I32, fwd: I32, up: I32, excess: I64
-) -> int:
+    edges: Edges, net: FlowNetwork, pairs: I64, rcap: I32, rev: I32, fwd: I32, up: I32, excess: I64,
+    *, whole_only: bool = False,
+) -> int:  # fmt: skip
     """Route one unit for each earlier placement (``pairs``: (candidate, slot) rows).
 
     A placement whose pair still exists gets its whole path; one whose pair is gone (the
     candidate withdrew) only the part above its slot, and the unit is left at the source
     (excess) while the slot lacks it (deficit). So every cap carries what it carried
     before. A unit that would overflow a cap of the changed instance is left out.
+    With ``whole_only`` the partial paths are left out too (the result is a flow).
     Returns the units routed.
     """
     n_slot, n_edges = edges.slots.height, edges.n_pairs
@@ -2131,6 +2141,8 @@ def _load_flow(
         axis=1,
     ).astype(np.int64)
     sent = int(_route_units(rcap, rev, whole).sum())
+    if whole_only:
+        return sent
     upper = _route_units(rcap, rev, tree[~found])
     np.subtract.at(excess, net.slot0 + slot[~found][upper], 1)
     excess[0] += int(upper.sum())
