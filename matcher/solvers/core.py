@@ -43,7 +43,12 @@ The algorithm, and why
    10.8; 3: 8.5 against 8.7). Not in the last phase: it leaves the flow only
    ``epsilon``-optimal, while a full phase usually ends exactly optimal; with it the exact
    potentials failed and a phase at 8x precision followed (13-16 s). Not on the rank
-   level: its later phases got slower (4.9 -> 6.1 s, 3.1 -> 4.5 s at 1M).
+   level: its later phases got slower (4.9 -> 6.1 s, 3.1 -> 4.5 s at 1M). The
+   Lagrangian's relaxed flows (:func:`solve_tree_flow`) refine their prices the same
+   way, also in the first phase of a warm solve, which starts from the earlier flow
+   after the pair costs moved, Goldberg's own case (``benchmarks.policy`` at 100k:
+   floors 9.9 s against 12.3 s, employer 8.9 against 12.0, prefecture+sector 8.6 against
+   10.5; at 10k floors 130 iterations in 10.9 s against 96 in 11.1 s).
 3. *Rank level*: the score-optimal flows are exactly the flows of value ``F`` that use
    only arcs of zero reduced cost under the score potentials (complementary slackness).
    The least rank sum among them is a min-cost circulation on that subgraph (about half
@@ -199,7 +204,8 @@ WARM_SCORE_EPS = 8
 #: caps 1 update, score level 1.2 s against 1.0-1.1 s. In every phase, or from epsilon 1,
 #: they cost more than they saved: each scans about the whole network there.
 WARM_UPDATE_INTERVAL = 1.0
-#: Price refinement (:func:`_price_refine`) before each score-level phase but the last:
+#: Price refinement (:func:`_price_refine`) before each phase that starts from a flow but
+#: the last (score level, relaxed flows):
 #: label-correcting passes it may spend (in scans of the whole network), and the most
 #: epsilons it lowers one price by.
 PRICE_REFINE_PASSES = 6
@@ -1954,7 +1960,7 @@ def solve_tree_flow(
     price[0] = int(price.max(initial=0))
     level = _Level(first, head, rcap, cost_a, rev, price, excess, slot0, slot0 + n_slot, up)
     eps = max(1, int(np.abs(levels[0]).max()), int(np.abs(b_cost).max(initial=0)))
-    pot = _exact_level(level, eps, n, work, stats, "first")
+    pot = _exact_level(level, eps, n, work, stats, "first", refine=True)
     if pot is None:
         raise RuntimeError("no exact potentials for the first level (internal error)")
     if len(levels) > 1:
@@ -2017,7 +2023,9 @@ def _tree_flow_warm(
     work = np.zeros(WORK_SLOTS, dtype=np.int64)
     stats: dict[str, float] = {}
     # The first phase runs at epsilon = change (the loop divides before each phase).
-    pot = _exact_level(level, max(1, change * SCALE_FACTOR) if change else 1, n, work, stats, "warm")
+    pot = _exact_level(
+        level, max(1, change * SCALE_FACTOR) if change else 1, n, work, stats, "warm", refine=True
+    )
     if pot is None:
         state.clear()  # the arrays are mid-solve: the next call starts cold
         return None
