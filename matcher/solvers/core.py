@@ -878,7 +878,10 @@ def _refine(
     comes after ``work[5]`` relabel scans, so a phase that ends sooner runs none.
     With ``refine_passes`` > 0 and a flow (no excess), the phase starts with a price
     refinement (:func:`_price_refine`) and then only saturates the arcs still below
-    ``-eps``: the others already meet eps-optimality, which is all a phase needs.
+    ``-eps``: the others already meet eps-optimality, which is all a phase needs. The
+    admissible arcs may then form cycles, but the phase still ends: between two relabels
+    every push takes residual capacity from an admissible arc and gives it only to the
+    arc's reverse, which is not admissible (reduced cost above 0).
     """
     n = first.shape[0] - 1
     if up.shape[0] > 0:
