@@ -195,19 +195,20 @@ def test_warm_start_after_any_change(seed: int, n_cand: int, n_slot: int, share:
 
 def test_warm_start_hands_over_to_the_levels(monkeypatch: pytest.MonkeyPatch) -> None:
     """Past its budget the shortest paths give up; the levels, started from the earlier
-    score prices, give the same optimum."""
+    score and rank prices, give the same optimum."""
     from matcher.solvers import core
 
     edges = random_edges(7, 60, 10)
     first = solve_core(edges)
     assert first.score_potentials.shape == first.potentials.shape
+    assert first.rank_potentials.shape == first.potentials.shape
     changed = edges.without_candidates(np.arange(0, 60, 3))
     monkeypatch.setattr(core, "WARM_BUDGET_MIN", 0)
     monkeypatch.setattr(core, "WARM_BUDGET", 0)
     monkeypatch.setattr(core, "WARM_LEVEL_BUDGET", 10**6)  # a third withdrew: more than cold
     sol = _cross_check(changed, warm=first)
     assert sol.stats["warm"] == 0.0 and sol.stats["warm_code"] == 1.0
-    assert sol.stats["warm_levels"] == 1.0
+    assert sol.stats["warm_levels"] == 1.0 and sol.stats["warm_rank"] == 1.0
     # Another instance's solution (other node count) is ignored: a cold solve.
     other = _cross_check(random_edges(8, 30, 4), warm=first)
     assert other.stats["warm"] == 0.0 and "warm_levels" not in other.stats

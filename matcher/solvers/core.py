@@ -127,6 +127,13 @@ the first warm phase, a global price update (:func:`_global_update`, distances f
 deficits backwards in units of epsilon, one per hop on a plateau) lowers every price by
 its distance, so those excesses run downhill (1M: that phase 9 s against 17 s; slot caps
 only at 100k: the warm solve 0.74-0.82x a cold one in the benchmark, where it had been 1.38x).
+The rank level of a warm solve by levels starts from the earlier rank potentials
+(:attr:`CoreSolution.rank_potentials`) at epsilon 8 in its scaled costs (two phases, the
+first after a price refinement) instead of from zero at 160 (four phases). After 1%
+withdrew: 100k 0.7 s against 1.0-1.2 s (warm solve 2.3 s against a 3.6 s cold one);
+1M 18.9 s against about 20 s, no gain: the warm score level's last phase re-routes
+4.8M units and the rank level's first phase then makes 9.5M pushes (from epsilon 64:
+three phases, also 18.9 s).
 Also measured and not kept: both levels at once on the
 lexicographic costs from the certificate (100k: 2.3x a cold solve; from epsilon 8 it
 crawled for minutes).
@@ -196,6 +203,11 @@ WARM_LEVEL_BUDGET = 20
 #: epsilon 1 took 135 s (prices crawl through tied plateaus), 8 took 31-37 s and 64
 #: took 31 s; at 100k, 1 was best (0.9 s) and 8 took 1.1 s.
 WARM_SCORE_EPS = 8
+#: Epsilon (in ranks) the rank level of a warm solve by levels starts from, with the
+#: earlier rank potentials; the first phase runs at an eighth of it in the scaled costs
+#: (``RANK_PRECISION``). Measured after 1% withdrew: 1 -> 100k 0.7 s, 1M 18.9 s; 8 -> 0.9
+#: and 18.9 s; a cold rank level 1.0-1.2 and about 20 s.
+WARM_RANK_EPS = 1
 #: In that first phase, a global price update (:func:`_global_update`) runs after every
 #: this many times the arcs in relabel scans: the last few excesses then run straight to
 #: the far deficits instead of crawling over ties. Measured after 1% withdrew: 1M first
@@ -243,6 +255,9 @@ class CoreSolution:
         Exact potentials of the score level (costs ``-score``), one per node, from which
         a warm start's cost scaling starts; empty when the solve did not run by levels
         (a warm start by shortest paths).
+    rank_potentials : numpy.ndarray of int64
+        Exact potentials of the rank level (costs ``rank`` on the score-tight arcs), from
+        which a warm start's rank level starts; empty like ``score_potentials``.
     node_frames : tuple
         What names the nodes: the candidate ids and the slot, intake, national and total
         tables of the edges solved (references, not copies), so that a warm start on
@@ -258,6 +273,7 @@ class CoreSolution:
     rank_weight: int = 0
     score_potentials: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     node_frames: tuple[Any, ...] = ()
+    rank_potentials: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 # --------------------------------------------------------------------------------------
@@ -1580,9 +1596,22 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
     # Level 3: least rank sum among the score-optimal flows. Those are the flows of this
     # value that use only arcs of zero reduced cost under pot_a (complementary
     # slackness), so level 3 runs on that subgraph, starting from the current flow.
-    found_b, cost_b = _tie_break_level(
-        level, fwd, pot_a, rank, np.zeros(n, dtype=np.int64), eps_b, n, work, stats
-    )
+    found_b: I64 | None = None
+    rank_start = _rank_prices(warm_start, n) if start_prices is not None else None
+    if rank_start is not None:
+        # Warm: the earlier rank potentials, exact wherever neither the change nor the
+        # score level's moves reached; the phases start at a small epsilon from a price
+        # refinement, within a budget of relabel scans, else the rank level runs cold.
+        work[4] = work[3] + WARM_LEVEL_BUDGET * int(first[n])
+        found_b, cost_b = _tie_break_level(
+            level, fwd, pot_a, rank, rank_start.copy(), WARM_RANK_EPS, n, work, stats, refine=True
+        )
+        work[4] = 0
+        stats["warm_rank"] = 1.0 if found_b is not None else 0.0
+    if found_b is None:
+        found_b, cost_b = _tie_break_level(
+            level, fwd, pot_a, rank, np.zeros(n, dtype=np.int64), eps_b, n, work, stats
+        )
     if found_b is None:
         return CoreSolution(
             Status.ERROR, "no exact rank-level potentials (internal error)", empty, empty, stats
@@ -1612,7 +1641,7 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
     chosen = _chosen(rcap, fwd, n_edges)
     t5 = time.perf_counter()
     stats.update(certificate_s=t5 - t4, seconds=t5 - t0)
-    return _finish(edges, net, chosen, pot, stats, pot_a)
+    return _finish(edges, net, chosen, pot, stats, pot_a, pot_b)
 
 
 #: Key columns naming the slots, intakes, nationals and totals (the candidates: their ids).
@@ -1700,6 +1729,7 @@ def _translated(warm: CoreSolution, edges: Edges, stats: dict[str, float]) -> Co
     keep = (cand >= 0) & (slot >= 0)
     stats["warm_new_nodes"] = float(n - int((node_map >= 0).sum()))
     score = warm.score_potentials
+    rank = warm.rank_potentials
     return CoreSolution(
         warm.status,
         warm.message,
@@ -1709,6 +1739,7 @@ def _translated(warm: CoreSolution, edges: Edges, stats: dict[str, float]) -> Co
         rank_weight=warm.rank_weight,
         score_potentials=move(score) if score.size == warm.potentials.size else score[:0],
         node_frames=new,
+        rank_potentials=move(rank) if rank.size == warm.potentials.size else rank[:0],
     )
 
 
@@ -1723,6 +1754,13 @@ def _score_prices(warm: CoreSolution, n: int) -> I64 | None:
     return warm.score_potentials if ok else None  # read only: the levels copy it into their prices
 
 
+def _rank_prices(warm: CoreSolution | None, n: int) -> I64 | None:
+    """The earlier solution's exact rank potentials when it has them for ``n`` nodes."""
+    if warm is None or warm.status is not Status.OPTIMAL or warm.rank_potentials.shape != (n,):
+        return None
+    return warm.rank_potentials
+
+
 def _finish(
     edges: Edges,
     net: FlowNetwork,
@@ -1730,9 +1768,10 @@ def _finish(
     pot: I64,
     stats: dict[str, float],
     score_pot: I64 | None = None,
+    rank_pot: I64 | None = None,
 ) -> CoreSolution:
     """The solution of a solve that found ``chosen`` and proved it by ``pot`` (and, when it
-    ran by levels, by the score level's ``score_pot``)."""
+    ran by levels, by the score level's ``score_pot`` and the rank level's ``rank_pot``)."""
     pairs = np.stack([edges.cand[chosen].astype(np.int64), edges.slot[chosen].astype(np.int64)])
     status, message = Status.OPTIMAL, "optimal"
     if not net.rank_kept:
@@ -1751,6 +1790,7 @@ def _finish(
         rank_weight=net.rank_weight,
         score_potentials=np.zeros(0, dtype=np.int64) if score_pot is None else score_pot,
         node_frames=_node_frames(edges),
+        rank_potentials=np.zeros(0, dtype=np.int64) if rank_pot is None else rank_pot,
     )
 
 
@@ -2038,7 +2078,7 @@ def _tree_flow_warm(
 
 def _tie_break_level(
     lv: _Level, fwd: I32, pot_a: I64, tie: I64, price: I64, eps: int, n: int, work: I64,
-    stats: dict[str, float],
+    stats: dict[str, float], *, refine: bool = False,
 ) -> tuple[I64 | None, I64]:  # fmt: skip
     """The least total ``tie`` (per pair) among the flows optimal for ``lv``'s costs.
 
@@ -2054,7 +2094,7 @@ def _tie_break_level(
     f2, h2, r2, c2, v2, old = _tight_subgraph(lv.first, lv.head, lv.rcap, lv.cost, lv.rev, pot_a, cost_b)
     lv.excess[:] = 0
     sub = _Level(f2, h2, r2, c2, v2, price, lv.excess, lv.slot0, lv.int0, lv.up[:0])
-    found = _exact_level(sub, eps, n, work, stats, "rank", RANK_PRECISION)
+    found = _exact_level(sub, eps, n, work, stats, "rank", RANK_PRECISION, refine=refine)
     if found is not None:
         _copy_back(lv.rcap, lv.rev, old, r2, v2, _forward_mask(int(lv.first[-1]), fwd))
     return found, cost_b
