@@ -804,6 +804,16 @@ def _global_update(
 
 
 @njit(cache=True)
+def _every_node_queued(n: int) -> tuple[I32, npt.NDArray[np.bool_]]:
+    """A circular FIFO (length ``n + 1``) holding every node once, and its membership
+    flags: the start of a label-correcting pass over the whole network."""
+    fifo = np.empty(n + 1, dtype=np.int32)
+    for v in range(n):
+        fifo[v] = v
+    return fifo, np.ones(n, dtype=np.bool_)
+
+
+@njit(cache=True)
 def _price_refine(
     first: I64, head: I32, rcap: I32, cost: I64, price: I64, eps: int, clamp: int, passes: int
 ) -> tuple[int, bool]:
@@ -823,10 +833,7 @@ def _price_refine(
     n = first.shape[0] - 1
     d = np.zeros(n, dtype=np.int64)
     size = n + 1
-    fifo = np.empty(size, dtype=np.int32)
-    inq = np.ones(n, dtype=np.bool_)
-    for v in range(n):
-        fifo[v] = v
+    fifo, inq = _every_node_queued(n)
     qh = 0
     qt = n
     budget = np.int64(passes) * (first[n] + n)
@@ -1262,10 +1269,7 @@ def _exact_potentials(
     for v in range(n):
         p[v] = price[v] // alpha
     size = n + 1
-    fifo = np.empty(size, dtype=np.int32)
-    inq = np.ones(n, dtype=np.bool_)
-    for v in range(n):
-        fifo[v] = v
+    fifo, inq = _every_node_queued(n)
     qh = 0
     qt = n
     budget = np.int64(max_passes) * (first[n] + n)
