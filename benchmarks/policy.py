@@ -349,6 +349,7 @@ def main(argv: list[str] | None = None) -> int:
         write=not args.quick,
         append=args.append,
         key=lambda r: (r["size"], r["scenario"]),
+        merge=True,  # a rerun without CP-SAT or HiGHS keeps their saved results
     )
     if not all(r["ok"] for r in rows):
         print("benchmark FAILED: a cap broken or a value above a proven bound", file=sys.stderr)
