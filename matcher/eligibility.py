@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -320,21 +321,37 @@ def _expand_listed(
     score = np.empty(total, dtype=np.float64)
     rank = np.empty(total, dtype=np.int32)
     _listed_rows(*keys, start[:-1].copy(), True, p_rank, s_slot, q_score, cand, slot, score, rank)
-    for c in range(n_cand):  # sort each run by slot (slots are distinct within a run)
-        if start[c + 1] - start[c] > 32:
-            order = np.argsort(slot[start[c] : start[c + 1]]) + start[c]
-            slot[start[c] : start[c + 1]] = slot[order]
-            score[start[c] : start[c + 1]] = score[order]
-            rank[start[c] : start[c + 1]] = rank[order]
-            continue
-        for k in range(start[c] + 1, start[c + 1]):  # insertion sort: most runs are short
-            sl, sc, rk = slot[k], score[k], rank[k]
-            h = k - 1
-            while h >= start[c] and slot[h] > sl:
-                slot[h + 1], score[h + 1], rank[h + 1] = slot[h], score[h], rank[h]
-                h -= 1
-            slot[h + 1], score[h + 1], rank[h + 1] = sl, sc, rk
-    return cand, slot, score, rank
+    order = order_within_runs(cand, slot)  # slots are distinct within a candidate's run
+    return cand, slot[order], score[order], rank[order]
+
+
+@njit(cache=True)
+def order_within_runs(run: I32, key: npt.NDArray[np.integer[Any]]) -> I32:
+    """The stable permutation that sorts each run of equal consecutive ``run`` values by
+    ``key`` and leaves the runs where they are (an insertion sort for the short runs most
+    candidates have, a merge sort for long ones). The edge arrays are sorted by candidate;
+    this orders each candidate's edges (by slot here, by preference rank in the core)."""
+    n = run.shape[0]
+    order = np.arange(n).astype(np.int32)
+    start = 0
+    while start < n:
+        end = start + 1
+        while end < n and run[end] == run[start]:
+            end += 1
+        if end - start > 64:
+            sub = np.argsort(key[start:end], kind="mergesort")
+            for k in range(end - start):
+                order[start + k] = start + sub[k]
+        else:
+            for k in range(start + 1, end):
+                e = order[k]
+                j = k - 1
+                while j >= start and key[order[j]] > key[e]:
+                    order[j + 1] = order[j]
+                    j -= 1
+                order[j + 1] = e
+        start = end
+    return order
 
 
 @njit(cache=True)

@@ -165,7 +165,7 @@ import numpy.typing as npt
 import polars as pl
 from numba import njit
 
-from matcher.eligibility import Edges
+from matcher.eligibility import Edges, order_within_runs
 from matcher.solvers.network import FlowNetwork, flow_network
 from matcher.solvers.status import Status
 
@@ -351,34 +351,12 @@ def _edge_order(cand: I32, slot: I32, rank: I64) -> I32:
     The order of a candidate's arcs is the order its pushes try them. In edge order
     (by slot index) every candidate tries the same low-numbered slots first and the
     first phases fight over them; in rank order the load spreads (measured in the
-    module docstring). Runs of equal ``cand`` are sorted (insertion sort, a merge sort for
-    long runs); the edges need no other order.
+    module docstring). The edges need no other order.
     """
-    n = cand.shape[0]
-    order = np.arange(n).astype(np.int32)
-    start = 0
-    while start < n:
-        end = start + 1
-        while end < n and cand[end] == cand[start]:
-            end += 1
-        if end - start > 64:
-            keys = np.empty(end - start, dtype=np.int64)
-            for e in range(start, end):
-                keys[e - start] = _edge_key(cand, slot, rank, e)
-            sub = np.argsort(keys, kind="mergesort")
-            for k in range(end - start):
-                order[start + k] = start + sub[k]
-        else:
-            for k in range(start + 1, end):
-                e = order[k]
-                key = _edge_key(cand, slot, rank, e)
-                j = k - 1
-                while j >= start and _edge_key(cand, slot, rank, order[j]) > key:
-                    order[j + 1] = order[j]
-                    j -= 1
-                order[j + 1] = e
-        start = end
-    return order
+    keys = np.empty(cand.shape[0], dtype=np.int64)
+    for e in range(cand.shape[0]):
+        keys[e] = _edge_key(cand, slot, rank, e)
+    return order_within_runs(cand, keys)
 
 
 @njit(cache=True)
