@@ -247,6 +247,49 @@ def test_lagrange_backend_bound_and_feasibility(inst: Instance) -> None:
         assert bound["gap"] >= 0
 
 
+def test_lagrange_hard_floor_takes_a_placement_from_a_soft_one() -> None:
+    """Found by hypothesis: the only candidate exactly meets a soft floor (Tokyo) in the
+    relaxed flow, and the only assignment meeting the hard floor (outside the metro
+    region) moves it away. The repair must make that move (a hard floor outranks a soft
+    one) instead of reporting that no assignment meets the hard floors."""
+    import polars as pl
+
+    from matcher.policy import policy_from_dict
+    from matcher.solvers.lagrange import PLACEMENT_WORTH
+
+    nulls = {"prefecture": pl.String, "min_japanese_level": pl.String}
+    sectors = ["agriculture", "food_service"]
+    inst = matcher.instance_from_frames(
+        candidates=pl.DataFrame(
+            {"candidate_id": ["c0", "c1"], "nationality": ["VN"] * 2, "japanese_level": ["none"] * 2,
+             "track": ["esdp"] * 2, "prefecture": [None] * 2},
+            schema_overrides=nulls,
+        ),
+        aptitudes=pl.DataFrame(
+            {"candidate_id": ["c1", "c1"], "sector": sectors, "score": [60.0, 60.0], "skills_test": [False] * 2}
+        ),
+        employers=pl.DataFrame(
+            {"employer_id": ["e1", "e2"], "prefecture": ["Tokyo", "Iwate"], "full_time_staff": [0, 0],
+             "excellent": [False] * 2, "min_japanese_level": [None] * 2},
+            schema_overrides=nulls,
+        ),
+        slots=pl.DataFrame(
+            {"employer_id": ["e1", "e2"], "sector": ["food_service", "agriculture"], "track": ["esdp"] * 2,
+             "capacity": [1, 1]}
+        ),
+        policy=policy_from_dict(
+            {"name": "hard-over-soft", "regions": {"metro": ["Tokyo", "Osaka"]},
+             "sectors": {s: {"tracks": ["esdp"]} for s in sectors},
+             "floors": [{"outside_region": "metro", "min_share": 0.25},
+                        {"prefectures": ["Tokyo"], "min_share": 0.25, "penalty": 3}]}
+        ),
+    )  # fmt: skip
+    res = matcher.solve(inst, backend="lagrange")
+    assert res.status is matcher.Status.FEASIBLE, res.message
+    assert res.assignments.get_column("employer_id").to_list() == ["e2"]
+    assert round(res.summary["bound"]["objective"] * 100) == 6000 - 3 * PLACEMENT_WORTH * 100
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(instances(max_candidates=5, max_employers=3, regional=True, floors=True))
 def test_lagrange_backend_with_floors(inst: Instance) -> None:

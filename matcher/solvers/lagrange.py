@@ -822,7 +822,13 @@ def _repair(
             break
         filled = _fill_floors(tree, y, score, worth, members, rcap, rows)
         if rows.merit(filled, score) <= rows.merit(y, score):
-            break
+            if not rows.shortfall(y)[rows.hard].any():
+                break
+            # A hard floor still short: let placements leave soft floors they exactly
+            # meet too (a hard floor outranks any soft one).
+            filled = _fill_floors(tree, y, score, worth, members, rcap, rows, protect_soft=False)
+            if rows.merit(filled, score) <= rows.merit(y, score):
+                break
         y = filled
     return y
 
@@ -857,12 +863,13 @@ def _refill(tree: _Tree, y: I64, worth: F64, members: list[I64], rcap: I64, cand
 
 
 def _fill_floors(
-    tree: _Tree, y: I64, score: I64, worth: F64, members: list[I64], rcap: I64, rows: _Rows
-) -> I64:
+    tree: _Tree, y: I64, score: I64, worth: F64, members: list[I64], rcap: I64, rows: _Rows,
+    *, protect_soft: bool = True,
+) -> I64:  # fmt: skip
     """Fill the floors ``y`` leaves short, from unplaced candidates or by moving placed ones.
 
     Movers: placed candidates with a pair in a short floor whose own pair counts in no floor
-    that has no placement to spare. They and the unplaced candidates with such pairs are
+    that has no placement to spare (with ``protect_soft`` False: no *hard* floor). They and the unplaced candidates with such pairs are
     placed again by one flow on the room ``y`` leaves without the movers (full regions
     closed; a mover may also keep its pair): most placed, then most placements in short
     floors, then the least loss of score. The result may overfill a floor, so the caller
@@ -876,8 +883,11 @@ def _fill_floors(
     is_floor = np.arange(n_rows) >= rows.n_caps
     in_short = np.zeros(n_edges, dtype=bool)
     in_short[rows.edge[(is_floor & (excess > 0))[rows.unit]]] = True
+    guarded = is_floor & (excess >= 0)
+    if not protect_soft:
+        guarded &= np.concatenate([np.zeros(rows.n_caps, dtype=bool), rows.hard])
     pair_tight = np.zeros(n_edges, dtype=bool)
-    pair_tight[rows.edge[(is_floor & (excess >= 0))[rows.unit]]] = True
+    pair_tight[rows.edge[guarded[rows.unit]]] = True
     old = np.full(tree.n_cand, -1, dtype=np.int64)
     old[tree.cand[y]] = y
     old_score = np.where(old >= 0, score[np.maximum(old, 0)], 0)
