@@ -86,6 +86,19 @@ ties make the searches explore large plateaus; an epsilon-scaling auction (branc
 push for the candidates (one scan finds the best and second-best arcs, the unit goes to
 the best and the price drops to the second best) was exact but no faster (100k: 6.25 s
 against 6.1-6.5 s; 13% fewer pushes, as many relabels).
+At 1M (same arrays), also not kept: dropping the pair arcs whose reduced cost after the
+phase at epsilon 157 exceeded four epsilons (27% of the arcs; 4 of them were used by the
+optimum, so a check on the full network must follow) left the later phases as slow
+(8.6, 7.6, 5.5 s against 8.5, 8.3, 5.9) and cost 3.3 s to build; costs as int32: within
+noise; ``SCALE_FACTOR`` 4: seven phases of 5-7.5 s, 45.5 s against 40; the rank level on
+the full network with the score-loose arcs masked (capacity 0) instead of a subgraph: its
+phases 21 s against 17 s plus 3 s of building. Where the time goes: every phase relabels
+each placed candidate about eight times (3.5-3.9M of 5-6.5M relabels; the unplaced ones
+fall from 3.0M in the first phase to 23k in the last), the price walk of a factor-8 step.
+Renumbering the nodes for locality (slots by sector, candidates by the slot of their
+first choice) was 10-15% faster in a probe that re-sorted the edge arrays, but not
+inside ``_build`` with a node map (solves of 74-87 s against 71-86 s on the same noisy
+day; once the rank level needed a fifth phase, 30-34 s).
 
 Warm start (:func:`_warm_solve`)
 --------------------------------
