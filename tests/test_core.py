@@ -622,3 +622,24 @@ def test_warm_start_after_an_employer_joins_or_leaves(seed: int) -> None:
     left = _cross_check(part, warm=joined)
     assert left.stats["warm"] == 1.0 or left.stats["warm_levels"] == 1.0
     assert left.stats["warm_new_nodes"] == 0
+
+
+@FAST
+@given(instances(max_candidates=10, max_employers=4))
+def test_node_map_is_a_permutation_within_each_kind(inst: Instance) -> None:
+    """The solver's own node numbering (memory locality) only reorders candidates among
+    candidates and slots among slots, so the documented numbering can be restored."""
+    from matcher.solvers.core import _node_map
+    from matcher.solvers.network import flow_network
+
+    edges = build_edges(inst)
+    net = flow_network(edges, score_decimals=2)
+    node_map = _node_map(net, edges, edges.rank.astype(np.int64))
+    n_slot = edges.slots.height
+    assert sorted(node_map.tolist()) == list(range(net.num_nodes))
+    cands = node_map[net.cand0 : net.slot0]
+    slots = node_map[net.slot0 : net.slot0 + n_slot]
+    assert cands.min(initial=net.cand0) >= net.cand0 and cands.max(initial=0) < net.slot0
+    assert slots.min(initial=net.slot0) >= net.slot0 and slots.max(initial=0) < net.slot0 + n_slot
+    assert (node_map[: net.cand0] == np.arange(net.cand0)).all()
+    assert (node_map[net.slot0 + n_slot :] == np.arange(net.slot0 + n_slot, net.num_nodes)).all()

@@ -94,11 +94,9 @@ noise; ``SCALE_FACTOR`` 4: seven phases of 5-7.5 s, 45.5 s against 40; the rank 
 the full network with the score-loose arcs masked (capacity 0) instead of a subgraph: its
 phases 21 s against 17 s plus 3 s of building. Where the time goes: every phase relabels
 each placed candidate about eight times (3.5-3.9M of 5-6.5M relabels; the unplaced ones
-fall from 3.0M in the first phase to 23k in the last), the price walk of a factor-8 step.
-Renumbering the nodes for locality (slots by sector, candidates by the slot of their
-first choice) was 10-15% faster in a probe that re-sorted the edge arrays, but not
-inside ``_build`` with a node map (solves of 74-87 s against 71-86 s on the same noisy
-day; once the rank level needed a fifth phase, 30-34 s).
+fall from 3.0M in the first phase to 23k in the last), the price walk of a factor-8 step,
+at about 800 ns per push or relabel: the phases wait on memory. Hence the solver's own
+node numbering (:func:`_node_map`), which keeps neighbours close in memory.
 
 Warm start (:func:`_warm_solve`)
 --------------------------------
@@ -316,11 +314,15 @@ def _build(
     alpha: int,
     clip: int,
     order: I32,
+    node_map: I64,
+    src_order: I64,
 ) -> tuple[I64, I32, I32, I64, I32, I32]:
     """CSR residual network: (first, head, rcap, cost, rev, fwd position of each arc).
 
     A candidate's pair arcs are placed in the order ``order`` gives the edges (see
-    :func:`_edge_order`); ``fwd`` is indexed by edge id whatever the order.
+    :func:`_edge_order`), the source arcs in the order ``src_order`` gives them; ``fwd``
+    is indexed by arc id whatever the order. Node ``v`` of the documented numbering is
+    node ``node_map[v]`` of the CSR (:func:`_node_map`).
     """
     n_e = e_cand.shape[0]
     n_s = src_cands.shape[0]
@@ -335,18 +337,20 @@ def _build(
             a, cand0, slot0, int0, nat0, tot0, e_cand, e_slot, e_cost, src_cands,
             slot_cap, slot_intake, intake_cap, intake_nat, nat_cap, nat_tot, tot_cap, clip,
         )  # fmt: skip
-        first[u + 1] += 1
-        first[v + 1] += 1
+        first[node_map[u] + 1] += 1
+        first[node_map[v] + 1] += 1
     pos, head, rcap, cost, rev, fwd = _csr_arrays(first, m)
     for k in range(m):
         a = (k + n_e) % m  # tree and source arcs first: a slot's up-arc heads its list
         if a < n_e:
             a = order[a]
+        elif a < n_e + n_s:
+            a = n_e + src_order[a - n_e]
         u, v, cap, c = _arc(
             a, cand0, slot0, int0, nat0, tot0, e_cand, e_slot, e_cost, src_cands,
             slot_cap, slot_intake, intake_cap, intake_nat, nat_cap, nat_tot, tot_cap, clip,
         )  # fmt: skip
-        _place(a, u, v, cap, c * alpha, pos, head, rcap, cost, rev, fwd)
+        _place(a, node_map[u], node_map[v], cap, c * alpha, pos, head, rcap, cost, rev, fwd)
     return first, head, rcap, cost, rev, fwd
 
 
@@ -370,6 +374,87 @@ def _edge_order(cand: I32, slot: I32, rank: I64) -> I32:
     for e in range(cand.shape[0]):
         keys[e] = _edge_key(cand, slot, rank, e)
     return order_within_runs(cand, keys)
+
+
+@njit(cache=True)
+def _first_choices(cand: I32, slot: I32, rank: I64, n_cand: int) -> I64:
+    """Per candidate, the slot of its best-ranked edge (the first such edge); -1 without edges."""
+    best = np.full(n_cand, -1, dtype=np.int64)
+    low = np.zeros(n_cand, dtype=np.int64)
+    for e in range(cand.shape[0]):
+        c = cand[e]
+        if best[c] < 0 or rank[e] < low[c]:
+            best[c] = slot[e]
+            low[c] = rank[e]
+    return best
+
+
+@njit(cache=True)
+def _runs_in_order(order: I32, cand: I32, by: I64) -> I32:
+    """``order`` (edges sorted by candidate, each run in its own order) with the runs
+    rearranged to follow the candidates ``by`` lists: the pair arcs then enter each slot's
+    list in the solver's candidate order (:func:`_node_map`), so a slot's scans run
+    forward through memory."""
+    start = np.zeros(by.shape[0] + 1, dtype=np.int64)
+    for e in range(cand.shape[0]):
+        start[cand[e] + 1] += 1
+    for c in range(by.shape[0]):
+        start[c + 1] += start[c]
+    out = np.empty_like(order)
+    k = 0
+    for c in by:
+        for e in range(start[c], start[c + 1]):
+            out[k] = order[e]
+            k += 1
+    return out
+
+
+def _arc_order(e_cand: I32, e_slot: I32, rank: I64, node_map: I64, cand0: int, slot0: int, by: I64) -> I32:
+    """The order in which ``_build`` places the pair arcs: candidates in the solver's order
+    (``by``), each one's edges by :func:`_edge_order` on the solver's node numbers (so the
+    network is the same as for edges numbered that way from the start)."""
+    inner_cand = (node_map[cand0 + e_cand.astype(np.int64)] - cand0).astype(np.int32)
+    inner_slot = (node_map[slot0 + e_slot.astype(np.int64)] - slot0).astype(np.int32)
+    return _runs_in_order(_edge_order(inner_cand, inner_slot, rank), e_cand, by)
+
+
+def _node_map(net: FlowNetwork, edges: Edges, rank: I64) -> I64:
+    """Where each node of the documented numbering sits in the solver's arrays.
+
+    Cost scaling reads the prices, excesses and arc lists of a node's neighbours at
+    random; with slots grouped by sector and candidates by the position of their first
+    choice in that slot order, a slot's candidates and a candidate's slots lie close in
+    memory. The network is then the same as if the edges had been numbered that way
+    (:func:`_arc_order`, the source arcs in that order too): all three matter (with the
+    source arcs or the arc-order ties in the documented numbering it was no faster).
+    Measured at 1M, solves alternating with the documented numbering on the same arrays
+    (two runs each): 61.2-67.5 s against 71.3-71.8 s (score level 35.1-36.6 against
+    41.0-41.9, rank level 16.7-20.1 against 21.1-22.4, maximum flow 3.6-4.0 against
+    4.7-4.8; building 1.3-2.5 s longer); 100k: 3.8-4.6 s against 4.6-5.0 (three runs).
+    Grouping only slots by sector and candidates by the sector of their first choice
+    gained about half of that in probes; ordering only the candidates, little.
+    """
+    n, n_slot = net.num_nodes, edges.slots.height
+    n_cand = net.slot0 - net.cand0
+    slot_pos = np.arange(n_slot, dtype=np.int64)
+    if "sector" in edges.slots.columns:  # hand-made edges may lack it: slots stay in order
+        sector = edges.slots.select(pl.col("sector").rank("dense")).to_series().to_numpy()
+        slot_pos[np.argsort(sector, kind="stable")] = np.arange(n_slot)
+    choice = _first_choices(edges.cand, edges.slot, rank, n_cand)
+    key = np.where(choice >= 0, slot_pos[np.maximum(choice, 0)], n_slot)
+    cand_pos = np.empty(n_cand, dtype=np.int64)
+    cand_pos[np.argsort(key, kind="stable")] = np.arange(n_cand)
+    node_map = np.arange(n, dtype=np.int64)
+    node_map[net.cand0 : net.slot0] = net.cand0 + cand_pos
+    node_map[net.slot0 : net.slot0 + n_slot] = net.slot0 + slot_pos
+    return node_map
+
+
+def _to_inner(x: I64, node_map: I64) -> I64:
+    """A node array of the documented numbering, in the solver's (:func:`_node_map`)."""
+    y = np.empty_like(x)
+    y[node_map] = x
+    return y
 
 
 @njit(cache=True)
@@ -1492,12 +1577,16 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
     score = np.rint(edges.score * 10**score_decimals).astype(np.int64)
     rank = edges.rank.astype(np.int64) if net.rank_kept else np.zeros(n_edges, dtype=np.int64)
     e_cand, e_slot = edges.cand.astype(np.int32, copy=False), edges.slot.astype(np.int32, copy=False)
+    node_map = _node_map(net, edges, rank)
+    by = np.empty(net.slot0 - net.cand0, dtype=np.int64)  # candidates in the solver's order
+    by[node_map[net.cand0 : net.slot0] - net.cand0] = np.arange(by.size)
     first, head, rcap, cost_a, rev, fwd = _build(
         n, net.cand0, net.slot0, net.int0, net.nat0, net.tot0, e_cand, e_slot, -score, net.cands, net.capacity,
         caps.slot_intake.astype(np.int32, copy=False), caps.intake_cap.astype(np.int64, copy=False),
         caps.intake_national.astype(np.int32, copy=False), caps.national_cap.astype(np.int64, copy=False),
         caps.national_total.astype(np.int32, copy=False), caps.total_cap.astype(np.int64, copy=False),
-        1, clip, _edge_order(e_cand, e_slot, rank),
+        1, clip, _arc_order(e_cand, e_slot, rank, node_map, net.cand0, net.slot0, by), node_map,
+        np.argsort(node_map[net.cand0 + net.cands], kind="stable"),
     )  # fmt: skip
     t1 = time.perf_counter()
     stats["build_s"] = t1 - t0
@@ -1505,7 +1594,7 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
     if warm_start is not None:
         warm_start = _translated(warm_start, edges, stats)
         network = _Network(first, head, rcap, cost_a, rev, fwd)
-        solved = _warm_solve(edges, net, network, warm_start, stats, score_decimals)
+        solved = _warm_solve(edges, net, network, warm_start, stats, score_decimals, node_map)
         if solved is not None:
             stats["seconds"] = time.perf_counter() - t0
             log.info("core: warm start, %d shortest paths (%.1f s)", stats["warm_paths"], stats["seconds"])
@@ -1517,9 +1606,11 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
         cost_a[rev[fwd[:n_edges]]] = score
         start_prices = _score_prices(warm_start, n)
         t1 = time.perf_counter()
-    up = fwd[n_edges + n_src :]
+    up = fwd[n_edges + n_src :]  # slot, intake, national and total nodes, in documented order
+    up_in = np.empty_like(up)  # the same in the solver's node order
+    up_in[node_map[net.slot0 :] - net.slot0] = up
     up_of = np.full(n, -1, dtype=np.int64)
-    up_of[net.slot0 :] = up  # slot, intake, national and total nodes, in node order
+    up_of[net.slot0 :] = up_in
     kept = 0
     excess = np.zeros(n, dtype=np.int64)
     if start_prices is not None:
@@ -1540,7 +1631,7 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
     eps_b = int(rank.max()) if n_edges else 1
     work = np.zeros(WORK_SLOTS, dtype=np.int64)
     level = _Level(
-        first, head, rcap, cost_a, rev, np.zeros(n, dtype=np.int64), excess, net.slot0, net.int0, up
+        first, head, rcap, cost_a, rev, np.zeros(n, dtype=np.int64), excess, net.slot0, net.int0, up_in
     )
     pot_a: I64 | None = None
     if start_prices is not None:
@@ -1550,8 +1641,10 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
         # The rank level gained nothing from its earlier prices (measured at 1M: 19.7 s
         # from zero, 20.6 s from them; the score-optimal arcs it runs on move with pot_a).
         assert warm_start is not None
-        level.price[:] = start_prices
-        routed = _load_flow(edges, net, warm_start.chosen_pairs, rcap, rev, fwd, up, excess)
+        level.price[:] = _to_inner(start_prices, node_map)
+        held = np.zeros(n, dtype=np.int64)
+        routed = _load_flow(edges, net, warm_start.chosen_pairs, rcap, rev, fwd, up, held)
+        excess += _to_inner(held, node_map)
         excess[0] += value - routed
         excess[1] += routed - value
         work[4] = WARM_LEVEL_BUDGET * int(first[n])
@@ -1573,7 +1666,7 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
         # the candidate holds a unit: the first phase then places the best candidates
         # first instead of saturating every pair arc and sending most units back.
         level.price[:] = 0
-        np.maximum.at(level.price, net.cand0 + edges.cand.astype(np.int64), score)
+        np.maximum.at(level.price, node_map[net.cand0 + edges.cand.astype(np.int64)], score)
         level.price[0] = int(level.price.max(initial=0))
         excess[:] = 0
         excess[0], excess[1] = value, -value
@@ -1593,6 +1686,7 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
     # slackness), so level 3 runs on that subgraph, starting from the current flow.
     found_b: I64 | None = None
     rank_start = _rank_prices(warm_start, n) if start_prices is not None else None
+    rank_start = _to_inner(rank_start, node_map) if rank_start is not None else None
     if rank_start is not None:
         # Warm: the earlier rank potentials, exact wherever neither the change nor the
         # score level's moves reached; the phases start at a small epsilon from a price
@@ -1636,7 +1730,7 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
     chosen = _chosen(rcap, fwd, n_edges)
     t5 = time.perf_counter()
     stats.update(certificate_s=t5 - t4, seconds=t5 - t0)
-    return _finish(edges, net, chosen, pot, stats, pot_a, pot_b)
+    return _finish(edges, net, chosen, pot[node_map], stats, pot_a[node_map], pot_b[node_map])
 
 
 #: Key columns naming the slots, intakes, nationals and totals (the candidates: their ids).
@@ -1808,8 +1902,12 @@ def _warm_solve(
     warm: CoreSolution,
     stats: dict[str, float],
     score_decimals: int,
+    node_map: I64,
 ) -> tuple[FlowNetwork, I64, I64] | None:
     """(network, chosen, potentials) by shortest paths from ``warm``'s solution, or None.
+
+    ``network`` is in the solver's node order (``node_map``), the potentials returned in
+    the documented one.
 
     The earlier certificate potentials stay exact for every arc the change left alone
     (withdrawn candidates only remove arcs), and their gap ``p[sink] - p[source]`` still
@@ -1851,9 +1949,10 @@ def _warm_solve(
     cost[rev[fwd[:n_edges]]] = -net.costs
     excess = np.zeros(n, dtype=np.int64)
     routed = _load_flow(edges, net, warm.chosen_pairs, rcap, rev, fwd, fwd[n_edges + n_src :], excess)
+    excess = _to_inner(excess, node_map)
     t1 = time.perf_counter()
     stats.update(warm_load_s=t1 - t0, warm_deficits=float(-excess[excess < 0].sum()))
-    price = old.copy()
+    price = _to_inner(old, node_map)
     ret = np.array([int(old[1]) - int(old[0]), routed], dtype=np.int64)
     info = np.zeros(6, dtype=np.int64)
     budget = WARM_BUDGET * int(first[n]) + WARM_BUDGET_MIN
@@ -1864,7 +1963,7 @@ def _warm_solve(
     if code != 0 or int(np.abs(price).max(initial=0)) >= (1 << 61):
         return None
     stats["warm"] = 1.0
-    return net, _chosen(rcap, fwd, n_edges), price
+    return net, _chosen(rcap, fwd, n_edges), price[node_map]
 
 
 @dataclass(frozen=True)
