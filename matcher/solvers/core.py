@@ -17,7 +17,10 @@ nodes, the national nodes and the total nodes, in the order of
 ``source -> candidate`` (capacity 1, only candidates with at least one edge), one
 ``candidate -> slot`` arc per edge (capacity 1, cost of the edge), ``slot -> intake``
 (declared capacity), ``intake -> national`` (intake cap), ``national -> total``
-(national cap), ``total -> sink`` (total cap); caps of -1 are unlimited.
+(national cap), ``total -> sink`` (total cap); caps of -1 are unlimited. Inside a solve
+the candidates and the slots are renumbered among themselves for memory locality
+(:func:`_node_map`); everything a solve returns or takes (potentials, warm starts) is in
+the numbering above.
 
 The algorithm, and why
 ----------------------
