@@ -412,10 +412,12 @@ def _runs_in_order(order: I32, cand: I32, by: I64) -> I32:
     return out
 
 
-def _arc_order(e_cand: I32, e_slot: I32, rank: I64, node_map: I64, cand0: int, slot0: int, by: I64) -> I32:
-    """The order in which ``_build`` places the pair arcs: candidates in the solver's order
-    (``by``), each one's edges by :func:`_edge_order` on the solver's node numbers (so the
-    network is the same as for edges numbered that way from the start)."""
+def _arc_order(e_cand: I32, e_slot: I32, rank: I64, node_map: I64, cand0: int, slot0: int) -> I32:
+    """The order in which ``_build`` places the pair arcs: candidates in the solver's order,
+    each one's edges by :func:`_edge_order` on the solver's node numbers (so the network
+    is the same as for edges numbered that way from the start)."""
+    by = np.empty(slot0 - cand0, dtype=np.int64)  # candidates in the solver's order
+    by[node_map[cand0:slot0] - cand0] = np.arange(by.size)
     inner_cand = (node_map[cand0 + e_cand.astype(np.int64)] - cand0).astype(np.int32)
     inner_slot = (node_map[slot0 + e_slot.astype(np.int64)] - slot0).astype(np.int32)
     return _runs_in_order(_edge_order(inner_cand, inner_slot, rank), e_cand, by)
@@ -1581,14 +1583,12 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
     rank = edges.rank.astype(np.int64) if net.rank_kept else np.zeros(n_edges, dtype=np.int64)
     e_cand, e_slot = edges.cand.astype(np.int32, copy=False), edges.slot.astype(np.int32, copy=False)
     node_map = _node_map(net, edges, rank)
-    by = np.empty(net.slot0 - net.cand0, dtype=np.int64)  # candidates in the solver's order
-    by[node_map[net.cand0 : net.slot0] - net.cand0] = np.arange(by.size)
     first, head, rcap, cost_a, rev, fwd = _build(
         n, net.cand0, net.slot0, net.int0, net.nat0, net.tot0, e_cand, e_slot, -score, net.cands, net.capacity,
         caps.slot_intake.astype(np.int32, copy=False), caps.intake_cap.astype(np.int64, copy=False),
         caps.intake_national.astype(np.int32, copy=False), caps.national_cap.astype(np.int64, copy=False),
         caps.national_total.astype(np.int32, copy=False), caps.total_cap.astype(np.int64, copy=False),
-        1, clip, _arc_order(e_cand, e_slot, rank, node_map, net.cand0, net.slot0, by), node_map,
+        1, clip, _arc_order(e_cand, e_slot, rank, node_map, net.cand0, net.slot0), node_map,
         np.argsort(node_map[net.cand0 + net.cands], kind="stable"),
     )  # fmt: skip
     t1 = time.perf_counter()
