@@ -643,3 +643,20 @@ def test_node_map_is_a_permutation_within_each_kind(inst: Instance) -> None:
     assert slots.min(initial=net.slot0) >= net.slot0 and slots.max(initial=0) < net.slot0 + n_slot
     assert (node_map[: net.cand0] == np.arange(net.cand0)).all()
     assert (node_map[net.slot0 + n_slot :] == np.arange(net.slot0 + n_slot, net.num_nodes)).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**31), st.integers(1, 60), st.integers(1, 12))
+def test_early_exact_score_level_matches_ortools(seed: int, n_cand: int, n_slot: int) -> None:
+    """Scores up to 96 put a phase at epsilon 3 in the score level's schedule, after which
+    exact potentials are tried early (``EARLY_EXACT_EPS``); converged or not, the result is
+    optimal."""
+    edges = random_edges(seed, n_cand, n_slot)
+    edges = dataclasses.replace(edges, score=np.round(edges.score * 2.4, 2))
+    sol = _cross_check(edges)
+    eps, schedule = int(np.rint(edges.score.max() * 100)), []
+    while eps > 1:
+        eps = -(-eps // 8)
+        schedule.append(eps)
+    if any(1 < e <= 3 for e in schedule):
+        assert "score_early_exact" in sol.stats

@@ -196,6 +196,9 @@ SCALE_FACTOR = 8
 QUICK_PASSES = 6
 #: Starting precision of the rank level (measured: 64 suffices on generated instances).
 RANK_PRECISION = 64
+#: The score level tries exact potentials already after its phase at this epsilon (or
+#: below, above 1): its flow is usually optimal there (see :func:`_exact_level`).
+EARLY_EXACT_EPS = 3
 #: A warm start gives up (and solves cold) after scanning this many times the arcs.
 WARM_BUDGET = 8
 #: ... plus this many, so that small instances always finish warm.
@@ -1654,7 +1657,7 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
         start = min(eps_a, WARM_SCORE_EPS * SCALE_FACTOR)
         work[5] = max(1, int(WARM_UPDATE_INTERVAL * int(first[n])))
         work[7] = max(1, -(-start // SCALE_FACTOR))  # the first phase's epsilon
-        pot_a = _exact_level(level, start, n, work, stats, "score", refine=True)
+        pot_a = _exact_level(level, start, n, work, stats, "score", refine=True, early=True)
         work[4] = 0  # the budget is the warm score level's only
         work[5] = work[7] = 0
         stats["warm_update_scans"] = float(work[6])
@@ -1673,7 +1676,7 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
         level.price[0] = int(level.price.max(initial=0))
         excess[:] = 0
         excess[0], excess[1] = value, -value
-        pot_a = _exact_level(level, eps_a, n, work, stats, "score", refine=True)
+        pot_a = _exact_level(level, eps_a, n, work, stats, "score", refine=True, early=True)
     t3 = time.perf_counter()
     stats["score_level_s"] = t3 - t2
     stats["score_relabel_scans"] = float(work[3])
@@ -2199,7 +2202,7 @@ def _tie_break_level(
 
 def _exact_level(
     lv: _Level, eps: int, n: int, work: I64, stats: dict[str, float], name: str, alpha: int = 1,
-    *, refine: bool = False,
+    *, refine: bool = False, early: bool = False,
 ) -> I64 | None:  # fmt: skip
     """Optimal flow for one cost level, and exact potentials proving it; None on failure.
 
@@ -2209,6 +2212,14 @@ def _exact_level(
     exist yet, costs and prices are multiplied by ``SCALE_FACTOR`` and one more phase
     runs, until ``epsilon < 1/n`` in the original units, where the flow is optimal by
     the theory of cost scaling. ``lv.cost`` is scaled in place and restored.
+
+    With ``early``, exact potentials are tried once already after the phase at epsilon
+    ``EARLY_EXACT_EPS`` (when one runs): on the score level its flow is usually optimal
+    already, and the phase at 1 is skipped. Measured: at 1M the exact potentials converge
+    after the phase at 3 (not after 20), which saves the phase at 1 (4.5-5.9 s) for one
+    attempt that would otherwise come after it (1.2-1.5 s); the same at 100k (0.3 s for
+    0.2 s). When they do not converge, the attempt is lost (QUICK_PASSES network scans).
+    On the rank level they did not converge after its phase at 3 (1M), so it has no early try.
     """
     phases = 0
     cmax = int(np.abs(lv.cost).max(initial=0)) + 1
@@ -2225,6 +2236,16 @@ def _exact_level(
                 if not _refine(*args, eps, work, lv.slot0, lv.int0, lv.up, refining):
                     return None
                 phases += 1
+                if early and alpha == 1 and 1 < eps <= EARLY_EXACT_EPS:
+                    early = False  # one try
+                    pot, converged = _exact_potentials(
+                        lv.first, lv.head, lv.rcap, lv.cost, lv.price, alpha, QUICK_PASSES
+                    )
+                    stats[f"{name}_early_exact"] = float(converged)
+                    if converged:
+                        stats[f"{name}_phases"] = float(phases)
+                        stats[f"{name}_precision"] = float(alpha)
+                        return pot
             final = alpha > n
             passes = 200 if final else QUICK_PASSES
             pot, converged = _exact_potentials(lv.first, lv.head, lv.rcap, lv.cost, lv.price, alpha, passes)
