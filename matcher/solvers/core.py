@@ -35,6 +35,10 @@ The algorithm, and why
    from the largest score *down to 1 in score units*, not to ``1/n``: five phases
    instead of ten to twenty. Such a flow is usually already optimal, and exact
    potentials (label-correcting from the prices, ``QUICK_PASSES`` passes) prove it.
+   On generated instances it is optimal one phase earlier, at epsilon 3: the potentials
+   are tried there first (``EARLY_EXACT_EPS``), which saves the phase at 1 (1M: 4.5-5.9
+   s for an attempt of 1.2-1.5 s that would otherwise come after it; the rank level that
+   follows made about 14% more pushes from that flow, about 1.5 s).
    If they do not exist yet, costs and prices are multiplied by ``SCALE_FACTOR`` and one
    more phase runs, until ``epsilon < 1/n`` in score units, where optimality is
    guaranteed by the theory of cost scaling (``_exact_level``).
@@ -218,8 +222,11 @@ WARM_LEVEL_BUDGET = 20
 #: Epsilon of the first score-level phase of a warm solve by levels (the one that runs
 #: when the shortest paths would cost too much). Measured after 1% withdrew: at 1M,
 #: epsilon 1 took 135 s (prices crawl through tied plateaus), 8 took 31-37 s and 64
-#: took 31 s; at 100k, 1 was best (0.9 s) and 8 took 1.1 s.
-WARM_SCORE_EPS = 8
+#: took 31 s; at 100k, 1 was best (0.9 s) and 8 took 1.1 s. With exact potentials tried
+#: after a phase at 3 (``EARLY_EXACT_EPS``), 3 is one phase where they converge: 100k
+#: score level 0.54-0.60 s against 0.90-0.97 s with 8 (warm solve 2.05 s against
+#: 2.36-2.52); 1M 18.4 s in one phase against 9.3 + 9.0 s (warm solve 48.7 s both).
+WARM_SCORE_EPS = 3
 #: Epsilon (in ranks) the rank level of a warm solve by levels starts from, with the
 #: earlier rank potentials; the first phase runs at an eighth of it in the scaled costs
 #: (``RANK_PRECISION``). Measured after 1% withdrew: 1 -> 100k 0.7 s, 1M 18.9 s; 8 -> 0.9
