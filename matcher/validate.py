@@ -54,16 +54,16 @@ class _Checker:
         self.table = table
         self.file = raw.file
         self.problems = problems
-        self.df = raw.frame.with_row_index(_ROW, offset=1)
+        self.df = raw.frame  # row numbers are added only where a check finds a problem
         self.id_col = id_col
 
     def report(self, bad: pl.Series | pl.Expr, column: str | None, kind: str, detail: pl.Expr | None) -> None:
         """Record one problem per row where ``bad`` is true (bounded examples)."""
-        mask = bad if isinstance(bad, pl.Expr) else pl.lit(bad, dtype=pl.Boolean)
-        hits = self.df.lazy().filter(mask.fill_null(False))
-        total = hits.select(pl.len()).collect().item()
+        mask = (bad if isinstance(bad, pl.Expr) else pl.lit(bad, dtype=pl.Boolean)).fill_null(False)
+        total = self.df.lazy().filter(mask).select(pl.len()).collect().item()
         if total == 0:
             return
+        hits = self.df.lazy().with_row_index(_ROW, offset=1).filter(mask)
         cols = [pl.col(_ROW)]
         cols.append(
             pl.col(self.id_col).cast(pl.String).alias("__id")
