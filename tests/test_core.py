@@ -654,9 +654,11 @@ def test_early_exact_score_level_matches_ortools(seed: int, n_cand: int, n_slot:
     edges = random_edges(seed, n_cand, n_slot)
     edges = dataclasses.replace(edges, score=np.round(edges.score * 2.4, 2))
     sol = _cross_check(edges)
+    from matcher.solvers.core import EARLY_EXACT_EPS, SCALE_FACTOR
+
     eps, schedule = int(np.rint(edges.score.max() * 100)), []
     while eps > 1:
-        eps = -(-eps // 8)
+        eps = -(-eps // SCALE_FACTOR)
         schedule.append(eps)
-    if any(1 < e <= 3 for e in schedule):
+    if any(1 < e <= EARLY_EXACT_EPS for e in schedule):
         assert "score_early_exact" in sol.stats

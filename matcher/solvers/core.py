@@ -200,8 +200,9 @@ SCALE_FACTOR = 8
 QUICK_PASSES = 6
 #: Starting precision of the rank level (measured: 64 suffices on generated instances).
 RANK_PRECISION = 64
-#: The score level tries exact potentials already after its phase at this epsilon (or
-#: below, above 1): its flow is usually optimal there (see :func:`_exact_level`).
+#: Levels run with ``early`` (the score level; the Lagrangian's relaxed flows) try exact
+#: potentials already after a phase at this epsilon or below (above 1): the flow is
+#: usually optimal there (see :func:`_exact_level`).
 EARLY_EXACT_EPS = 3
 #: A warm start gives up (and solves cold) after scanning this many times the arcs.
 WARM_BUDGET = 8
@@ -2234,6 +2235,12 @@ def _exact_level(
     took 9.6-10.2 s at 1M (4.8M pushes against 2.6M) and the early potentials failed.
     """
     phases = 0
+
+    def proven(pot: I64) -> I64:
+        stats[f"{name}_phases"] = float(phases)
+        stats[f"{name}_precision"] = float(alpha)
+        return pot
+
     cmax = int(np.abs(lv.cost).max(initial=0)) + 1
     args = (lv.first, lv.head, lv.rcap, lv.cost, lv.rev, lv.price, lv.excess)
     if alpha > 1:
@@ -2255,16 +2262,12 @@ def _exact_level(
                     )
                     stats[f"{name}_early_exact"] = float(converged)
                     if converged:
-                        stats[f"{name}_phases"] = float(phases)
-                        stats[f"{name}_precision"] = float(alpha)
-                        return pot
+                        return proven(pot)
             final = alpha > n
             passes = 200 if final else QUICK_PASSES
             pot, converged = _exact_potentials(lv.first, lv.head, lv.rcap, lv.cost, lv.price, alpha, passes)
             if converged:
-                stats[f"{name}_phases"] = float(phases)
-                stats[f"{name}_precision"] = float(alpha)
-                return pot
+                return proven(pot)
             if final or alpha * SCALE_FACTOR * cmax * (n + 1) > PRICE_LIMIT // 4:
                 return None
             alpha *= SCALE_FACTOR
