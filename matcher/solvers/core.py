@@ -1446,12 +1446,15 @@ def _route_units(rcap: I32, rev: I32, arcs: I64) -> npt.NDArray[np.bool_]:
 
 @njit(cache=True)
 def _tight_subgraph(
-    first: I64, head: I32, rcap: I32, cost: I64, rev: I32, pot: I64, cost2: I64
+    first: I64, head: I32, rcap: I32, cost: I64, rev: I32, pot: I64, fwd: I32, tie: I64
 ) -> tuple[I64, I32, I32, I64, I32, I32]:
-    """CSR of the arcs with zero reduced cost under ``pot``, carrying ``cost2``.
+    """CSR of the arcs with zero reduced cost under ``pot``, carrying the costs ``tie``.
 
-    Returns (first, head, rcap, cost2, rev, old position of each kept arc). An arc and its
-    reverse have opposite reduced costs, so both are kept or both dropped.
+    ``tie`` is per pair (the pair arc ``fwd[k]`` costs ``tie[k]``, its reverse
+    ``-tie[k]``, every other arc 0), written straight into the subgraph: the full
+    network never holds a second cost array (280 MB at 1M). Returns (first, head, rcap,
+    costs, rev, old position of each kept arc). An arc and its reverse have opposite
+    reduced costs, so both are kept or both dropped.
     """
     n = first.shape[0] - 1
     keep = np.zeros(first[n], dtype=np.bool_)
@@ -1475,27 +1478,28 @@ def _tight_subgraph(
             k += 1
     h2 = np.empty(m, dtype=head.dtype)
     r2 = np.empty(m, dtype=rcap.dtype)
-    c2 = np.empty(m, dtype=np.int64)
+    c2 = np.zeros(m, dtype=np.int64)
     v2 = np.empty(m, dtype=rev.dtype)
     for k in range(m):
         i = old[k]
         h2[k] = head[i]
         r2[k] = rcap[i]
-        c2[k] = cost2[i]
         v2[k] = newpos[rev[i]]
+    for e in range(tie.shape[0]):
+        a = fwd[e]
+        if keep[a]:
+            c2[newpos[a]] = tie[e]
+            c2[newpos[rev[a]]] = -tie[e]
     return nf, h2, r2, c2, v2, old
 
 
 @njit(cache=True)
-def _pair_costs(fwd: I32, rev: I32, tie: I64, m: int) -> I64:
-    """Costs of all ``m`` arcs: ``tie`` on the pair arcs, its negation on their reverses,
-    0 elsewhere (one pass; numpy's two scatters took 1.2 s at 1M)."""
-    out = np.zeros(m, dtype=np.int64)
-    for k in range(tie.shape[0]):
+def _set_pair_costs(cost: I64, fwd: I32, rev: I32, values: I64) -> None:
+    """Pair arc ``fwd[k]`` costs ``values[k]`` and its reverse ``-values[k]`` (in place)."""
+    for k in range(values.shape[0]):
         a = fwd[k]
-        out[a] = tie[k]
-        out[rev[a]] = -tie[k]
-    return out
+        cost[a] = values[k]
+        cost[rev[a]] = -values[k]
 
 
 @njit(cache=True)
@@ -1627,15 +1631,18 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
     up_of[net.slot0 :] = up_in
     kept = 0
     excess = np.zeros(n, dtype=np.int64)
+    # Only the maximum flow's value is needed: it runs on a copy of the capacities
+    # (copying takes 0.05 s at 1M, resetting the flow afterwards took 0.5 s).
+    mf_rcap = rcap.copy()
     if start_prices is not None:
         assert warm_start is not None
         # The earlier placements that still exist are a flow: the maximum flow only has
         # to add to it (measured at 100k after 1% withdrew, with loading them: 0.14-0.17 s
         # against 0.29 s).
-        kept = _load_flow(edges, net, warm_start.chosen_pairs, rcap, rev, fwd, up, excess, whole_only=True)
-    value, mf_pushes, mf_relabels = _max_flow(first, head, rcap, rev, up_of, 0, 1)
+        kept = _load_flow(edges, net, warm_start.chosen_pairs, mf_rcap, rev, fwd, up, excess, whole_only=True)
+    value, mf_pushes, mf_relabels = _max_flow(first, head, mf_rcap, rev, up_of, 0, 1)
     value += kept
-    _reset(rcap, rev, fwd)
+    del mf_rcap
     t2 = time.perf_counter()
     stats.update(max_flow_s=t2 - t1, max_flow=float(value), max_flow_pushes=float(mf_pushes))
     stats["max_flow_relabels"] = float(mf_relabels)
@@ -1706,13 +1713,13 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
         # score level's moves reached; the phases start at a small epsilon from a price
         # refinement, within a budget of relabel scans, else the rank level runs cold.
         work[4] = work[3] + WARM_LEVEL_BUDGET * int(first[n])
-        found_b, cost_b = _tie_break_level(
+        found_b = _tie_break_level(
             level, fwd, pot_a, rank, rank_start.copy(), WARM_RANK_EPS, n, work, stats, refine=True
         )
         work[4] = 0
         stats["warm_rank"] = 1.0 if found_b is not None else 0.0
     if found_b is None:
-        found_b, cost_b = _tie_break_level(
+        found_b = _tie_break_level(
             level, fwd, pot_a, rank, np.zeros(n, dtype=np.int64), eps_b, n, work, stats
         )
     if found_b is None:
@@ -1724,11 +1731,10 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
     stats["rank_level_s"] = t4 - t3
     log.info("core: rank level optimal in %.1f s", t4 - t3)
     stats.update(pushes=float(work[0]), relabels=float(work[1]), relabel_scans=float(work[3]))
-    # One certificate for the lexicographic costs -B * score + rank (built in place).
+    # One certificate for the lexicographic costs -B * score + rank (built in place: the
+    # pair arcs take the network's costs, every other arc costs 0 on every level).
     costs_lex = cost_a
-    np.multiply(costs_lex, net.rank_weight, out=costs_lex)
-    costs_lex += cost_b
-    del cost_b
+    _set_pair_costs(costs_lex, fwd, rev, net.costs)
     pot, converged = _exact_potentials(first, head, rcap, costs_lex, net.rank_weight * pot_a + pot_b, 1, 200)
     if not converged:
         return CoreSolution(Status.ERROR, "no exact potentials (internal error)", empty, pot, stats)
@@ -2116,7 +2122,7 @@ def solve_tree_flow(
         raise RuntimeError("no exact potentials for the first level (internal error)")
     if len(levels) > 1:
         tie = levels[1]
-        found, _ = _tie_break_level(
+        found = _tie_break_level(
             level,
             fwd,
             pot,
@@ -2190,25 +2196,23 @@ def _tree_flow_warm(
 def _tie_break_level(
     lv: _Level, fwd: I32, pot_a: I64, tie: I64, price: I64, eps: int, n: int, work: I64,
     stats: dict[str, float], *, refine: bool = False,
-) -> tuple[I64 | None, I64]:  # fmt: skip
+) -> I64 | None:  # fmt: skip
     """The least total ``tie`` (per pair) among the flows optimal for ``lv``'s costs.
 
     Those flows are exactly the flows of the same value that use only arcs of zero
     reduced cost under ``pot_a`` (complementary slackness), so this level runs on that
     subgraph, started from the current flow, which it updates in ``lv.rcap``. Returns
-    (exact potentials of this level or None on failure, its costs on the full network).
+    the exact potentials of this level, or None on failure.
     """
-    n_pairs = tie.size
-    cost_b = _pair_costs(fwd, lv.rev, tie, int(lv.first[-1]))
-    if n_pairs == 0 or int(tie.max()) <= 0:
-        return np.zeros(n, dtype=np.int64), cost_b
-    f2, h2, r2, c2, v2, old = _tight_subgraph(lv.first, lv.head, lv.rcap, lv.cost, lv.rev, pot_a, cost_b)
+    if tie.size == 0 or int(tie.max()) <= 0:
+        return np.zeros(n, dtype=np.int64)
+    f2, h2, r2, c2, v2, old = _tight_subgraph(lv.first, lv.head, lv.rcap, lv.cost, lv.rev, pot_a, fwd, tie)
     lv.excess[:] = 0
     sub = _Level(f2, h2, r2, c2, v2, price, lv.excess, lv.slot0, lv.int0, lv.up[:0])
     found = _exact_level(sub, eps, n, work, stats, "rank", RANK_PRECISION, refine=refine)
     if found is not None:
         _copy_back(lv.rcap, lv.rev, old, r2, v2, _forward_mask(int(lv.first[-1]), fwd))
-    return found, cost_b
+    return found
 
 
 def _exact_level(
