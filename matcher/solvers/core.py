@@ -154,7 +154,11 @@ withdrew: 100k 0.7 s against 1.0-1.2 s (warm solve 2.3 s against a 3.6 s cold on
 three phases, also 18.9 s).
 Also measured and not kept: both levels at once on the
 lexicographic costs from the certificate (100k: 2.3x a cold solve; from epsilon 8 it
-crawled for minutes).
+crawled for minutes). The warm score level run backwards (the same phase on the reversed
+residual network: freed slots pull units instead of the source pushing them over tied
+candidates): at 1M its phase at 3 took 5 s instead of 18, but exact potentials then
+failed and the phase at 1 re-routed 3-4M units (score level 16-17 s), and the rank level
+alone stays above a fifth of a cold solve (README, core benchmark section).
 Primal-dual rounds (one Dijkstra from the excess until every deficit is labelled, then
 a blocking flow over the shortest-path arcs for all of them) did not help either: at
 10k after 1% withdrew, each round scanned the whole graph and served 2-12 of the 58
