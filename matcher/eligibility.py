@@ -169,7 +169,10 @@ def qualified_aptitudes(instance: Instance) -> pl.DataFrame:
         pl.col("candidate_id").is_in(listed.implode()).alias("listed"),
     )
     apt = instance.aptitudes.select(
-        _index_of("candidate_id", instance.candidates).alias("cand"), "sector", "score", "skills_test"
+        _index_of("candidate_id", instance.candidates, instance.aptitudes).alias("cand"),
+        "sector",
+        "score",
+        "skills_test",
     ).drop_nulls("cand")
     apt = apt.with_columns(cand[apt.get_column("cand")])
     rules = instance.policy.rules_frame(apt.select("sector", "track"))
@@ -254,8 +257,8 @@ def _listed_pairs(
     )
     sector_code = _sector_codes(q, slots)
     prefs = instance.preferences.select(
-        _index_of("candidate_id", instance.candidates).alias("cand"),
-        _index_of("employer_id", instance.employers).alias("emp"),
+        _index_of("candidate_id", instance.candidates, instance.preferences).alias("cand"),
+        _index_of("employer_id", instance.employers, instance.preferences).alias("emp"),
         pl.col("rank").cast(pl.Int32),
     ).drop_nulls()
     p_cand = prefs.get_column("cand").to_numpy()
@@ -376,15 +379,32 @@ def _listed_rows(
                         pos[c] = k + 1
 
 
-def _index_of(col: str, table: pl.DataFrame) -> pl.Expr:
-    """Row index (Int32) in ``table`` of each id in ``col``; null where it is not there.
+def _index_of(col: str, table: pl.DataFrame, frame: pl.DataFrame) -> pl.Series:
+    """Row index (Int32) in ``table`` of each id in ``frame[col]``; null where it is not there.
 
-    An id column of a validated table is unique, so it makes an enum whose codes are the
-    row indices: at 20M preference rows this took 0.9-1.0 s where joining the index on
-    by the string id took 2.1-2.7 s (both ids).
+    A validated table is sorted by its id (unique, never null): where ``frame`` is sorted
+    by that id too (aptitudes and preferences by candidate), each run of equal ids is
+    found once by binary search. Otherwise (the preferences' employers) the ids make an
+    enum whose codes are the row indices. Measured at 1M candidates (a busy machine):
+    build_edges 6.5 s with the enum everywhere; binary search for every value,
+    also the 20M unsorted employer ids, 10.3-11.3 s. The enum at 20M preference rows
+    took 0.9-1.0 s for both columns where joining the index on by the string id took
+    2.1-2.7 s.
     """
-    ids = pl.Enum(table.get_column(col))
-    return pl.col(col).cast(ids, strict=False).to_physical().cast(pl.Int32)
+    ids, values = table.get_column(col), frame.get_column(col)
+    if (
+        ids.has_nulls()
+        or values.has_nulls()
+        or ids.len() == 0
+        or not (ids.is_sorted() and values.is_sorted())
+    ):
+        return values.cast(pl.Enum(ids), strict=False).to_physical().cast(pl.Int32)
+    runs = values.rle()
+    found = runs.struct.field("value")
+    pos = np.minimum(ids.search_sorted(found).to_numpy(), ids.len() - 1)
+    index = np.where((ids.gather(pos) == found).to_numpy(), pos, -1).astype(np.int32)
+    out = pl.Series(col, np.repeat(index, runs.struct.field("len").to_numpy()), dtype=pl.Int32)
+    return out if index.min(initial=0) >= 0 else out.replace(-1, None)
 
 
 def _sector_codes(q: pl.DataFrame, slots: pl.DataFrame) -> dict[str, int]:

@@ -6,6 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import matcher
 from matcher import Instance
@@ -166,3 +167,26 @@ def test_long_preference_lists_equal_oracle() -> None:
     assert _pair_rows(edges) == sorted((p.cand, p.slot, p.score, p.rank) for p in eligible_pairs(inst))
     key = edges.cand.astype(np.int64) * edges.slots.height + edges.slot
     assert (np.diff(key) > 0).all()  # sorted by (cand, slot), no pair twice
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    ids=st.lists(st.integers(0, 30), unique=True, max_size=12),
+    values=st.lists(st.integers(0, 40), max_size=30),
+    ids_sorted=st.booleans(),
+    values_sorted=st.booleans(),
+)
+def test_index_of_is_the_row_of_each_id(
+    ids: list[int], values: list[int], ids_sorted: bool, values_sorted: bool
+) -> None:
+    """Binary search over runs (both columns sorted) and the enum (otherwise) both give
+    each value's row in the table, null where the id is not there."""
+    from matcher.eligibility import _index_of
+
+    table_ids = sorted(ids) if ids_sorted else ids[::-1]
+    col = sorted(values) if values_sorted else values
+    table = pl.DataFrame({"x": [f"id{i:02d}" for i in table_ids]}, schema={"x": pl.String})
+    frame = pl.DataFrame({"x": [f"id{v:02d}" for v in col]}, schema={"x": pl.String})
+    got = _index_of("x", table, frame)
+    assert got.dtype == pl.Int32
+    assert got.to_list() == [table_ids.index(v) if v in table_ids else None for v in col]
