@@ -813,6 +813,33 @@ def test_joint_table_problems_reported_together(tiny_frames: Frames, write_insta
     find_problem(err.value, "joint.csv", 5, "candidate_id", "candidate in two groups")
 
 
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.sampled_from(["a", "b", "ab", "B", "é", "", None]), max_size=12),
+    st.lists(st.sampled_from(["a", "b", "ab", "B", "é", ""]), max_size=6, unique=True),
+    st.booleans(),
+    st.booleans(),
+)
+def test_all_known_proves_only_true_references(
+    values: list[str | None], known: list[str], sort_values: bool, sort_known: bool
+) -> None:
+    """The sorted-runs shortcut for reference checks never passes an unknown id, and it
+    proves every sorted, complete column whose ids are all known (else the row-by-row
+    check runs)."""
+    from matcher.validate import _all_known
+
+    def ordered(xs: list[str | None], on: bool) -> list[str | None]:
+        return sorted(xs, key=lambda x: (x is None, (x or "").encode())) if on else xs
+
+    v = pl.Series(ordered(values, sort_values), dtype=pl.String)
+    k = pl.Series(ordered(list(known), sort_known), dtype=pl.String)
+    everything_known = all(x in known for x in values if x is not None)
+    if _all_known(v, k):
+        assert everything_known and None not in values
+    elif values and known and None not in values and v.is_sorted() and k.is_sorted():
+        assert not everything_known
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     st.lists(
