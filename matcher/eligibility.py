@@ -386,11 +386,10 @@ def _index_of(col: str, table: pl.DataFrame, frame: pl.DataFrame) -> pl.Series:
     by that id too (aptitudes and preferences by candidate), each run of equal ids is
     found once by binary search. Otherwise (the preferences' employers) the ids make an
     enum whose codes are the row indices. Measured at 1M candidates, alternating runs on
-    an idle machine: build_edges 4.7-5.8 s against 5.2-6.8 s with the enum everywhere;
-    binary search for every value, also the 20M unsorted employer ids, was slower (10.3-11.3
-    s against 6.5 s on a busy machine). The enum at 20M preference rows
-    took 0.9-1.0 s for both columns where joining the index on by the string id took
-    2.1-2.7 s.
+    an idle machine: build_edges 4.7-5.8 s against 5.2-6.8 s with the enum everywhere.
+    Binary search for every value, also the 20M unsorted employer ids, was slower
+    (10.3-11.3 s against 6.5 s on a busy machine). The enum itself had replaced joins on
+    the string ids: 0.9-1.0 s against 2.1-2.7 s for both preference columns.
     """
     ids, values = table.get_column(col), frame.get_column(col)
     if (
