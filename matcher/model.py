@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from matcher.policy import Policy
@@ -124,3 +126,24 @@ class Instance:
             "incumbents": self.incumbents,
             "joint": self.joint,
         }
+
+
+def rows_by_runs(
+    values: pl.Series, ids: pl.Series
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]] | None:
+    """Row of each run of equal ``values`` in ``ids`` (-1 where absent) and the run lengths.
+
+    Validated tables are sorted by their ids (:func:`matcher.validate.validate_tables`),
+    and so are the columns that refer to them in exports (aptitudes and preferences by
+    candidate): one binary search per run then replaces a hash lookup per row. None
+    unless both columns are sorted and free of nulls and ``ids`` is not empty.
+    """
+    if ids.len() == 0 or ids.has_nulls() or values.has_nulls():
+        return None
+    if not (ids.is_sorted() and values.is_sorted()):
+        return None
+    runs = values.rle()
+    found = runs.struct.field("value")
+    pos = np.minimum(ids.search_sorted(found).to_numpy(), ids.len() - 1)
+    index = np.where((ids.gather(pos) == found).to_numpy(), pos, -1).astype(np.int32)
+    return index, runs.struct.field("len").to_numpy().astype(np.int64)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from matcher.errors import MAX_EXAMPLES_PER_KIND, InputError, Problem, ProblemList
-from matcher.model import SCHEMA, TABLES, Instance
+from matcher.model import SCHEMA, TABLES, Instance, rows_by_runs
 from matcher.policy import Policy
 from matcher.reference import (
     JAPANESE_LEVELS,
@@ -423,16 +423,11 @@ def _sorted(frame: pl.DataFrame, *keys: str) -> pl.DataFrame:
 
 def _all_known(values: pl.Series, known: pl.Series) -> bool:
     """Whether every value is among ``known``, proven cheaply when both are sorted (exports
-    usually are): each run of equal values is found once by binary search (20M preference
-    rows against 1M candidates: 0.35 s against 0.61 s for a hash lookup per row). False
-    when unproven: the caller then checks row by row and reports the rows."""
-    if values.len() == 0 or known.len() == 0 or values.has_nulls() or known.has_nulls():
-        return False
-    if not (values.is_sorted() and known.is_sorted()):
-        return False
-    runs = values.rle().struct.field("value")
-    pos = known.search_sorted(runs).clip(upper_bound=known.len() - 1)
-    return bool((known.gather(pos) == runs).all())
+    usually are) by :func:`matcher.model.rows_by_runs` (20M preference rows against 1M
+    candidates: 0.35 s against 0.61 s for a hash lookup per row). False when unproven:
+    the caller then checks row by row and reports the rows."""
+    found = rows_by_runs(values, known)
+    return found is not None and bool((found[0] >= 0).all())
 
 
 def _check_references(frames: dict[str, pl.DataFrame], checkers: dict[str, _Checker], policy: Policy) -> None:
