@@ -1624,8 +1624,7 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
         # Back to the zero flow and the score level's costs; the levels follow, from the
         # earlier prices when they fit this network.
         _reset(rcap, rev, fwd)
-        cost_a[fwd[:n_edges]] = -score
-        cost_a[rev[fwd[:n_edges]]] = score
+        _set_pair_costs(cost_a, fwd, rev, -score)
         start_prices = _score_prices(warm_start, n)
         t1 = time.perf_counter()
     up = fwd[n_edges + n_src :]  # slot, intake, national and total nodes, in documented order
@@ -1969,8 +1968,7 @@ def _warm_solve(
         network.rev,
         network.fwd,
     )
-    cost[fwd[:n_edges]] = net.costs  # the lexicographic costs the certificate is stated in
-    cost[rev[fwd[:n_edges]]] = -net.costs
+    _set_pair_costs(cost, fwd, rev, net.costs)  # the lexicographic costs the certificate is stated in
     excess = np.zeros(n, dtype=np.int64)
     routed = _load_flow(edges, net, warm.chosen_pairs, rcap, rev, fwd, fwd[n_edges + n_src :], excess)
     excess = _to_inner(excess, node_map)
