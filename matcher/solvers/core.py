@@ -1599,8 +1599,9 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
     n_src = len(net.cands)
     clip = n_src + 1  # never saturated: at most clip - 1 units flow
     rank = edges.rank.astype(np.int64) if net.rank_kept else np.zeros(n_edges, dtype=np.int64)
-    # The integer scores, read back from the network's costs -B * score + rank (exact:
-    # 0 <= rank < B; B is 1 without the rank level); rounding the floats again took 0.1-0.6 s at 1M.
+    # The integer scores, read back from the network's costs -B * score + rank: rank - cost
+    # is B * score exactly (B is 1 and rank 0 without the rank level). Rounding the floats
+    # a second time took 0.1-0.6 s at 1M.
     score = (rank - net.costs) // net.rank_weight
     e_cand, e_slot = edges.cand.astype(np.int32, copy=False), edges.slot.astype(np.int32, copy=False)
     node_map = _node_map(net, edges, rank)
