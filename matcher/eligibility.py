@@ -384,8 +384,8 @@ def _index_of(col: str, table: pl.DataFrame, frame: pl.DataFrame) -> pl.Series:
 
     A validated table is sorted by its id (unique, never null): where ``frame`` is sorted
     by that id too (aptitudes and preferences by candidate), each run of equal ids is
-    found once by binary search (:func:`matcher.model.rows_by_runs`). Otherwise (the preferences' employers) the ids make an
-    enum whose codes are the row indices. Measured at 1M candidates, alternating runs on
+    found once by binary search (:func:`matcher.model.rows_by_runs`). Otherwise (the
+    preferences' employers) the ids make an enum whose codes are the row indices. Measured at 1M candidates, alternating runs on
     an idle machine: build_edges 4.7-5.8 s against 5.2-6.8 s with the enum everywhere.
     Binary search for every value, also the 20M unsorted employer ids, was slower
     (10.3-11.3 s against 6.5 s on a busy machine). The enum itself had replaced joins on
