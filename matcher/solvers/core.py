@@ -163,7 +163,14 @@ Primal-dual rounds (one Dijkstra from the excess until every deficit is labelled
 a blocking flow over the shortest-path arcs for all of them) did not help either: at
 10k after 1% withdrew, each round scanned the whole graph and served 2-12 of the 58
 units (the zero-cost paths share the few unplaced candidates at reduced cost 0), and
-after 12 rounds it was over budget.
+after 12 rounds it was over budget. The same rounds on the *score level alone* (from
+the earlier exact score potentials: a multi-source Dijkstra from the remaining deficits
+raises prices, then each deficit is served by a breadth-first search over tight arcs),
+followed by the rank level, were exact but no cheaper at scale: 100k 2.2 s against a
+3.9 s cold solve (score level 0.8-0.9 s in 11 rounds), 1M 94 s against about 60 s (the
+5,159 searches scanned 1,187M arcs of tight plateau, 59 s; the rank level then took 25 s
+even though the flow was nearly rank-optimal: its work is the price walk, and from the
+earlier rank potentials it was slower still, 100k 1.1-1.5 s against 0.64 s).
 
 Overflow safety (int64)
 -----------------------
