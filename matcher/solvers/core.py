@@ -92,7 +92,10 @@ ties make the searches explore large plateaus; an epsilon-scaling auction (branc
 ``wip/auction``) was exact but not faster than OR-Tools; Goldberg and Kennedy's double
 push for the candidates (one scan finds the best and second-best arcs, the unit goes to
 the best and the price drops to the second best) was exact but no faster (100k: 6.25 s
-against 6.1-6.5 s; 13% fewer pushes, as many relabels).
+against 6.1-6.5 s; 13% fewer pushes, as many relabels). Partial augment-relabel (LEMON's
+default: a discharge follows admissible arcs for up to 4 or 8 arcs, relabelling dead
+ends, then pushes along the path) was exact but slower (1M score level 51 s against 35
+s: relabels of the nodes without excess on the way doubled).
 At 1M (same arrays), also not kept: dropping the pair arcs whose reduced cost after the
 phase at epsilon 157 exceeded four epsilons (27% of the arcs; 4 of them were used by the
 optimum, so a check on the full network must follow) left the later phases as slow
@@ -158,7 +161,7 @@ crawled for minutes). The warm score level run backwards (the same phase on the 
 residual network: freed slots pull units instead of the source pushing them over tied
 candidates): at 1M its phase at 3 took 5 s instead of 18, but exact potentials then
 failed and the phase at 1 re-routed 3-4M units (score level 16-17 s), and the rank level
-alone stays above a fifth of a cold solve (README, core benchmark section).
+alone stays above a fifth of a cold solve (benchmarks/NOTES.md).
 Primal-dual rounds (one Dijkstra from the excess until every deficit is labelled, then
 a blocking flow over the shortest-path arcs for all of them) did not help either: at
 10k after 1% withdrew, each round scanned the whole graph and served 2-12 of the 58
