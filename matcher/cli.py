@@ -205,6 +205,21 @@ def solve_cmd(
             "(default: up to 2M eligible pairs).",
         ),
     ] = None,
+    save_state: Annotated[
+        bool,
+        typer.Option(
+            "--save-state",
+            help="Core backend: also write the solver state to OUT/state/, for a later --warm-start.",
+        ),
+    ] = False,
+    warm_start: Annotated[
+        Path | None,
+        typer.Option(
+            "--warm-start",
+            help="Core backend: start from the state an earlier --save-state wrote (its --out "
+            "directory), e.g. after candidates withdrew; the result is exact either way.",
+        ),
+    ] = None,
     quiet: Quiet = False,
 ) -> None:
     """Solve an instance; write assignments, unmatched and summary.json to --out."""
@@ -220,6 +235,14 @@ def solve_cmd(
     _choice(format, FORMATS, "--format")
     if out is not None and out.exists() and not out.is_dir():
         _fail(f"--out {out} exists and is not a directory")
+    if save_state and out is None:
+        _fail("--save-state needs --out (the state is written to OUT/state/)")
+    for flag, on in (("--save-state", save_state), ("--warm-start", warm_start is not None)):
+        if on and (method != "optimal" or backend not in (None, "core")):
+            _fail(
+                f"{flag} needs --method optimal with the core backend (got --method {method}"
+                + (f", --backend {backend})" if backend else ")")
+            )
     timings: dict[str, float] = {}
     start = time.perf_counter()
     try:
@@ -236,9 +259,15 @@ def solve_cmd(
             seed=seed,
             time_limit=time_limit,
             timings=timings,
+            warm_start=warm_start,
         )
+        if save_state and result.state is None:
+            _fail(
+                f"--save-state: the {result.summary.get('backend', 'chosen')} backend solved this instance "
+                "and keeps no state (only the core backend does)"
+            )
         if out is not None:
-            result.write(out, format=format)
+            result.write(out, format=format, state=save_state)
     except (InputError, MatcherError) as exc:
         _fail(str(exc))
     except OSError as exc:

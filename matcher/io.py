@@ -33,6 +33,9 @@ log = logging.getLogger("matcher")
 Format = Literal["csv", "parquet"]
 FORMATS: tuple[Format, ...] = ("csv", "parquet")
 POLICY_FILE = "policy.toml"
+#: Where a result keeps the solver state for a later warm start, and its header file.
+STATE_DIR = "state"
+STATE_HEADER = "state.json"
 
 
 def _read_one(path: Path) -> pl.DataFrame:
@@ -245,16 +248,80 @@ def write_tables(
 
 
 def write_result(
-    out: str | Path, fmt: str, tables: Mapping[str, pl.DataFrame], summary: dict[str, Any]
+    out: str | Path,
+    fmt: str,
+    tables: Mapping[str, pl.DataFrame],
+    summary: dict[str, Any],
+    *,
+    state: tuple[Mapping[str, pl.DataFrame], Mapping[str, Any]] | None = None,
 ) -> Path:
-    """Write a result's tables and ``summary.json`` (with the write time) atomically."""
+    """Write a result's tables and ``summary.json`` (with the write time) atomically.
+
+    ``state`` (tables and a header) goes to ``out/state/`` as Parquet and ``state.json``,
+    whatever ``fmt`` is: it is for a later warm start (:func:`read_state`), not for people.
+    """
     f = check_format(fmt)
 
     def writer(tmp: Path) -> None:
         start = time.perf_counter()
         for name, frame in tables.items():
             write_table(frame, tmp / f"{name}.{f}", f)
+        if state is not None:
+            folder = tmp / STATE_DIR
+            folder.mkdir()
+            for name, frame in state[0].items():
+                write_table(frame, folder / f"{name}.parquet", "parquet")
+            (folder / STATE_HEADER).write_text(json.dumps(state[1], indent=2) + "\n", encoding="utf-8")
         summary.setdefault("timings_s", {})["write"] = round(time.perf_counter() - start, 3)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
 
     return write_atomically(out, writer)
+
+
+def read_state(path: str | Path) -> tuple[dict[str, pl.DataFrame], dict[str, Any], list[Problem], Path]:
+    """The tables and header of a saved solver state, for a warm start.
+
+    ``path`` is the ``--out`` directory of an earlier ``matcher solve --save-state``, or
+    its ``state`` directory. Returns the tables and header that could be read, a problem
+    for each file that could not (so that the solver reading them reports those together
+    with what it finds in the rest), and the state directory. Raises InputError when
+    ``path`` is not a directory.
+    """
+    folder = Path(path)
+    if (folder / STATE_DIR / STATE_HEADER).is_file():
+        folder = folder / STATE_DIR
+    what = "warm-start state"
+    if not folder.is_dir():
+        raise InputError(
+            [
+                Problem(
+                    str(folder),
+                    "no such directory (give the --out of a run with --save-state, or its state/)",
+                )
+            ],
+            what=what,
+        )
+    problems: list[Problem] = []
+    header: dict[str, Any] = {}
+    head = folder / STATE_HEADER
+    if not head.is_file():
+        problems.append(
+            Problem(str(head), "missing: not a saved state (solve with --save-state to make one)")
+        )
+    else:
+        try:
+            loaded = json.loads(head.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            problems.append(Problem(str(head), f"cannot be read: {_first_line(exc)}"))
+        else:
+            if isinstance(loaded, dict):
+                header = loaded
+            else:
+                problems.append(Problem(str(head), "is not a JSON object"))
+    tables: dict[str, pl.DataFrame] = {}
+    for file in sorted(folder.glob("*.parquet")):
+        try:
+            tables[file.stem] = pl.read_parquet(file)
+        except Exception as exc:  # polars raises several types for unreadable files
+            problems.append(Problem(str(file), f"cannot be read: {_first_line(exc)}"))
+    return tables, header, problems, folder

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from matcher.io import write_result
 from matcher.solvers.status import Status
+
+if TYPE_CHECKING:
+    from matcher.solvers.core import CoreSolution
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,10 @@ class MatchResult:
     tables : dict of polars.DataFrame
         Method-specific tables written beside the others (stable: ``cutoffs``,
         ``blocking_pairs``).
+    state : CoreSolution or None
+        The core backend's solution with its certificate (``None`` from other backends and
+        methods): pass it as ``warm_start`` to re-solve a changed instance, or save it
+        with ``write(..., state=True)``.
     """
 
     status: Status
@@ -57,15 +64,31 @@ class MatchResult:
     unmatched: pl.DataFrame
     summary: dict[str, Any] = field(default_factory=dict)
     tables: dict[str, pl.DataFrame] = field(default_factory=dict)
+    state: CoreSolution | None = field(default=None, repr=False)
 
     @property
     def success(self) -> bool:
         return self.status.success
 
-    def write(self, out: str | Path, *, format: str = "csv") -> Path:
-        """Write ``assignments``, ``unmatched`` and ``summary.json`` to ``out`` atomically."""
+    def write(self, out: str | Path, *, format: str = "csv", state: bool = False) -> Path:
+        """Write ``assignments``, ``unmatched`` and ``summary.json`` to ``out`` atomically.
+
+        With ``state``, also the solver state (``out/state/``) that a later solve can
+        start from (``warm_start=out``); only the core backend has one (ValueError
+        otherwise, before anything is written).
+        """
         tables = {"assignments": self.assignments, "unmatched": self.unmatched, **self.tables}
-        return write_result(out, format, tables, self.summary)
+        saved = None
+        if state:
+            if self.state is None:
+                raise ValueError(
+                    "state=True: this result has no solver state (only the core backend's "
+                    "welfare solve, method 'optimal', keeps one)"
+                )
+            from matcher.solvers.core import state_tables
+
+            saved = state_tables(self.state)
+        return write_result(out, format, tables, self.summary, state=saved)
 
     def __repr__(self) -> str:
         o = self.objective

@@ -6,7 +6,8 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Final
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import polars as pl
@@ -19,6 +20,9 @@ from matcher.report import assignments_frame, build_summary, objective_of, unmat
 from matcher.result import MatchResult
 from matcher.solvers.status import Status
 from matcher.verify import verify_assignment
+
+if TYPE_CHECKING:
+    from matcher.solvers.core import CoreSolution
 
 log = logging.getLogger("matcher")
 
@@ -76,6 +80,7 @@ def solve(
     verify: bool = True,
     time_limit: float = 60.0,
     timings: dict[str, float] | None = None,
+    warm_start: CoreSolution | str | Path | None = None,
 ) -> MatchResult:
     """Assign candidates to employers' slots.
 
@@ -116,6 +121,12 @@ def solve(
         bound and gap in the summary (``bound``).
     timings : dict, optional
         Earlier phase times (e.g. loading) to report in the summary.
+    warm_start : CoreSolution or path, optional
+        Core backend only: start from an earlier solve (its ``state``, or the directory
+        it was saved to with ``write(..., state=True)``), e.g. after candidates withdrew
+        or an employer joined; nodes are matched by id and key. The result is exact
+        either way, and much faster after small changes (README, "Backends"); among
+        equally good assignments it may pick another one than a cold solve.
 
     Returns
     -------
@@ -147,6 +158,12 @@ def solve(
     crossing = instance.policy.crossing_rules + (["joint applications"] if instance.joint.height else [])
     if backend is not None and backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if warm_start is not None and (method != "optimal" or backend not in (None, "core")):
+        raise ValueError(
+            f"warm_start needs method 'optimal' with the core backend, got method {method!r}"
+            + (f" and backend {backend!r}" if backend is not None else "")
+        )
+    earlier = _warm_state(warm_start) if warm_start is not None else None
     decomposable = set(crossing) <= LAGRANGE_RULES
     if method == "optimal" and backend in ("lagrange", "mip") and not decomposable:
         raise UnsupportedPolicyError(
@@ -196,6 +213,11 @@ def solve(
         arrangement = choose_layout(edges)
     if backend is None:
         backend = "core" if method != "optimal" else _default_backend(crossing, edges, arrangement)
+        if earlier is not None and backend != "core":
+            raise UnsupportedPolicyError(
+                f"warm_start needs the core backend, but policy {instance.policy.name!r} has "
+                f"{' and '.join(crossing)}, which the core cannot keep (the {backend} backend solves it)"
+            )
     if method == "optimal" and backend in ("cpsat", "mip"):
         from matcher.solvers import cpsat, mip
 
@@ -209,6 +231,7 @@ def solve(
             )
     extra: dict[str, Any] = {}
     tables: dict[str, pl.DataFrame] = {}
+    kept: list[CoreSolution] = []
     if instance.joint.height:
         never = constraints.never_placeable_groups(instance, edges)
         extra["joint_never_placeable"] = {"count": len(never), "groups": never[:20]}
@@ -228,6 +251,8 @@ def solve(
             extra=extra,
             time_limit=time_limit,
             arrangement=arrangement,
+            warm_start=earlier,
+            keep=kept,
         )
     else:
         status, message, chosen = _solve_stable(
@@ -272,7 +297,22 @@ def solve(
         unmatched=unmatched,
         summary=summary,
         tables=tables,
+        state=kept[0] if kept else None,
     )
+
+
+def _warm_state(warm_start: CoreSolution | str | Path) -> CoreSolution:
+    """The earlier core solution to warm-start from (read and checked when saved to disk)."""
+    from matcher.solvers.core import CoreSolution, state_from_tables
+
+    if isinstance(warm_start, CoreSolution):
+        return warm_start
+    if isinstance(warm_start, (str, Path)):
+        from matcher.io import read_state
+
+        tables, header, unreadable, folder = read_state(warm_start)
+        return state_from_tables(tables, header, source=folder, unreadable=unreadable)
+    raise TypeError(f"warm_start must be a CoreSolution or a path, got {type(warm_start).__name__}")
 
 
 def _solve_optimal(
@@ -285,7 +325,10 @@ def _solve_optimal(
     extra: dict[str, Any],
     time_limit: float = 60.0,
     arrangement: Any = None,
+    warm_start: CoreSolution | None = None,
+    keep: list[CoreSolution] | None = None,
 ) -> tuple[Status, str, np.ndarray[Any, np.dtype[np.int64]]]:
+    """Solve by ``backend``; the core's solution (its certificate) is appended to ``keep``."""
     decimals = instance.policy.objective.score_decimals
     extra["backend"] = backend
     floors = constraints.floor_units(instance, edges) if backend in ("cpsat", "mip", "lagrange") else []
@@ -355,7 +398,29 @@ def _solve_optimal(
     from matcher.solvers.core import check_certificate, solve_core
 
     with _phase(timings, "solve"):
-        core = solve_core(edges, score_decimals=decimals)
+        core = solve_core(edges, score_decimals=decimals, warm_start=warm_start)
+    if warm_start is not None:
+        st = core.stats
+        how = (
+            "shortest paths"
+            if st.get("warm")
+            else "levels"
+            if st.get("warm_levels")
+            else "none (solved cold)"
+        )
+        extra["warm_start"] = {
+            "used": how,
+            "paths": int(st.get("warm_paths", 0)),
+            "new_nodes": int(st.get("warm_new_nodes", 0)),
+        }
+        log.info(
+            "warm start: %s, %d paths, %d new nodes",
+            how,
+            extra["warm_start"]["paths"],
+            extra["warm_start"]["new_nodes"],
+        )
+    if keep is not None and core.status.success:
+        keep.append(core)
     if verify and core.status.success:
         with _phase(timings, "certificate"):
             problems = check_certificate(

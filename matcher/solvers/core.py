@@ -190,6 +190,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -198,6 +199,7 @@ import polars as pl
 from numba import njit
 
 from matcher.eligibility import Edges, order_within_runs
+from matcher.errors import InputError, Problem
 from matcher.solvers.network import FlowNetwork, flow_network
 from matcher.solvers.status import Status
 
@@ -286,7 +288,8 @@ class CoreSolution:
         Phases and precision per level, pushes, relabels and seconds per step.
     chosen_pairs : numpy.ndarray of int64, shape (2, k)
         (candidate, slot) index of each placed pair: the placements a warm start reloads
-        even when the edge arrays changed.
+        even when the edge arrays changed (candidate -1 after a translation to another
+        instance: that candidate is gone, only the unit above its slot is reloaded).
     rank_weight : int
         ``B`` of the costs ``-B * score + rank`` the potentials are stated in (1 when the
         rank level was dropped); a warm start needs the same.
@@ -1783,6 +1786,168 @@ def _node_frames(edges: Edges) -> tuple[Any, ...]:
     return (edges.candidate_ids, edges.slots, caps.intakes, caps.nationals, caps.totals)
 
 
+#: Version of the saved state (:func:`state_tables`); another version is refused on load.
+STATE_FORMAT = 1
+#: The state's node tables, in node-group order (candidates, then the cap tree bottom up).
+STATE_NODE_TABLES = ("candidates", "slots", "intakes", "nationals", "totals")
+_STATE_POTENTIALS = ("potential", "score_potential", "rank_potential")
+
+
+def state_tables(sol: CoreSolution) -> tuple[dict[str, pl.DataFrame], dict[str, Any]]:
+    """``sol`` as plain tables and a header, to save and warm-start a later solve from.
+
+    The tables name every node by its key (candidate id; employer, sector, track or group
+    of the cap tree's nodes), so that a later instance with other candidates or employers
+    is matched node by node (:func:`_translated`). ``potentials`` has one row per node in
+    the documented numbering (source, sink, candidates, slots, intakes, nationals,
+    totals); ``placements`` the (candidate, slot) row numbers of the placed pairs.
+    Raises ValueError for a solution without a certificate (not ``optimal`` or
+    ``feasible``, or solved without node names).
+    """
+    if not sol.status.success or len(sol.node_frames) != len(STATE_NODE_TABLES) or sol.potentials.size == 0:
+        raise ValueError(f"a {sol.status.value} solution without a certificate cannot be saved")
+    ids, *tree = sol.node_frames
+    tables = {"candidates": pl.DataFrame({"candidate_id": pl.Series(ids, dtype=pl.String)})}
+    for name, frame, cols in zip(STATE_NODE_TABLES[1:], tree, _NODE_KEYS, strict=True):
+        tables[name] = frame.select(list(cols))
+    n = sol.potentials.size
+    columns = {}
+    for name, values in zip(
+        _STATE_POTENTIALS, (sol.potentials, sol.score_potentials, sol.rank_potentials), strict=True
+    ):
+        columns[name] = pl.Series(name, values if values.size == n else [None] * n, dtype=pl.Int64)
+    tables["potentials"] = pl.DataFrame(columns)
+    tables["placements"] = pl.DataFrame(
+        {"candidate": sol.chosen_pairs[0], "slot": sol.chosen_pairs[1]},
+        schema={"candidate": pl.Int64, "slot": pl.Int64},
+    )
+    header = {
+        "format": STATE_FORMAT,
+        "solver": "core",
+        "status": sol.status.value,
+        "message": sol.message,
+        "rank_weight": sol.rank_weight,
+        "nodes": n,
+        "placements": int(sol.chosen_pairs.shape[1]),
+    }
+    return tables, header
+
+
+def state_from_tables(
+    tables: dict[str, pl.DataFrame],
+    header: dict[str, Any],
+    *,
+    source: str | Path = "",
+    unreadable: list[Problem] | None = None,
+) -> CoreSolution:
+    """The :class:`CoreSolution` that :func:`state_tables` saved, checked for consistency.
+
+    Raises InputError listing every problem (another format version, missing tables or
+    columns, sizes that do not add up, placements outside the node tables), each naming
+    its file in the state directory ``source``, together with the ``unreadable`` files
+    (whose absence is then not reported again).
+    """
+    problems: list[Problem] = list(unreadable or [])
+    bad = {Path(p.file).name for p in problems}
+
+    def where(name: str) -> str:
+        return str(Path(source) / name)
+
+    statuses = {s.value: s for s in Status}
+    if "state.json" not in bad:  # the header was read: check what it says
+        if header.get("format") != STATE_FORMAT or header.get("solver") != "core":
+            problems.append(
+                Problem(
+                    where("state.json"),
+                    f"format {header.get('format')!r} of solver {header.get('solver')!r}; "
+                    f"this version reads format {STATE_FORMAT} of solver 'core'",
+                )
+            )
+        if header.get("status") not in ("optimal", "feasible"):
+            problems.append(
+                Problem(where("state.json"), f"status {header.get('status')!r}; expected optimal or feasible")
+            )
+        weight = header.get("rank_weight")
+        if not isinstance(weight, int) or weight < 1:
+            problems.append(
+                Problem(where("state.json"), f"rank_weight {weight!r}; expected a positive integer")
+            )
+    wanted = {"candidates": ("candidate_id",), **dict(zip(STATE_NODE_TABLES[1:], _NODE_KEYS, strict=True))}
+    wanted |= {"potentials": _STATE_POTENTIALS, "placements": ("candidate", "slot")}
+    for name, cols in wanted.items():
+        if name not in tables:
+            if f"{name}.parquet" not in bad:
+                problems.append(Problem(where(f"{name}.parquet"), "missing"))
+            continue
+        missing = [c for c in cols if c not in tables[name].columns]
+        if missing:
+            problems += [Problem(where(f"{name}.parquet"), "missing column", column=c) for c in missing]
+    if any(name not in tables for name in wanted):
+        raise InputError(problems, what="warm-start state")
+    sizes = [tables[name].height for name in STATE_NODE_TABLES]
+    pot = tables["potentials"]
+    n = 2 + sum(sizes)
+    if pot.height != n:
+        problems.append(
+            Problem(
+                where("potentials.parquet"),
+                f"{pot.height} rows; the node tables name {n} nodes (with source and sink)",
+            )
+        )
+    for name in (c for c in _STATE_POTENTIALS if c in pot.columns):
+        col = pot.get_column(name)
+        empty = col.null_count()
+        if col.cast(pl.Int64, strict=False).null_count() != empty:
+            problems.append(
+                Problem(where("potentials.parquet"), "values that are not 64-bit integers", column=name)
+            )
+        elif empty and (name == "potential" or empty < pot.height):
+            problems.append(Problem(where("potentials.parquet"), f"{empty} empty values", column=name))
+    pairs = tables["placements"].select(
+        pl.col(c).cast(pl.Int64, strict=False) if c in tables["placements"].columns else pl.lit(0).alias(c)
+        for c in ("candidate", "slot")
+    )
+    cand, slot = pairs.get_column("candidate"), pairs.get_column("slot")
+    if (
+        cand.null_count()
+        or slot.null_count()
+        or not (cand.is_between(0, sizes[0] - 1).all() and slot.is_between(0, sizes[1] - 1).all())
+    ):
+        problems.append(
+            Problem(
+                where("placements.parquet"),
+                "a candidate or slot number outside candidates.parquet or slots.parquet",
+            )
+        )
+    if problems:
+        raise InputError(problems, what="warm-start state")
+
+    def column(name: str) -> I64:
+        col = pot.get_column(name)
+        if col.null_count() == n:
+            return np.zeros(0, dtype=np.int64)
+        return col.cast(pl.Int64).to_numpy().astype(np.int64, copy=False)
+
+    frames = tuple(
+        [tables["candidates"].get_column("candidate_id").cast(pl.String)]
+        + [
+            tables[name].select(list(cols))
+            for name, cols in zip(STATE_NODE_TABLES[1:], _NODE_KEYS, strict=True)
+        ]
+    )
+    return CoreSolution(
+        statuses[header["status"]],
+        str(header.get("message", "")),
+        np.zeros(0, dtype=np.int64),
+        column("potential"),
+        chosen_pairs=pairs.to_numpy().T.astype(np.int64).reshape(2, -1),
+        rank_weight=int(header["rank_weight"]),
+        score_potentials=column("score_potential"),
+        node_frames=frames,
+        rank_potentials=column("rank_potential"),
+    )
+
+
 def _group_map(k: int, old: Any, new: Any) -> I64 | None:
     """Row of each earlier row of node group ``k`` in the new table (-1: gone), or None
     when the tables have no key columns (then only the same numbering can be used)."""
@@ -1808,8 +1973,9 @@ def _translated(warm: CoreSolution, edges: Edges, stats: dict[str, float]) -> Co
     national and total tables (:data:`_NODE_KEYS`). A new node starts at its parent's
     price (a candidate at the source's), so its up-arc has reduced cost 0; its pair arcs
     may not, and the warm start repairs those like any other change. Placements on a
-    node that is gone are dropped. Unchanged when the tables are the same objects or
-    cannot be matched by key.
+    slot that is gone are dropped; those of a candidate that is gone keep candidate -1
+    (the unit above the slot is reloaded, the slot lacks it). Unchanged when the tables
+    are the same objects or cannot be matched by key.
     """
     new = _node_frames(edges)
     old = warm.node_frames
@@ -1849,9 +2015,14 @@ def _translated(warm: CoreSolution, edges: Edges, stats: dict[str, float]) -> Co
             p[nodes[fresh]] = p[parents[k][fresh]]
         return p
 
+    # A placement whose candidate is gone (withdrew) keeps candidate -1: its unit stays on
+    # the caps above its slot, which lacks it (as after a withdrawal within one instance;
+    # see _load_flow), so the shortest paths refill that slot. Dropping it instead left
+    # the deficit at the sink, whose searches cross the whole tree (1M, 100 withdrawn: 16
+    # paths scanned 86M arcs, then the levels ran; 49.8 s).
     cand = group_maps[0][warm.chosen_pairs[0]]
     slot = group_maps[1][warm.chosen_pairs[1]]
-    keep = (cand >= 0) & (slot >= 0)
+    keep = slot >= 0
     stats["warm_new_nodes"] = float(n - int((node_map >= 0).sum()))
     score = warm.score_potentials
     rank = warm.rank_potentials
@@ -2305,7 +2476,7 @@ def _load_flow(
     """Route one unit for each earlier placement (``pairs``: (candidate, slot) rows).
 
     A placement whose pair still exists gets its whole path; one whose pair is gone (the
-    candidate withdrew) only the part above its slot, and the unit is left at the source
+    candidate withdrew, or is -1: gone from the instance) only the part above its slot, and the unit is left at the source
     (excess) while the slot lacks it (deficit). So every cap carries what it carried
     before. A unit that would overflow a cap of the changed instance is left out.
     Without ``excess`` the partial paths are left out too (the result is a flow).
