@@ -261,13 +261,16 @@ def solve_cmd(
             timings=timings,
             warm_start=warm_start,
         )
-        if save_state and result.state is None:
-            _fail(
-                f"--save-state: the {result.summary.get('backend', 'chosen')} backend solved this instance "
-                "and keeps no state (only the core backend does)"
-            )
+        keep_state = save_state and result.state is not None
+        if save_state and not keep_state:
+            if result.success:
+                _fail(
+                    f"--save-state: the {result.summary.get('backend', 'chosen')} backend solved this "
+                    "instance and keeps no state (only the core backend does)"
+                )
+            logging.getLogger("matcher").warning("no state to save: the solve did not succeed")
         if out is not None:
-            result.write(out, format=format, state=save_state)
+            result.write(out, format=format, state=keep_state)
     except (InputError, MatcherError) as exc:
         _fail(str(exc))
     except OSError as exc:
