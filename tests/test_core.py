@@ -206,9 +206,15 @@ def test_warm_start_hands_over_to_the_levels(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(core, "WARM_BUDGET_MIN", 0)
     monkeypatch.setattr(core, "WARM_BUDGET", 0)
     monkeypatch.setattr(core, "WARM_LEVEL_BUDGET", 10**6)  # a third withdrew: more than cold
+    monkeypatch.setattr(core, "WARM_RANK_MAX_PUSHES", 10**6)
     sol = _cross_check(changed, warm=first)
     assert sol.stats["warm"] == 0.0 and sol.stats["warm_code"] == 1.0
     assert sol.stats["warm_levels"] == 1.0 and sol.stats["warm_rank"] == 1.0
+    # When the score level moved much of the flow, the rank level runs cold: same optimum.
+    monkeypatch.setattr(core, "WARM_RANK_MAX_PUSHES", 0)
+    cold_rank = _cross_check(changed, warm=first)
+    assert cold_rank.stats["warm_levels"] == 1.0 and "warm_rank" not in cold_rank.stats
+    assert cold_rank.stats["score_pushes"] > 0
     # Another instance's solution (other node count) is ignored: a cold solve.
     other = _cross_check(random_edges(8, 30, 4), warm=first)
     assert other.stats["warm"] == 0.0 and "warm_levels" not in other.stats

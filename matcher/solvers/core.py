@@ -249,6 +249,13 @@ WARM_SCORE_EPS = 3
 #: (``RANK_PRECISION``). Measured after 1% withdrew: 1 -> 100k 0.7 s, 1M 18.9 s; 8 -> 0.9
 #: and 18.9 s; a cold rank level 1.0-1.2 and about 20 s.
 WARM_RANK_EPS = 1
+#: ... but only when the warm score level moved little of the flow: at most this many
+#: pushes per placed unit. Past it the earlier rank prices are far off and the rank level
+#: runs cold. Measured after 1% withdrew, warm levels, alternating runs: 1M (3.0M pushes
+#: for 513k placed, 5.9 per unit) rank level 24.9-26.1 s from the earlier prices against
+#: 19.9-20.1 s cold; 100k (100k pushes for 52.6k placed, 1.9 per unit) 0.79-0.87 s
+#: against 0.98-1.11 s.
+WARM_RANK_MAX_PUSHES = 3
 #: In that first phase, a global price update (:func:`_global_update`) runs after every
 #: this many times the arcs in relabel scans: the last few excesses then run straight to
 #: the far deficits instead of crawling over ties. Measured after 1% withdrew: 1M first
@@ -1725,7 +1732,9 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
     # value that use only arcs of zero reduced cost under pot_a (complementary
     # slackness), so level 3 runs on that subgraph, starting from the current flow.
     found_b: I64 | None = None
-    rank_start = _rank_prices(warm_start, n) if start_prices is not None else None
+    stats["score_pushes"] = float(work[0])
+    moved_little = int(work[0]) <= WARM_RANK_MAX_PUSHES * max(value, 1)
+    rank_start = _rank_prices(warm_start, n) if start_prices is not None and moved_little else None
     rank_start = _to_inner(rank_start, node_map) if rank_start is not None else None
     if rank_start is not None:
         # Warm: the earlier rank potentials, exact wherever neither the change nor the
