@@ -154,7 +154,9 @@ first after a price refinement) instead of from zero at 160 (four phases). After
 withdrew: 100k 0.7 s against 1.0-1.2 s (warm solve 2.3 s against a 3.6 s cold one);
 1M 18.9 s against about 20 s, no gain: the warm score level's last phase re-routes
 4.8M units and the rank level's first phase then makes 9.5M pushes (from epsilon 64:
-three phases, also 18.9 s).
+three phases, also 18.9 s); in later alternating runs 24.9-26.1 s against 19.9-20.1 s
+cold. So the earlier rank potentials are used only when the warm score level moved little
+of the flow (``WARM_RANK_MAX_PUSHES`` pushes per placed unit: 100k 1.9, 1M 5.9).
 Also measured and not kept: both levels at once on the
 lexicographic costs from the certificate (100k: 2.3x a cold solve; from epsilon 8 it
 crawled for minutes). The warm score level run backwards (the same phase on the reversed
