@@ -187,6 +187,7 @@ def test_cli_state_errors(tmp_path: Path, tiny_dir: Path, args: list[str], messa
     res = runner.invoke(app, ["solve", str(tiny_dir), *[a.format(**fill) for a in args]])
     assert res.exit_code == 2, res.output
     assert message in res.output
+    assert "problems in" not in res.output  # one problem each: not a list of consequences
     assert "Traceback" not in res.output
     assert not (tmp_path / "out").exists()  # nothing written
 

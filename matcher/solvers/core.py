@@ -1885,6 +1885,8 @@ def state_from_tables(
             )
     wanted = {"candidates": ("candidate_id",), **dict(zip(STATE_NODE_TABLES[1:], _NODE_KEYS, strict=True))}
     wanted |= {"potentials": _STATE_POTENTIALS, "placements": ("candidate", "slot")}
+    if "state.json" in bad and not set(wanted) & set(tables):
+        raise InputError(problems, what="warm-start state")  # not a state at all: say only that
     for name, cols in wanted.items():
         if name not in tables:
             if f"{name}.parquet" not in bad:
