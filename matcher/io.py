@@ -17,7 +17,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -278,11 +278,14 @@ def write_result(
     return write_atomically(out, writer)
 
 
-def read_state(path: str | Path) -> tuple[dict[str, pl.DataFrame], dict[str, Any], list[Problem], Path]:
-    """The tables and header of a saved solver state, for a warm start.
+def read_state(
+    path: str | Path, names: Iterable[str]
+) -> tuple[dict[str, pl.DataFrame], dict[str, Any], list[Problem], Path]:
+    """The tables ``names`` and the header of a saved solver state, for a warm start.
 
     ``path`` is the ``--out`` directory of an earlier ``matcher solve --save-state``, or
-    its ``state`` directory. Returns the tables and header that could be read, a problem
+    its ``state`` directory. Returns the tables and header that could be read (a table
+    whose file is absent is left out), a problem
     for each file that could not (so that the solver reading them reports those together
     with what it finds in the rest), and the state directory. Raises InputError when
     ``path`` is not a directory.
@@ -319,9 +322,12 @@ def read_state(path: str | Path) -> tuple[dict[str, pl.DataFrame], dict[str, Any
             else:
                 problems.append(Problem(str(head), "is not a JSON object"))
     tables: dict[str, pl.DataFrame] = {}
-    for file in sorted(folder.glob("*.parquet")):
+    for name in names:
+        file = folder / f"{name}.parquet"
+        if not file.is_file():
+            continue
         try:
-            tables[file.stem] = pl.read_parquet(file)
+            tables[name] = pl.read_parquet(file)
         except Exception as exc:  # polars raises several types for unreadable files
             problems.append(Problem(str(file), f"cannot be read: {_first_line(exc)}"))
     return tables, header, problems, folder

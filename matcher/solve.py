@@ -303,14 +303,14 @@ def solve(
 
 def _warm_state(warm_start: CoreSolution | str | Path) -> CoreSolution:
     """The earlier core solution to warm-start from (read and checked when saved to disk)."""
-    from matcher.solvers.core import CoreSolution, state_from_tables
+    from matcher.solvers.core import STATE_COLUMNS, CoreSolution, state_from_tables
 
     if isinstance(warm_start, CoreSolution):
         return warm_start
     if isinstance(warm_start, (str, Path)):
         from matcher.io import read_state
 
-        tables, header, unreadable, folder = read_state(warm_start)
+        tables, header, unreadable, folder = read_state(warm_start, STATE_COLUMNS)
         return state_from_tables(tables, header, source=folder, unreadable=unreadable)
     raise TypeError(f"warm_start must be a CoreSolution or a path, got {type(warm_start).__name__}")
 

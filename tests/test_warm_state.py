@@ -121,7 +121,7 @@ def test_bad_state_lists_every_problem(tmp_path: Path) -> None:
     ):
         assert part in text, part
     with pytest.raises(InputError, match="no such directory"):
-        read_state(tmp_path / "nowhere")
+        read_state(tmp_path / "nowhere", ["potentials"])
 
 
 def test_inconsistent_sizes_are_reported(tmp_path: Path) -> None:

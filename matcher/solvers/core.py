@@ -1802,6 +1802,13 @@ STATE_FORMAT = 1
 #: The state's node tables, in node-group order (candidates, then the cap tree bottom up).
 STATE_NODE_TABLES = ("candidates", "slots", "intakes", "nationals", "totals")
 _STATE_POTENTIALS = ("potential", "score_potential", "rank_potential")
+#: Every table of a saved state and its columns (the node tables: their keys).
+STATE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "candidates": ("candidate_id",),
+    **dict(zip(STATE_NODE_TABLES[1:], _NODE_KEYS, strict=True)),
+    "potentials": _STATE_POTENTIALS,
+    "placements": ("candidate", "slot"),
+}
 
 
 def state_tables(sol: CoreSolution) -> tuple[dict[str, pl.DataFrame], dict[str, Any]]:
@@ -1819,8 +1826,8 @@ def state_tables(sol: CoreSolution) -> tuple[dict[str, pl.DataFrame], dict[str, 
         raise ValueError(f"a {sol.status.value} solution without a certificate cannot be saved")
     ids, *tree = sol.node_frames
     tables = {"candidates": pl.DataFrame({"candidate_id": pl.Series(ids, dtype=pl.String)})}
-    for name, frame, cols in zip(STATE_NODE_TABLES[1:], tree, _NODE_KEYS, strict=True):
-        tables[name] = frame.select(list(cols))
+    for name, frame in zip(STATE_NODE_TABLES[1:], tree, strict=True):
+        tables[name] = frame.select(STATE_COLUMNS[name])
     n = sol.potentials.size
     columns = {}
     for name, values in zip(
@@ -1864,7 +1871,6 @@ def state_from_tables(
     def where(name: str) -> str:
         return str(Path(source) / name)
 
-    statuses = {s.value: s for s in Status}
     if "state.json" not in bad:  # the header was read: check what it says
         if header.get("format") != STATE_FORMAT or header.get("solver") != "core":
             problems.append(
@@ -1883,11 +1889,9 @@ def state_from_tables(
             problems.append(
                 Problem(where("state.json"), f"rank_weight {weight!r}; expected a positive integer")
             )
-    wanted = {"candidates": ("candidate_id",), **dict(zip(STATE_NODE_TABLES[1:], _NODE_KEYS, strict=True))}
-    wanted |= {"potentials": _STATE_POTENTIALS, "placements": ("candidate", "slot")}
-    if "state.json" in bad and not set(wanted) & set(tables):
+    if "state.json" in bad and not set(STATE_COLUMNS) & set(tables):
         raise InputError(problems, what="warm-start state")  # not a state at all: say only that
-    for name, cols in wanted.items():
+    for name, cols in STATE_COLUMNS.items():
         if name not in tables:
             if f"{name}.parquet" not in bad:
                 problems.append(Problem(where(f"{name}.parquet"), "missing"))
@@ -1895,7 +1899,7 @@ def state_from_tables(
         missing = [c for c in cols if c not in tables[name].columns]
         if missing:
             problems += [Problem(where(f"{name}.parquet"), "missing column", column=c) for c in missing]
-    if any(name not in tables for name in wanted):
+    if any(name not in tables for name in STATE_COLUMNS):
         raise InputError(problems, what="warm-start state")
     sizes = [tables[name].height for name in STATE_NODE_TABLES]
     pot = tables["potentials"]
@@ -1943,13 +1947,10 @@ def state_from_tables(
 
     frames = tuple(
         [tables["candidates"].get_column("candidate_id").cast(pl.String)]
-        + [
-            tables[name].select(list(cols))
-            for name, cols in zip(STATE_NODE_TABLES[1:], _NODE_KEYS, strict=True)
-        ]
+        + [tables[name].select(STATE_COLUMNS[name]) for name in STATE_NODE_TABLES[1:]]
     )
     return CoreSolution(
-        statuses[header["status"]],
+        Status(header["status"]),
         str(header.get("message", "")),
         np.zeros(0, dtype=np.int64),
         column("potential"),
