@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import signal
 import sys
 import time
 from pathlib import Path
@@ -18,9 +19,11 @@ import polars as pl
 import typer
 
 from matcher import __version__
-from matcher.errors import InputError, MatcherError
-from matcher.io import FORMATS, load_instance, write_tables
+from matcher.errors import InputError, MatcherError, OutputError
+from matcher.io import FORMATS, load_instance, restore_cells, write_tables
+from matcher.outputs import Kind, check_output_dir
 from matcher.policy import load_policy, policy_from_dict
+from matcher.readers import ENCODINGS, check_encoding
 from matcher.report import ASSIGNMENT_SCHEMA
 from matcher.solve import BACKENDS, METHODS, MIP_DEFAULT_MAX_PAIRS, solve
 from matcher.stable import CAP_MODES, PROPOSING
@@ -39,6 +42,28 @@ PolicyOpt = Annotated[
     Path | None,
     typer.Option("--policy", "-p", help="Policy TOML (default: INSTANCE/policy.toml, else neutral)."),
 ]
+EncodingOpt = Annotated[
+    str,
+    typer.Option(
+        "--encoding",
+        help=f"Of the CSV files, one of {', '.join(ENCODINGS)}: auto reads UTF-8 (with or without "
+        "a byte-order mark), else cp932 (Shift-JIS).",
+    ),
+]
+FormatOpt = Annotated[
+    str,
+    typer.Option(
+        "--format",
+        "-f",
+        help="csv, parquet or xlsx (one workbook per table). CSV text cells that a spreadsheet "
+        "would run as formulas get a leading apostrophe.",
+    ),
+]
+_INSTANCE_HELP = "Instance directory (CSV, Parquet or .xlsx tables), or one .xlsx workbook."
+_OUT_HELP = (
+    "Directory for the outputs: created if absent; an existing one is replaced only when it "
+    "is empty or an earlier output of the same command."
+)
 
 
 class _Elapsed(logging.Formatter):
@@ -73,6 +98,23 @@ def _fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+def _check_out(out: Path | None, kind: Kind, *inputs: Path | None) -> None:
+    """Refuse an --out that would replace what matcher did not write (exit 2), before work."""
+    if out is None:
+        return
+    try:
+        check_output_dir(out, kind, protect=[p for p in inputs if p is not None])
+    except OutputError as exc:
+        _fail(f"--out {exc}")
+
+
+def _check_encoding(encoding: str) -> None:
+    try:
+        check_encoding(encoding)
+    except ValueError as exc:
+        _fail(f"--encoding: {exc}")
+
+
 def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
     if value not in allowed:
         _fail(f"{option} must be one of {', '.join(allowed)}, got {value!r}")
@@ -86,7 +128,13 @@ def _table(rows: list[tuple[str, str]]) -> str:
 
 @app.command()
 def generate(
-    out: Annotated[Path, typer.Argument(help="Directory to write the instance to.")],
+    out: Annotated[
+        Path,
+        typer.Argument(
+            help="Directory to write the instance to: created if absent; an existing one is "
+            "replaced only when it is empty or an instance generate wrote earlier."
+        ),
+    ],
     candidates: Annotated[int, typer.Option(help="Number of candidates.")] = 2000,
     employers: Annotated[int, typer.Option(help="Number of employers.")] = 100,
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same bytes.")] = 0,
@@ -94,7 +142,7 @@ def generate(
         float, typer.Option(help="Share of candidates without a preference list.")
     ] = 0.0,
     list_length: Annotated[int, typer.Option(help="Employers each listing candidate ranks.")] = 20,
-    format: Annotated[str, typer.Option("--format", "-f", help="csv or parquet.")] = "csv",
+    format: FormatOpt = "csv",
     policy: PolicyOpt = None,
     quiet: Quiet = False,
 ) -> None:
@@ -103,6 +151,7 @@ def generate(
     from matcher.generate import generate_instance
 
     _choice(format, FORMATS, "--format")
+    _check_out(out, "instance", policy)
     try:
         tables = generate_instance(
             candidates=candidates,
@@ -122,7 +171,9 @@ def generate(
             _fail(str(exc))
     logging.getLogger("matcher").info("writing %s tables to %s", len(tables), out)
     try:
-        write_tables(tables, out, format, texts=texts)
+        write_tables(tables, out, format, kind="instance", texts=texts)
+    except OutputError as exc:
+        _fail(f"--out {exc}")
     except (OSError, ValueError) as exc:
         _fail(str(exc))
     typer.echo(
@@ -133,16 +184,18 @@ def generate(
 
 @app.command()
 def validate(
-    instance: Annotated[Path, typer.Argument(help="Instance directory.")],
+    instance: Annotated[Path, typer.Argument(help=_INSTANCE_HELP)],
     policy: PolicyOpt = None,
+    encoding: EncodingOpt = "auto",
     quiet: Quiet = False,
 ) -> None:
     """Check an instance and report every problem at once (exit 2 if any)."""
     _setup_logging(quiet)
     from matcher.eligibility import count_pairs
 
+    _check_encoding(encoding)
     try:
-        inst = load_instance(instance, policy=policy)
+        inst = load_instance(instance, policy=policy, encoding=encoding)
         pairs = count_pairs(inst)
     except (InputError, MatcherError) as exc:
         _fail(str(exc))
@@ -163,11 +216,12 @@ def validate(
 
 @app.command("solve")
 def solve_cmd(
-    instance: Annotated[Path, typer.Argument(help="Instance directory.")],
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Directory for the outputs.")] = None,
+    instance: Annotated[Path, typer.Argument(help=_INSTANCE_HELP)],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help=_OUT_HELP)] = None,
     method: Annotated[str, typer.Option("--method", "-m", help=f"One of: {', '.join(METHODS)}.")] = "optimal",
-    format: Annotated[str, typer.Option("--format", "-f", help="csv or parquet.")] = "csv",
+    format: FormatOpt = "csv",
     policy: PolicyOpt = None,
+    encoding: EncodingOpt = "auto",
     max_pairs: Annotated[int | None, typer.Option(help="Refuse more eligible pairs than this.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the lottery (stable) and of pair sampling.")] = 0,
     backend: Annotated[
@@ -233,8 +287,8 @@ def solve_cmd(
     if caps == "flexible" and proposing != "candidate":
         _fail("--caps flexible needs --proposing candidate (flexible DA is candidate-proposing)")
     _choice(format, FORMATS, "--format")
-    if out is not None and out.exists() and not out.is_dir():
-        _fail(f"--out {out} exists and is not a directory")
+    _check_encoding(encoding)
+    _check_out(out, "result", instance, policy)
     if save_state and out is None:
         _fail("--save-state needs --out (the state is written to OUT/state/)")
     for flag, on in (("--save-state", save_state), ("--warm-start", warm_start is not None)):
@@ -245,8 +299,9 @@ def solve_cmd(
             )
     timings: dict[str, float] = {}
     start = time.perf_counter()
+    kept: str | None = None
     try:
-        inst = load_instance(instance, policy=policy)
+        inst = load_instance(instance, policy=policy, encoding=encoding)
         timings["load"] = time.perf_counter() - start
         result = solve(
             inst,
@@ -270,7 +325,14 @@ def solve_cmd(
                 )
             logging.getLogger("matcher").warning("no state to save: the solve did not succeed")
         if out is not None:
-            result.write(out, format=format, state=keep_state)
+            try:
+                result.write(out, format=format, state=keep_state)
+            except OutputError as exc:
+                if result.success:
+                    raise
+                kept = str(exc)
+    except OutputError as exc:
+        _fail(f"--out {exc}")
     except (InputError, MatcherError) as exc:
         _fail(str(exc))
     except OSError as exc:
@@ -310,7 +372,9 @@ def solve_cmd(
         rows.append(("conflict", "; ".join(s["conflict"][:5])))
     rows.append(("verified", "yes" if s.get("verified") else "no"))
     rows.append(("time (s)", ", ".join(f"{k} {v:.2f}" for k, v in s["timings_s"].items())))
-    if out is not None:
+    if kept is not None:
+        rows.append(("not written", kept))
+    elif out is not None:
         rows.append(("written to", str(out)))
     typer.echo(_table(rows))
     if not result.success:
@@ -318,27 +382,70 @@ def solve_cmd(
 
 
 def _read_result_table(directory: Path, stem: str) -> pl.DataFrame:
-    csv, parquet = directory / f"{stem}.csv", directory / f"{stem}.parquet"
-    if csv.is_file():
-        return pl.read_csv(csv, schema_overrides=ASSIGNMENT_SCHEMA)
-    if parquet.is_file():
-        return pl.read_parquet(parquet)
-    _fail(f"{directory}: no {stem}.csv or {stem}.parquet")
+    """A result table as written by solve: CSV (apostrophe escapes undone), Parquet or xlsx."""
+    from matcher.readers import read_sheet
+
+    found = [directory / f"{stem}.{ext}" for ext in FORMATS if (directory / f"{stem}.{ext}").is_file()]
+    if not found:
+        _fail(f"{directory}: no {stem}.csv, {stem}.parquet or {stem}.xlsx (is it a result directory?)")
+    path = found[0]
+    if path.suffix == ".parquet":
+        return pl.read_parquet(path)
+    if path.suffix == ".csv":
+        return restore_cells(pl.read_csv(path, schema_overrides=ASSIGNMENT_SCHEMA))
+    sheet = read_sheet(path, path.name)
+    if sheet.frame is None:
+        _fail("; ".join(str(p) for p in sheet.problems))
+    return sheet.frame.cast({c: t for c, t in ASSIGNMENT_SCHEMA.items() if c in sheet.frame.columns})
+
+
+def _read_summary(result: Path) -> dict[str, Any]:
+    """``RESULT/summary.json`` as a dict ({} when absent); exit 2 when it is damaged."""
+    path = result / "summary.json"
+    if not result.is_dir():
+        _fail(f"{result}: result directory not found")
+    if not path.is_file():
+        return {}
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(f"{path}: cannot be read ({exc.__class__.__name__})")
+    except json.JSONDecodeError as exc:
+        _fail(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})")
+    if not isinstance(doc, dict):
+        _fail(f"{path}: not a summary (a JSON object is expected, found a {type(doc).__name__})")
+    problems = [
+        f"{key} should be {what}"
+        for key, kind, what in (
+            ("policy", dict, "an object"),
+            ("objective", dict, "an object"),
+            ("fairness", dict, "an object"),
+            ("stable", dict, "an object"),
+            ("instance", dict, "an object"),
+            ("method", str, "a string"),
+        )
+        if key in doc and not isinstance(doc[key], kind)
+    ]
+    if doc.get("method") == "stable" and not isinstance(doc.get("stable", {}).get("seed"), int):
+        problems.append("stable.seed should be a whole number")
+    if problems:
+        _fail(f"{path}: damaged summary: {'; '.join(problems)}")
+    return doc
 
 
 @app.command()
 def verify(
-    instance: Annotated[Path, typer.Argument(help="Instance directory.")],
+    instance: Annotated[Path, typer.Argument(help=_INSTANCE_HELP)],
     result: Annotated[Path, typer.Argument(help="Result directory written by solve.")],
     policy: PolicyOpt = None,
+    encoding: EncodingOpt = "auto",
     quiet: Quiet = False,
 ) -> None:
     """Recheck a result from the raw tables: eligibility, capacities, caps, objective."""
     _setup_logging(quiet)
+    _check_encoding(encoding)
+    summary = _read_summary(result)
     summary_path = result / "summary.json"
-    summary: dict[str, Any] = {}
-    if summary_path.is_file():
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
     try:
         pol = (
             policy
@@ -347,7 +454,7 @@ def verify(
                 policy_from_dict(summary["policy"], source=str(summary_path)) if "policy" in summary else None
             )
         )
-        inst = load_instance(instance, policy=pol)
+        inst = load_instance(instance, policy=pol, encoding=encoding)
         assignments = _read_result_table(result, "assignments")
         check = verify_assignment(
             inst, assignments, objective=summary.get("objective"), fairness=summary.get("fairness")
@@ -362,23 +469,40 @@ def verify(
     except (InputError, MatcherError) as exc:
         _fail(str(exc))
     except (pl.exceptions.PolarsError, OSError) as exc:
-        _fail(f"{result}: cannot read the assignments: {exc}")
+        _fail(f"{result}: cannot read the assignments: {_first_line(exc)}")
+    solved_from = summary.get("instance", {}).get("content_hash")
+    changed = bool(solved_from) and solved_from != inst.content_hash
+    if changed:
+        logging.getLogger("matcher").warning(
+            "the instance's files differ from those the result was solved from (content hash "
+            "in summary.json); the checks below are against the files as they are now"
+        )
     typer.echo(str(check))
     o = check.objective
     rows = [(k, str(v)) for k, v in o.items()]
     if blocking is not None:
         rows += [(f"blocking: {k}", str(v)) for k, v in blocking.items()]
+    if solved_from:
+        rows.append(("instance files", "changed since the solve" if changed else "as solved"))
     typer.echo(_table(rows))
     if not check.ok:
         raise typer.Exit(1)
 
 
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 @app.command("transfer")
 def transfer_cmd(
-    instance: Annotated[Path, typer.Argument(help="Instance directory with an incumbents table.")],
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Directory for the outputs.")] = None,
-    format: Annotated[str, typer.Option("--format", "-f", help="csv or parquet.")] = "csv",
+    instance: Annotated[
+        Path, typer.Argument(help="Instance directory (or workbook) with an incumbents table.")
+    ],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help=_OUT_HELP)] = None,
+    format: FormatOpt = "csv",
     policy: PolicyOpt = None,
+    encoding: EncodingOpt = "auto",
     seed: Annotated[int, typer.Option(help="Seed of the lottery that breaks priority ties.")] = 0,
     quiet: Quiet = False,
 ) -> None:
@@ -388,14 +512,16 @@ def transfer_cmd(
     from matcher.transfer import transfer_round
 
     _choice(format, FORMATS, "--format")
-    if out is not None and out.exists() and not out.is_dir():
-        _fail(f"--out {out} exists and is not a directory")
+    _check_encoding(encoding)
+    _check_out(out, "transfer", instance, policy)
     start = time.perf_counter()
     try:
-        inst = load_instance(instance, policy=policy)
+        inst = load_instance(instance, policy=policy, encoding=encoding)
         result = transfer_round(inst, seed=seed, timings={"load": time.perf_counter() - start})
         if out is not None:
             result.write(out, format=format)
+    except OutputError as exc:
+        _fail(f"--out {exc}")
     except (InputError, MatcherError) as exc:
         _fail(str(exc))
     except VerificationError as exc:
@@ -448,6 +574,16 @@ def _root(
         raise typer.Exit(0)
 
 
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM ends a run the way Ctrl-C does: partial outputs are removed on the way out."""
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """Console-script entry point."""
-    app()
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("interrupted: nothing was written", err=True)
+        sys.exit(130)

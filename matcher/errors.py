@@ -62,6 +62,12 @@ class ProblemList:
         self.problems.extend(examples[:room])
         self.counts[key] += total
 
+    def merge(self, other: ProblemList) -> None:
+        """Add another list's examples and counts (kept examples stay bounded per kind)."""
+        for key, count in other.counts.items():
+            self.counts[key] += count
+        self.problems.extend(other.problems)
+
     def __len__(self) -> int:
         return sum(self.counts.values())
 
@@ -108,6 +114,11 @@ class InputError(MatcherError, ValueError):
             col = f", column {column}" if column else ""
             lines.append(f"  ... and {extra} more in {file}{col} like: {kind}")
         return "\n".join(lines)
+
+
+class OutputError(MatcherError):
+    """An output directory may not be written: it would replace what matcher did not write,
+    or a successful earlier result with an unsuccessful one. Nothing was touched."""
 
 
 class TooManyPairsError(MatcherError):

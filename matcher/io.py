@@ -3,8 +3,8 @@
 An instance directory holds ``candidates``, ``aptitudes``, ``employers``, ``slots`` and
 optionally ``preferences``, ``employer_rankings``, ``incumbents`` and ``joint`` as CSV or Parquet
 (same stems), and optionally ``policy.toml``.
-Outputs go to a temporary sibling directory that is renamed into place only when every
-file is written, so a failed run never leaves partial results.
+Outputs are written by :mod:`matcher.outputs`: to a temporary sibling directory renamed
+into place only when every file is written, and never over anything matcher did not write.
 """
 
 from __future__ import annotations
@@ -13,63 +13,106 @@ import dataclasses
 import hashlib
 import json
 import logging
-import os
-import shutil
-import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
 
-from matcher.errors import InputError, Problem
+from matcher.errors import InputError, OutputError, Problem, ProblemList
 from matcher.model import SCHEMA, TABLES, Instance
+from matcher.outputs import Kind, write_output
 from matcher.policy import Policy, load_policy, neutral_policy
+from matcher.readers import TABLE_SUFFIXES, check_encoding, read_table_file, sheet_names
 from matcher.validate import RawTable, validate_tables
 
 log = logging.getLogger("matcher")
 
-Format = Literal["csv", "parquet"]
-FORMATS: tuple[Format, ...] = ("csv", "parquet")
+Format = Literal["csv", "parquet", "xlsx"]
+FORMATS: tuple[Format, ...] = ("csv", "parquet", "xlsx")
 POLICY_FILE = "policy.toml"
 #: Where a result keeps the solver state for a later warm start, and its header file.
 STATE_DIR = "state"
 STATE_HEADER = "state.json"
 
 
-def _read_one(path: Path) -> pl.DataFrame:
-    if path.suffix == ".csv":
-        # Everything is read as text; validation parses each column and reports bad rows.
-        return pl.read_csv(path, infer_schema=False)
-    return pl.read_parquet(path)
+def _table_sources(directory: Path) -> tuple[dict[str, list[tuple[Path, str | None]]], list[Path]]:
+    """Where each table is: ``<stem>.csv|.parquet|.xlsx`` files, and sheets named after a
+    table in any other workbook of the directory (or in ``directory`` itself when it is a
+    workbook). Returns the places found per stem and the workbooks read."""
+    found: dict[str, list[tuple[Path, str | None]]] = {stem: [] for stem in TABLES}
+    if directory.is_file():
+        workbooks = [directory]
+    else:
+        for stem in TABLES:
+            for suffix in TABLE_SUFFIXES:
+                if (directory / f"{stem}{suffix}").is_file():
+                    found[stem].append((directory / f"{stem}{suffix}", None))
+        workbooks = sorted(
+            p
+            for p in directory.glob("*.xlsx")
+            if p.is_file() and p.stem not in TABLES and not p.name.startswith(("~$", "."))
+        )
+    for book in workbooks:
+        names, bad = sheet_names(book, book.name)
+        if bad is not None:
+            continue  # reported when read_raw_tables opens it
+        for sheet in names:
+            if sheet.strip() in found:
+                found[sheet.strip()].append((book, sheet))
+    return found, workbooks
 
 
-def read_raw_tables(directory: Path) -> tuple[dict[str, RawTable | None], list[Problem], str]:
-    """Read every table file present; return tables, read problems and a content hash."""
+def _place(path: Path, sheet: str | None) -> str:
+    return f"{path.name} (sheet {sheet})" if sheet is not None else path.name
+
+
+def read_raw_tables(
+    directory: Path, *, encoding: str = "auto"
+) -> tuple[dict[str, RawTable | None], list[Problem], str, set[str]]:
+    """Read every table present; return tables, read problems, a content hash and the
+    tables present but unreadable.
+
+    ``directory`` holds one file per table (CSV, Parquet or Excel) and optionally
+    workbooks whose sheets are named after tables; or it is such a workbook itself.
+    """
     problems: list[Problem] = []
     tables: dict[str, RawTable | None] = {}
+    unreadable: set[str] = set()
     digest = hashlib.sha256()
+    found, workbooks = _table_sources(directory)
+    for book in workbooks:
+        _hash_file(digest, book)
+        _, bad = sheet_names(book, book.name)
+        if bad is not None:
+            problems.append(bad)
     for stem in TABLES:
-        found = [directory / f"{stem}.{ext}" for ext in FORMATS if (directory / f"{stem}.{ext}").is_file()]
-        if len(found) > 1:
-            problems.append(Problem(f"{stem}.*", "both a CSV and a Parquet file: keep one"))
-            tables[stem] = None
+        places = found[stem]
+        tables[stem] = None
+        if len(places) > 1:
+            where = " and ".join(_place(p, s) for p, s in places)
+            problems.append(Problem(f"{stem}.*", f"the table is in {where}: keep one"))
+            unreadable.add(stem)
             continue
-        if not found:
-            tables[stem] = None
+        if not places:
             continue
-        path = found[0]
-        _hash_file(digest, path)
-        try:
-            tables[stem] = RawTable(_read_one(path), path.name)
-        except Exception as exc:  # polars raises several types for unreadable files
-            problems.append(Problem(path.name, f"cannot be read: {_first_line(exc)}"))
-            tables[stem] = None
+        path, sheet = places[0]
+        name = _place(path, sheet)
+        if sheet is None:
+            _hash_file(digest, path)
+        read = read_table_file(path, name, encoding=encoding, sheet=sheet)
+        problems.extend(read.problems)
+        if read.frame is None:
+            unreadable.add(stem)
+        else:
+            tables[stem] = RawTable(read.frame, name)
+            if read.encoding not in (None, "utf-8"):
+                log.info("read %s as %s", name, read.encoding)
     policy_path = directory / POLICY_FILE
     if policy_path.is_file():
         _hash_file(digest, policy_path)
-    return tables, problems, digest.hexdigest()
+    return tables, problems, digest.hexdigest(), unreadable
 
 
 def _hash_file(digest: hashlib._Hash, path: Path) -> None:
@@ -95,20 +138,28 @@ def resolve_policy(directory: Path | None, policy: Policy | str | Path | None) -
     return neutral_policy()
 
 
-def load_instance(path: str | Path, *, policy: Policy | str | Path | None = None) -> Instance:
-    """Load and validate an instance directory.
+def load_instance(
+    path: str | Path, *, policy: Policy | str | Path | None = None, encoding: str = "auto"
+) -> Instance:
+    """Load and validate an instance directory (or Excel workbook).
 
     Parameters
     ----------
     path : str or Path
-        Directory with the table files (CSV or Parquet) and optionally ``policy.toml``.
+        Directory with the table files (CSV, Parquet or Excel ``.xlsx``; workbooks in it
+        may hold tables as sheets named after them) and optionally ``policy.toml``; or
+        one workbook with a sheet per table.
     policy : Policy, str or Path, optional
         Overrides the directory's ``policy.toml``; without either, the neutral policy.
+    encoding : {"auto", "utf-8", "cp932", "shift_jis"}
+        Of the CSV files: ``auto`` reads UTF-8 (with or without a byte-order mark) and
+        falls back to cp932 (Shift-JIS), the usual export of Japanese office software.
 
     Raises
     ------
     InputError
-        Listing every problem in the files (missing, unreadable, bad values, unknown ids).
+        Listing every problem in the files and the policy together (missing, unreadable,
+        bad values, unknown ids).
 
     Examples
     --------
@@ -117,24 +168,29 @@ def load_instance(path: str | Path, *, policy: Policy | str | Path | None = None
     >>> inst.n_candidates, inst.n_employers, inst.policy.name
     (5, 3, 'neutral')
     """
+    check_encoding(encoding)
     directory = Path(path)
-    if not directory.is_dir():
-        raise InputError([Problem(str(directory), "instance directory not found")], what="instance")
-    pol = resolve_policy(directory, policy)
-    raw, problems, digest = read_raw_tables(directory)
+    if not directory.is_dir() and not (directory.is_file() and directory.suffix.lower() == ".xlsx"):
+        what = "is a file, not a directory or .xlsx workbook" if directory.exists() else "directory not found"
+        raise InputError([Problem(str(directory), f"instance {what}")], what="instance")
+    problems = ProblemList()
+    what = "instance"
     try:
-        unreadable = {p.file.split(".")[0] for p in problems}
+        pol = resolve_policy(directory if directory.is_dir() else None, policy)
+    except InputError as exc:
+        # Keep going under the neutral policy so that the tables' problems come too.
+        problems.merge(exc.problem_list)
+        pol, what = neutral_policy(), "policy and instance"
+    raw, read_problems, digest, unreadable = read_raw_tables(directory, encoding=encoding)
+    for p in read_problems:
+        problems.add(p)
+    try:
         instance = validate_tables(
             raw, pol, source=str(directory), content_hash=digest, unreadable=unreadable
         )
     except InputError as exc:
-        if problems:
-            for p in problems:
-                exc.problem_list.add(p)
-            raise InputError(exc.problem_list, what="instance") from None
-        raise
-    if problems:
-        raise InputError(problems, what="instance")
+        problems.merge(exc.problem_list)
+    problems.raise_if_any(what)
     log.info(
         "loaded %s candidates, %s employers, %s slots, %s preference rows",
         instance.n_candidates,
@@ -145,19 +201,40 @@ def load_instance(path: str | Path, *, policy: Policy | str | Path | None = None
     return instance
 
 
+#: What ``instance_from_frames`` takes as a table.
+FrameLike = Any  # polars DataFrame or LazyFrame, or pandas DataFrame
+
+
+def _as_polars(frame: FrameLike, name: str) -> pl.DataFrame:
+    """A polars DataFrame from a polars DataFrame or LazyFrame, or a pandas DataFrame."""
+    if isinstance(frame, pl.DataFrame):
+        return frame
+    if isinstance(frame, pl.LazyFrame):
+        return frame.collect()
+    if type(frame).__module__.split(".")[0] == "pandas" and hasattr(frame, "columns"):
+        return pl.from_pandas(frame, include_index=False)
+    raise TypeError(
+        f"{name}: expected a polars DataFrame or LazyFrame or a pandas DataFrame, got {type(frame).__name__}"
+    )
+
+
 def instance_from_frames(
     *,
-    candidates: pl.DataFrame,
-    aptitudes: pl.DataFrame,
-    employers: pl.DataFrame,
-    slots: pl.DataFrame,
-    preferences: pl.DataFrame | None = None,
-    employer_rankings: pl.DataFrame | None = None,
-    incumbents: pl.DataFrame | None = None,
-    joint: pl.DataFrame | None = None,
+    candidates: FrameLike,
+    aptitudes: FrameLike,
+    employers: FrameLike,
+    slots: FrameLike,
+    preferences: FrameLike | None = None,
+    employer_rankings: FrameLike | None = None,
+    incumbents: FrameLike | None = None,
+    joint: FrameLike | None = None,
     policy: Policy | str | Path | None = None,
 ) -> Instance:
-    """Validate an instance given as polars DataFrames (the same columns as the files)."""
+    """Validate an instance given as data frames (the same columns as the files).
+
+    Each table is a polars DataFrame or LazyFrame, or a pandas DataFrame (its index is
+    ignored).
+    """
     frames = {
         "candidates": candidates,
         "aptitudes": aptitudes,
@@ -168,7 +245,10 @@ def instance_from_frames(
         "incumbents": incumbents,
         "joint": joint,
     }
-    raw = {k: (RawTable(v, f"{k} (DataFrame)") if v is not None else None) for k, v in frames.items()}
+    raw = {
+        k: (RawTable(_as_polars(v, k), f"{k} (DataFrame)") if v is not None else None)
+        for k, v in frames.items()
+    }
     pol = resolve_policy(None, policy)
     instance = validate_tables(raw, pol, source="<frames>", content_hash="")
     # Hash the validated contract columns: the same data gives the same hash.
@@ -179,12 +259,69 @@ def instance_from_frames(
     return dataclasses.replace(instance, content_hash=digest.hexdigest())
 
 
-def write_table(frame: pl.DataFrame, path: Path, fmt: Format) -> None:
-    """Write one table in the given format (deterministic bytes for the same frame)."""
+def write_table(frame: pl.DataFrame, path: Path, fmt: Format, *, neutralise: bool = False) -> None:
+    """Write one table in the given format (deterministic bytes for the same frame).
+
+    With ``neutralise``, CSV text cells that a spreadsheet would run as a formula get a
+    leading apostrophe (:func:`neutralise_cells`); Parquet and Excel keep raw values
+    (an Excel cell written as text is never a formula).
+    """
     if fmt == "csv":
-        frame.write_csv(path)
+        (neutralise_cells(frame) if neutralise else frame).write_csv(path)
+    elif fmt == "xlsx":
+        _write_xlsx(frame, path)
     else:
         frame.write_parquet(path, statistics=False)
+
+
+#: Excel's sheet size, less the header row.
+XLSX_MAX_ROWS = 1_048_575
+#: First characters that make a spreadsheet read a cell as a formula (OWASP's list), and
+#: the apostrophe itself, so that the escape can be undone exactly.
+_FORMULA_START = r"^[=+\-@\t\r']"
+
+
+def neutralise_cells(frame: pl.DataFrame) -> pl.DataFrame:
+    """Prefix ``'`` to text cells that begin with ``= + - @``, tab, CR or ``'``.
+
+    Spreadsheets run such cells as formulas (CSV injection); the apostrophe makes them
+    text and is not shown. :func:`restore_cells` undoes it exactly.
+    """
+    text = [c for c, t in frame.schema.items() if t == pl.String]
+    return frame.with_columns(
+        pl.when(pl.col(c).str.contains(_FORMULA_START))
+        .then(pl.lit("'") + pl.col(c))
+        .otherwise(pl.col(c))
+        .alias(c)
+        for c in text
+    )
+
+
+def restore_cells(frame: pl.DataFrame) -> pl.DataFrame:
+    """Undo :func:`neutralise_cells` on a table read back from a CSV output."""
+    text = [c for c, t in frame.schema.items() if t == pl.String]
+    return frame.with_columns(
+        pl.when(pl.col(c).str.contains(r"^'[=+\-@\t\r']"))
+        .then(pl.col(c).str.slice(1))
+        .otherwise(pl.col(c))
+        .alias(c)
+        for c in text
+    )
+
+
+def _write_xlsx(frame: pl.DataFrame, path: Path) -> None:
+    from datetime import datetime
+
+    from xlsxwriter import Workbook
+
+    if frame.height > XLSX_MAX_ROWS:
+        raise OutputError(
+            f"{path.name}: {frame.height:,} rows do not fit an Excel sheet ({XLSX_MAX_ROWS:,} at most): "
+            "use --format csv or parquet"
+        )
+    with Workbook(str(path)) as book:
+        book.set_properties({"created": datetime(2000, 1, 1)})  # same bytes for the same table
+        frame.write_excel(book, worksheet=path.stem, autofit=frame.height <= 10_000)
 
 
 def check_format(fmt: str) -> Format:
@@ -193,47 +330,18 @@ def check_format(fmt: str) -> Format:
     return fmt
 
 
-def write_atomically(
-    out: str | Path,
-    writer: Callable[[Path], None],
-    *,
-    overwrite: bool = True,
-) -> Path:
-    """Run ``writer(tmpdir)`` then move the directory to ``out``; nothing is left on error.
-
-    An existing ``out`` is replaced only after the new content is complete.
-    """
-    target = Path(out)
-    if target.exists() and not target.is_dir():
-        raise FileExistsError(f"--out {target} exists and is not a directory")
-    if target.exists() and any(target.iterdir()) and not overwrite:
-        raise FileExistsError(f"--out {target} is not empty")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        writer(tmp)
-        if target.exists():
-            old = target.with_name(f".{target.name}.old-{os.getpid()}")
-            target.rename(old)
-            tmp.rename(target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return target
-
-
 def write_tables(
     tables: Mapping[str, pl.DataFrame],
     out: str | Path,
     fmt: str = "csv",
     *,
+    kind: Kind = "instance",
     extra: Mapping[str, object] | None = None,
     texts: Mapping[str, str] | None = None,
 ) -> Path:
-    """Write tables, JSON documents (``extra``) and text files to ``out`` atomically."""
+    """Write tables, JSON documents (``extra``) and text files to ``out`` atomically
+    (:func:`matcher.outputs.write_output`: only an empty directory or an earlier output
+    of the same kind is replaced)."""
     f = check_format(fmt)
 
     def writer(tmp: Path) -> None:
@@ -244,7 +352,7 @@ def write_tables(
         for name, text in (texts or {}).items():
             (tmp / name).write_text(text, encoding="utf-8")
 
-    return write_atomically(out, writer)
+    return write_output(out, kind, writer)
 
 
 def write_result(
@@ -253,19 +361,32 @@ def write_result(
     tables: Mapping[str, pl.DataFrame],
     summary: dict[str, Any],
     *,
+    kind: Kind = "result",
+    success: bool = True,
     state: tuple[Mapping[str, pl.DataFrame], Mapping[str, Any]] | None = None,
 ) -> Path:
     """Write a result's tables and ``summary.json`` (with the write time) atomically.
 
+    The output may neither be nor contain the instance it was solved from, and an
+    unsuccessful result never replaces a successful one (:mod:`matcher.outputs`).
     ``state`` (tables and a header) goes to ``out/state/`` as Parquet and ``state.json``,
     whatever ``fmt`` is: it is for a later warm start (:func:`read_state`), not for people.
     """
     f = check_format(fmt)
+    if f == "xlsx":
+        for name, frame in tables.items():
+            if frame.height > XLSX_MAX_ROWS:
+                raise OutputError(
+                    f"{name}: {frame.height:,} rows do not fit an Excel sheet ({XLSX_MAX_ROWS:,} at most): "
+                    "use --format csv or parquet"
+                )
+    source = summary.get("instance", {}).get("source") if isinstance(summary.get("instance"), dict) else None
+    protect = [source] if source and source != "<frames>" and Path(source).exists() else []
 
     def writer(tmp: Path) -> None:
         start = time.perf_counter()
         for name, frame in tables.items():
-            write_table(frame, tmp / f"{name}.{f}", f)
+            write_table(frame, tmp / f"{name}.{f}", f, neutralise=True)
         if state is not None:
             folder = tmp / STATE_DIR
             folder.mkdir()
@@ -275,7 +396,7 @@ def write_result(
         summary.setdefault("timings_s", {})["write"] = round(time.perf_counter() - start, 3)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
 
-    return write_atomically(out, writer)
+    return write_output(out, kind, writer, success=success, protect=protect)
 
 
 def read_state(

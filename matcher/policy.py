@@ -473,12 +473,16 @@ def load_policy(path: str | Path) -> Policy:
     """
     path = Path(path)
     name = str(path)
+    if path.is_dir():
+        raise InputError([Problem(name, "is a directory, not a policy file (.toml)")], what="policy")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError([Problem(name, "policy file not found")], what="policy") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError([Problem(name, f"not valid TOML: {exc}")], what="policy") from None
+    except OSError as exc:
+        raise InputError([Problem(name, f"cannot be read: {exc.strerror}")], what="policy") from None
     return policy_from_dict(data, source=name)
 
 

@@ -73,6 +73,11 @@ class MatchResult:
     def write(self, out: str | Path, *, format: str = "csv", state: bool = False) -> Path:
         """Write ``assignments``, ``unmatched`` and ``summary.json`` to ``out`` atomically.
 
+        ``format`` is ``csv`` (text cells that a spreadsheet would run as formulas get a
+        leading apostrophe), ``parquet`` or ``xlsx`` (one workbook per table). ``out``
+        must be empty, absent or an earlier result (:mod:`matcher.outputs`); a result
+        that did not succeed never replaces a successful one (``OutputError``).
+
         With ``state``, also the solver state (``out/state/``) that a later solve can
         start from (``warm_start=out``); only the core backend has one (ValueError
         otherwise, before anything is written).
@@ -88,7 +93,7 @@ class MatchResult:
             from matcher.solvers.core import state_tables
 
             saved = state_tables(self.state)
-        return write_result(out, format, tables, self.summary, state=saved)
+        return write_result(out, format, tables, self.summary, success=self.success, state=saved)
 
     def __repr__(self) -> str:
         o = self.objective

@@ -169,11 +169,14 @@ class TransferResult:
         Parameters
         ----------
         out : str or Path
-            Directory; replaced only once the new content is complete.
-        format : {"csv", "parquet"}
-            Table format.
+            Directory: absent, empty or an earlier transfer output (:mod:`matcher.outputs`);
+            replaced only once the new content is complete.
+        format : {"csv", "parquet", "xlsx"}
+            Table format (CSV text cells that would run as formulas get a leading ``'``).
         """
-        return write_result(out, format, self.tables, self.summary)
+        return write_result(
+            out, format, self.tables, self.summary, kind="transfer", success=self.status.success
+        )
 
     def __repr__(self) -> str:
         c = self.summary.get("counts", {})

@@ -26,7 +26,12 @@ def _solve(out: Path, *args: str) -> None:
 def test_solve_writes_outputs_and_verifies(tmp_path: Path) -> None:
     out = tmp_path / "res"
     _solve(out)
-    assert sorted(p.name for p in out.iterdir()) == ["assignments.csv", "summary.json", "unmatched.csv"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".matcher-output.json",
+        "assignments.csv",
+        "summary.json",
+        "unmatched.csv",
+    ]
     a = pl.read_csv(out / "assignments.csv")
     assert a.columns == ["candidate_id", "employer_id", "sector", "track", "score", "pref_rank"]
     assert a.height == 4
@@ -74,11 +79,16 @@ def test_parquet_instance_same_result_as_csv(tmp_path: Path) -> None:
 
 
 def test_rerun_replaces_out_atomically(tmp_path: Path) -> None:
+    """An earlier result is replaced whole; a file the user put into it stops the run."""
     out = tmp_path / "res"
     _solve(out)
-    (out / "stale.txt").write_text("old")
+    (out / "assignments.csv").write_text("old")
     _solve(out)
-    assert not (out / "stale.txt").exists()
+    assert (out / "assignments.csv").read_text() != "old"
+    (out / "notes.txt").write_text("mine")
+    res = runner.invoke(app, ["solve", str(TINY), "--out", str(out), "--quiet"])
+    assert res.exit_code == 2 and "notes.txt" in res.stderr
+    assert (out / "notes.txt").read_text() == "mine"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 

@@ -891,7 +891,8 @@ def test_cli_transfer_end_to_end(tmp_path: Path) -> None:
             assert "moved" in res.output and "chains / cycles" in res.output
         names = sorted(p.name for p in a.iterdir())
         assert names == sorted(
-            [f"{t}.{fmt}" for t in ("moves", "chains", "vacancies", "outcomes")] + ["summary.json"]
+            [f"{t}.{fmt}" for t in ("moves", "chains", "vacancies", "outcomes")]
+            + ["summary.json", ".matcher-output.json"]
         )
         for name in names:
             if name != "summary.json":
@@ -905,5 +906,5 @@ def test_cli_transfer_end_to_end(tmp_path: Path) -> None:
     assert res.exit_code == 0 and "japan-2026" in res.output
     res = runner.invoke(app, ["transfer", str(REPO / "instances" / "tiny"), "--out", str(tmp_path / "x")])
     assert res.exit_code == 2 and "no incumbents" in res.output and not (tmp_path / "x").exists()
-    res = runner.invoke(app, ["transfer", str(TT), "--format", "xlsx"])
+    res = runner.invoke(app, ["transfer", str(TT), "--format", "ods"])
     assert res.exit_code == 2
