@@ -574,16 +574,23 @@ def _root(
         raise typer.Exit(0)
 
 
+_SIGNALLED: list[int] = []
+
+
 def _terminate(signum: int, frame: object) -> None:
     """SIGTERM ends a run the way Ctrl-C does: partial outputs are removed on the way out."""
+    _SIGNALLED.append(signum)
     raise KeyboardInterrupt
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point. An interrupted run (Ctrl-C, SIGTERM) leaves no partial
+    output and exits 130 (Ctrl-C) or 143 (SIGTERM)."""
     signal.signal(signal.SIGTERM, _terminate)
     try:
         app()
-    except KeyboardInterrupt:
-        typer.echo("interrupted: nothing was written", err=True)
-        sys.exit(130)
+    except SystemExit as exc:
+        if exc.code != 130:
+            raise
+        typer.echo("interrupted: no partial output was left", err=True)
+        sys.exit(143 if _SIGNALLED else 130)

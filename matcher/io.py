@@ -212,7 +212,11 @@ def _as_polars(frame: FrameLike, name: str) -> pl.DataFrame:
     if isinstance(frame, pl.LazyFrame):
         return frame.collect()
     if type(frame).__module__.split(".")[0] == "pandas" and hasattr(frame, "columns"):
-        return pl.from_pandas(frame, include_index=False)
+        try:
+            return pl.from_pandas(frame, include_index=False)
+        except ImportError:  # text columns need pyarrow there; go through Python objects
+            cells = frame.astype(object).where(frame.notna(), None)
+            return pl.DataFrame({str(c): cells[c].tolist() for c in cells.columns}, strict=False)
     raise TypeError(
         f"{name}: expected a polars DataFrame or LazyFrame or a pandas DataFrame, got {type(frame).__name__}"
     )
@@ -310,6 +314,9 @@ def restore_cells(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _write_xlsx(frame: pl.DataFrame, path: Path) -> None:
+    """One sheet named after the file, header in row 1; text is always written as text
+    (never as a formula, link or number), so an id like ``=HYPERLINK(...)`` stays inert."""
+    import math
     from datetime import datetime
 
     from xlsxwriter import Workbook
@@ -319,9 +326,29 @@ def _write_xlsx(frame: pl.DataFrame, path: Path) -> None:
             f"{path.name}: {frame.height:,} rows do not fit an Excel sheet ({XLSX_MAX_ROWS:,} at most): "
             "use --format csv or parquet"
         )
-    with Workbook(str(path)) as book:
+    options = {
+        "constant_memory": True,
+        "strings_to_formulas": False,
+        "strings_to_urls": False,
+        "strings_to_numbers": False,
+    }
+    with Workbook(str(path), options) as book:
         book.set_properties({"created": datetime(2000, 1, 1)})  # same bytes for the same table
-        frame.write_excel(book, worksheet=path.stem, autofit=frame.height <= 10_000)
+        sheet = book.add_worksheet(path.stem[:31])
+        sheet.write_row(0, 0, frame.columns, book.add_format({"bold": True}))
+        sheet.freeze_panes(1, 0)
+        for r, row in enumerate(frame.iter_rows(), start=1):
+            for c, v in enumerate(row):
+                if v is None:
+                    continue
+                if isinstance(v, bool):
+                    sheet.write_boolean(r, c, v)
+                elif isinstance(v, int | float) and math.isfinite(v):
+                    sheet.write_number(r, c, v)
+                else:
+                    sheet.write_string(r, c, str(v))
+        if frame.width:
+            sheet.autofilter(0, 0, max(frame.height, 1), frame.width - 1)
 
 
 def check_format(fmt: str) -> Format:

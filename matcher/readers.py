@@ -32,6 +32,9 @@ ENCODINGS: Final[tuple[str, ...]] = ("auto", "utf-8", "cp932", "shift_jis")
 TABLE_SUFFIXES: Final[tuple[str, ...]] = (".csv", ".parquet", ".xlsx")
 _SEPARATORS: Final[dict[str, str]] = {"\t": "tab", ";": "semicolon", "|": "vertical bar"}
 _HEADER_BYTES = 1 << 20
+#: What Python's cp932 codec makes of the bytes 0x80, 0xA0 and 0xFD-0xFF, which no
+#: Japanese text contains: a file with them is taken for neither encoding.
+_NOT_CP932_TEXT = re.compile("[\x80\uf8f0-\uf8f3]")
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,7 @@ def _is_utf8(path: Path) -> bool:
 def _decode_auto(data: bytes, name: str) -> tuple[str | None, Problem | None]:
     """Text of a file that is not UTF-8: cp932 if it decodes so, else where UTF-8 fails."""
     text, _ = _decode(data, "cp932", name)
-    if text is not None:
+    if text is not None and not _NOT_CP932_TEXT.search(text):
         return text, None
     return _decode(data, "utf-8", name, what="neither UTF-8 nor cp932 (Shift-JIS) text")
 
@@ -200,7 +203,8 @@ def _locate_csv_error(source: Path | io.BytesIO, name: str, width: int) -> Probl
                 )
     except csv.Error:
         return Problem(
-            name, f"cannot be read: line {reader.line_num}: a quoted value is not closed or is followed by text"
+            name,
+            f"cannot be read: line {reader.line_num}: a quoted value is not closed or is followed by text",
         )
     return Problem(name, "cannot be read: not a CSV table (a quote is not closed, or rows are ragged)")
 
