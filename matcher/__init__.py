@@ -10,12 +10,12 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from matcher import lottery
-from matcher.errors import InputError, MatcherError, Problem, TooManyPairsError
+from matcher.errors import InputError, MatcherError, OutputError, Problem, TooManyPairsError
 from matcher.io import instance_from_frames, load_instance
 from matcher.model import Instance
 from matcher.policy import Policy, load_policy, neutral_policy
 from matcher.result import MatchResult, Objective
-from matcher.solve import METHODS, VerificationError, solve
+from matcher.solve import METHODS, OptionsError, VerificationError, check_options, solve
 from matcher.solvers.status import Status
 from matcher.transfer import TransferResult, transfer_round
 from matcher.verify import Verification, verify_assignment
@@ -27,6 +27,8 @@ __all__ = [
     "MatchResult",
     "MatcherError",
     "Objective",
+    "OptionsError",
+    "OutputError",
     "Policy",
     "Problem",
     "Status",
@@ -35,6 +37,7 @@ __all__ = [
     "Verification",
     "VerificationError",
     "__version__",
+    "check_options",
     "instance_from_frames",
     "load_instance",
     "load_policy",

@@ -107,7 +107,8 @@ class FairGroups:
 
 
 def fair_groups(instance: Instance, edges: Edges, *, score_decimals: int) -> FairGroups | None:
-    """The groups of the policy's fairness objective (None for ``welfare``)."""
+    """The groups of the policy's fairness objective (None for ``welfare``); scores are
+    integer weights in units of ``10**-score_decimals`` (the solve's scale)."""
     obj = instance.policy.objective
     if obj.kind == "welfare":
         return None
@@ -217,17 +218,18 @@ def never_placeable_groups(instance: Instance, edges: Edges) -> list[str]:
 
 
 def crossing_inputs(
-    instance: Instance, edges: Edges, floors: list[FloorUnit] | None = None
+    instance: Instance, edges: Edges, floors: list[FloorUnit] | None = None, *, score_decimals: int
 ) -> dict[str, Any]:
     """Keyword arguments of :func:`matcher.solvers.cpsat.solve_cpsat` for these rules
-    (``floors``: already built, else built here)."""
+    (``floors``: already built, else built here; ``score_decimals``: the scale the solve
+    uses, :func:`matcher.eligibility.score_scale`)."""
     return {
         "nationality": nationality_codes(instance, edges),
         "diversity": instance.policy.diversity,
         "joint_group": joint_groups(instance, edges),
         "edge_prefecture": edge_prefectures(instance, edges),
         "floors": floor_units(instance, edges) if floors is None else floors,
-        "fairness": fair_groups(instance, edges, score_decimals=instance.policy.objective.score_decimals),
+        "fairness": fair_groups(instance, edges, score_decimals=score_decimals),
     }
 
 

@@ -192,6 +192,10 @@ class Objective(_Strict):
     sectors, ``fill_over``) that have capacity and an eligible pair; ``max_min_nationality_score``
     maximizes the lowest mean outcome over nationalities (total score of a nationality's
     placed candidates divided by its candidates with an eligible pair).
+
+    ``score_decimals``: the fewest decimals scores are optimized at; when a score has
+    more, the solve uses as many as the scores need (up to 6), so every score counts
+    exactly as given (:func:`matcher.eligibility.score_scale`).
     """
 
     kind: Literal["welfare", "max_min_fill", "max_min_nationality_score"] = "welfare"

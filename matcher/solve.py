@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import logging
+import math
+import numbers
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeGuard
 
 import numpy as np
 import polars as pl
 
 from matcher import constraints
-from matcher.eligibility import Edges, build_edges
-from matcher.errors import MatcherError
+from matcher.eligibility import Edges, ScoreScale, build_edges, score_scale
+from matcher.errors import InputError, MatcherError, Problem
 from matcher.model import Instance
 from matcher.report import assignments_frame, build_summary, objective_of, unmatched_frame
 from matcher.result import MatchResult
@@ -22,6 +24,7 @@ from matcher.solvers.status import Status
 from matcher.verify import verify_assignment
 
 if TYPE_CHECKING:
+    from matcher.policy import Policy
     from matcher.solvers.core import CoreSolution
 
 log = logging.getLogger("matcher")
@@ -58,6 +61,134 @@ class VerificationError(RuntimeError):
     """A solver returned an assignment the independent verifier rejects (a bug)."""
 
 
+class OptionsError(InputError):
+    """Solve options that are unknown, out of range or do not go together. ``problems``
+    has one entry per problem (``file`` names the option, ``message`` is a sentence that
+    starts with it), all found at once."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(problems, what="options")
+
+    def _render(self) -> str:
+        n = self.count
+        return "\n".join(
+            [f"{n} problem{'s' if n != 1 else ''} in the options:"]
+            + [f"  - {p.message}" for p in self.problems]
+        )
+
+
+def check_options(
+    *,
+    method: object = "optimal",
+    backend: object = None,
+    proposing: object = "candidate",
+    caps: object = None,
+    max_pairs: object = None,
+    seed: object = 0,
+    time_limit: object = 60.0,
+    compare_optimal: object = None,
+    warm_start: object = None,
+    cli: bool = False,
+) -> None:
+    """Check the options of :func:`solve` together; raise one error listing every problem.
+
+    The library (:func:`solve` calls it first) and the command line share it, so both
+    accept and refuse the same options with the same words. Checked: ``method``,
+    ``backend``, ``proposing`` and ``caps`` are known choices (the error lists the
+    allowed ones); ``caps="flexible"`` goes with ``proposing="candidate"`` only;
+    ``time_limit`` is a finite number above 0; ``max_pairs`` is None or an integer above
+    0; ``seed`` is an integer of at least 0 for every method (numpy's generators, which
+    draw the lottery and the pair sampling, take no negative seed); ``compare_optimal``
+    is None or a bool; a ``warm_start`` goes with method ``optimal`` and the core backend
+    (or no backend given). What ``warm_start`` holds is read later (:func:`solve`: a
+    ``TypeError`` unless a core solution or a path).
+
+    Parameters
+    ----------
+    cli : bool
+        Name the options as command-line flags (``--time-limit``, ``--caps flexible``)
+        instead of keyword arguments (``time_limit``, ``caps 'flexible'``).
+
+    Raises
+    ------
+    OptionsError
+        A :class:`matcher.InputError` (so a ``ValueError``) with every problem found.
+
+    Examples
+    --------
+    >>> check_options(method="stable", seed=7)
+    >>> try:
+    ...     check_options(method="fast", time_limit=0)
+    ... except OptionsError as exc:
+    ...     print(exc)
+    2 problems in the options:
+      - method must be one of optimal, stable, got 'fast'
+      - time_limit must be a finite number of seconds above 0, got 0
+    """
+    from matcher.stable import CAP_MODES, PROPOSING
+
+    def name(option: str) -> str:
+        return "--" + option.replace("_", "-") if cli else option
+
+    def setting(option: str, value: object) -> str:
+        return f"{name(option)} {value}" if cli else f"{option} {value!r}"
+
+    problems: list[Problem] = []
+
+    def add(option: str, message: str) -> None:
+        problems.append(Problem(file=name(option), message=f"{name(option)} {message}"))
+
+    for option, value, allowed, optional in (
+        ("method", method, METHODS, False),
+        ("backend", backend, BACKENDS, True),
+        ("proposing", proposing, PROPOSING, False),
+        ("caps", caps, CAP_MODES, True),
+    ):
+        if not (optional and value is None) and value not in allowed:
+            add(option, f"must be one of {', '.join(allowed)}, got {value!r}")
+    if caps == "flexible" and proposing == "employer":
+        problems.append(
+            Problem(
+                file=name("caps"),
+                message=f"{setting('caps', 'flexible')} needs {setting('proposing', 'candidate')} (flexible DA "
+                f"is candidate-proposing); with {setting('proposing', 'employer')} use {setting('caps', 'naive')}",
+            )
+        )
+    if not _is_real(time_limit) or not math.isfinite(float(time_limit)) or float(time_limit) <= 0:
+        add("time_limit", f"must be a finite number of seconds above 0, got {time_limit!r}")
+    if max_pairs is not None and (not _is_int(max_pairs) or int(max_pairs) <= 0):
+        add("max_pairs", f"must be a whole number above 0, got {max_pairs!r}")
+    if not _is_int(seed) or int(seed) < 0:
+        add(
+            "seed",
+            "must be a whole number of at least 0 (it seeds numpy's random generators, which take "
+            f"no negative seed), got {seed!r}",
+        )
+    if compare_optimal is not None and not isinstance(compare_optimal, bool):
+        add("compare_optimal", f"must be True, False or None, got {compare_optimal!r}")
+    if warm_start is not None and (method != "optimal" or backend not in (None, "core")):
+        got = setting("method", method) + (
+            f" and {setting('backend', backend)}" if backend is not None else ""
+        )
+        add(
+            "warm_start",
+            f"needs {setting('method', 'optimal')} with the core backend (the only one that keeps a state), "
+            f"got {got}",
+        )
+    if problems:
+        raise OptionsError(problems)
+
+
+def _is_int(value: object) -> TypeGuard[numbers.Integral]:
+    """An integer, not a bool (``True`` is no seed or pair count)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value: object) -> TypeGuard[numbers.Real]:
+    """A real number, not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 @contextmanager
 def _phase(timings: dict[str, float], name: str) -> Iterator[None]:
     start = time.perf_counter()
@@ -68,8 +199,9 @@ def _phase(timings: dict[str, float], name: str) -> Iterator[None]:
 
 
 def solve(
-    instance: Instance,
+    instance: Instance | str | Path,
     *,
+    policy: Policy | str | Path | None = None,
     method: str = "optimal",
     backend: str | None = None,
     proposing: str = "candidate",
@@ -86,8 +218,12 @@ def solve(
 
     Parameters
     ----------
-    instance : Instance
-        A validated instance (see :func:`matcher.load_instance`).
+    instance : Instance or path
+        A validated instance, or the directory of one (loaded by
+        :func:`matcher.load_instance`; scores are optimized exactly as given, see Notes).
+    policy : Policy or path, optional
+        With a directory: the policy to load it under (as ``load_instance(path,
+        policy=...)``); an :class:`Instance` carries its policy already.
     method : {"optimal", "stable"}
         ``optimal``: lexicographic welfare optimum (most placed, then highest total
         score, then lowest rank sum), exact, by min-cost flow. ``stable``: deferred
@@ -132,9 +268,29 @@ def solve(
     -------
     MatchResult
 
+    Raises
+    ------
+    OptionsError
+        Before anything is loaded or solved, listing every problem with the options
+        (:func:`check_options`).
+    InputError
+        When a score has more decimals than the solve can hold exactly (see Notes).
+
+    Notes
+    -----
+    Scores are optimized at the policy's ``score_decimals`` (default 2), or at more
+    decimals when a score has more: the fewest that hold every aptitude score exactly
+    (``summary["score_decimals"]``, with ``summary["score_decimals_from"]``: ``policy`` or
+    ``data``), up to :data:`matcher.eligibility.MAX_SCORE_DECIMALS`. The core and OR-Tools
+    backends can hold fewer on large instances (their 64-bit costs carry the rank
+    tie-break too). A score with more decimals than can be held is refused, never
+    rounded.
+
     Examples
     --------
     >>> import matcher
+    >>> matcher.solve("instances/tiny").objective.total_score
+    330.0
     >>> inst = matcher.load_instance("instances/tiny")
     >>> res = matcher.solve(inst)
     >>> res.status.value, res.objective.matched, res.objective.total_score
@@ -143,26 +299,28 @@ def solve(
     >>> st.objective.matched, st.summary["stable"]["blocking"]["blocking_pairs"]
     (3, 0)
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    from matcher.stable import CAP_MODES, PROPOSING
-
-    if proposing not in PROPOSING:
-        raise ValueError(f"proposing must be one of {', '.join(PROPOSING)}, got {proposing!r}")
+    check_options(
+        method=method,
+        backend=backend,
+        proposing=proposing,
+        caps=caps,
+        max_pairs=max_pairs,
+        seed=seed,
+        time_limit=time_limit,
+        compare_optimal=compare_optimal,
+        warm_start=warm_start,
+    )
     if caps is None:
         caps = "flexible" if proposing == "candidate" else "naive"
-    if caps not in CAP_MODES:
-        raise ValueError(f"caps must be one of {', '.join(CAP_MODES)}, got {caps!r}")
-    if caps == "flexible" and proposing != "candidate":
-        raise ValueError("caps='flexible' needs proposing='candidate' (flexible DA is candidate-proposing)")
+    if not isinstance(instance, Instance):
+        if not isinstance(instance, (str, Path)):
+            raise TypeError(f"instance must be an Instance or a directory, got {type(instance).__name__}")
+        from matcher.io import load_instance
+
+        instance = load_instance(instance, policy=policy)
+    elif policy is not None:
+        raise TypeError("policy= goes with an instance directory; an Instance carries its policy already")
     crossing = instance.policy.crossing_rules + (["joint applications"] if instance.joint.height else [])
-    if backend is not None and backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    if warm_start is not None and (method != "optimal" or backend not in (None, "core")):
-        raise ValueError(
-            f"warm_start needs method 'optimal' with the core backend, got method {method!r}"
-            + (f" and backend {backend!r}" if backend is not None else "")
-        )
     earlier = _warm_state(warm_start) if warm_start is not None else None
     decomposable = set(crossing) <= LAGRANGE_RULES
     if method == "optimal" and backend in ("lagrange", "mip") and not decomposable:
@@ -193,6 +351,7 @@ def solve(
             "them yet. Use --method optimal (CP-SAT, small instances)."
         )
     timings = dict(timings or {})
+    scale = score_scale(instance)
     with _phase(timings, "eligibility"):
         edges = build_edges(instance, max_pairs=max_pairs, seed=seed)
     if "employer caps" in crossing and not edges.caps.employer_caps:
@@ -218,6 +377,8 @@ def solve(
                 f"warm_start needs the core backend, but policy {instance.policy.name!r} has "
                 f"{' and '.join(crossing)}, which the core cannot keep (the {backend} backend solves it)"
             )
+    if method == "optimal" and backend in ("core", "ortools"):
+        _check_flow_scale(instance, edges, scale)
     if method == "optimal" and backend in ("cpsat", "mip"):
         from matcher.solvers import cpsat, mip
 
@@ -229,7 +390,13 @@ def solve(
                 f"{edges.n_pairs:,}. At this size only regional caps, employer caps and floors are kept (--backend "
                 "lagrange)" + (f"; {', '.join(others)} need CP-SAT." if others else ".")
             )
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = scale.as_summary()
+    if scale.source == "data":
+        log.info(
+            "scores are optimized at %d decimals (the policy's score_decimals is %d; the data has more)",
+            scale.decimals,
+            scale.policy_decimals,
+        )
     tables: dict[str, pl.DataFrame] = {}
     kept: list[CoreSolution] = []
     if instance.joint.height:
@@ -247,6 +414,7 @@ def solve(
             edges,
             timings,
             backend=backend,
+            decimals=scale.decimals,
             verify=verify,
             extra=extra,
             time_limit=time_limit,
@@ -274,7 +442,7 @@ def solve(
         extra["verified"] = False
     if method == "stable":
         _stability_report(instance, assignments, seed, timings, extra, tables, verify=verify)
-        _price_of_stability(instance, edges, objective.as_dict(), compare_optimal, timings, extra)
+        _price_of_stability(edges, scale.decimals, objective.as_dict(), compare_optimal, timings, extra)
     summary = build_summary(
         instance=instance,
         status=status.value,
@@ -301,6 +469,24 @@ def solve(
     )
 
 
+def _check_flow_scale(instance: Instance, edges: Edges, scale: ScoreScale) -> None:
+    """Refuse scores with more decimals than the flow backends' 64-bit costs hold with the
+    rank tie-break (costs ``-B * score + rank``, see
+    :func:`matcher.solvers.network.lexicographic_costs`), when the policy's decimals hold it."""
+    if scale.source != "data":
+        return
+    from matcher.solvers.network import rank_level_decimals
+
+    most = rank_level_decimals(edges, least=scale.policy_decimals, most=scale.decimals)
+    if most < scale.decimals:
+        raise scale.refusal(
+            instance,
+            most,
+            " at this instance's size (more would overflow the 64-bit costs that also carry "
+            "the rank tie-break)",
+        )
+
+
 def _warm_state(warm_start: CoreSolution | str | Path) -> CoreSolution:
     """The earlier core solution to warm-start from (read and checked when saved to disk)."""
     from matcher.solvers.core import STATE_COLUMNS, CoreSolution, state_from_tables
@@ -321,6 +507,7 @@ def _solve_optimal(
     timings: dict[str, float],
     *,
     backend: str,
+    decimals: int,
     verify: bool,
     extra: dict[str, Any],
     time_limit: float = 60.0,
@@ -328,8 +515,8 @@ def _solve_optimal(
     warm_start: CoreSolution | None = None,
     keep: list[CoreSolution] | None = None,
 ) -> tuple[Status, str, np.ndarray[Any, np.dtype[np.int64]]]:
-    """Solve by ``backend``; the core's solution (its certificate) is appended to ``keep``."""
-    decimals = instance.policy.objective.score_decimals
+    """Solve by ``backend`` with scores at ``decimals`` (the solve's scale); the core's
+    solution (its certificate) is appended to ``keep``."""
     extra["backend"] = backend
     floors = constraints.floor_units(instance, edges) if backend in ("cpsat", "mip", "lagrange") else []
     unreachable = constraints.unreachable_floors(floors)
@@ -346,14 +533,14 @@ def _solve_optimal(
     if backend == "cpsat":
         from matcher.solvers.cpsat import solve_cpsat
 
-        inputs = constraints.crossing_inputs(instance, edges, floors)
+        inputs = constraints.crossing_inputs(instance, edges, floors, score_decimals=decimals)
         with _phase(timings, "solve"):
             hint = _hint(instance, edges, decimals)
             cp = solve_cpsat(edges, score_decimals=decimals, time_limit_s=time_limit, hint=hint, **inputs)
         if cp.bound is not None:
             extra["bound"] = cp.bound
         if inputs["fairness"] is not None and cp.status.success:
-            _fairness_report(instance, edges, inputs, cp.chosen, timings, extra, time_limit)
+            _fairness_report(edges, decimals, inputs, cp.chosen, timings, extra, time_limit)
         if cp.conflict:
             extra["conflict"] = cp.conflict
         return cp.status, cp.message, cp.chosen
@@ -469,8 +656,8 @@ def _default_backend(crossing: list[str], edges: Edges, arrangement: Any) -> str
 
 
 def _fairness_report(
-    instance: Instance,
     edges: Edges,
+    decimals: int,
     inputs: dict[str, Any],
     chosen: np.ndarray[Any, np.dtype[np.int64]],
     timings: dict[str, float],
@@ -491,7 +678,7 @@ def _fairness_report(
     with _phase(timings, "welfare_optimum"):
         ref = solve_cpsat(
             edges,
-            score_decimals=instance.policy.objective.score_decimals,
+            score_decimals=decimals,
             time_limit_s=time_limit,
             **{**inputs, "fairness": None},
         )
@@ -552,8 +739,8 @@ def _stability_report(
 
 
 def _price_of_stability(
-    instance: Instance,
     edges: Edges,
+    decimals: int,
     stable: dict[str, Any],
     compare: bool | None,
     timings: dict[str, float],
@@ -573,7 +760,6 @@ def _price_of_stability(
     if not compare or (small_only and edges.n_pairs > MAX_PAIRS):
         extra["price_of_stability"] = None
         return
-    decimals = instance.policy.objective.score_decimals
     with _phase(timings, "welfare_optimum"):
         if nested:
             sol: Any = solve_lagrangian(edges, score_decimals=decimals, arrangement=arrangement)

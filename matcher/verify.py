@@ -50,6 +50,23 @@ KINDS = (
 )
 
 MAX_LISTED = 20
+#: Decimals of the scores, counted up to this many (beyond, float noise decides anyway).
+MAX_DECIMALS = 9
+
+
+def score_decimals(scores: np.ndarray[Any, np.dtype[np.float64]]) -> int:
+    """The fewest decimals ``d`` (up to :data:`MAX_DECIMALS`) with every score times
+    ``10**d`` an integer, up to float noise (a relative 1e-12).
+
+    >>> score_decimals(np.array([80.5, 71.25, 0.1 + 0.2]))
+    2
+    """
+    scores = scores[np.isfinite(scores)]
+    for d in range(MAX_DECIMALS):
+        y = scores * 10**d
+        if bool((np.abs(y - np.rint(y)) <= 1e-12 * np.maximum(1.0, np.abs(y))).all()):
+            return d
+    return MAX_DECIMALS
 
 
 @dataclass(frozen=True)
@@ -101,6 +118,10 @@ def verify_assignment(
     tolerance: float = 1e-6,
 ) -> Verification:
     """Check feasibility, eligibility and (optionally) a reported objective.
+
+    Scores are compared at the precision they are given with: a reported score or total
+    score off by half a unit of the scores' last decimal (as the instance gives them) is
+    a mismatch even where ``tolerance`` (also the tolerance of fairness ratios) is looser.
 
     Parameters
     ----------
@@ -192,11 +213,14 @@ def verify_assignment(
         listed, on="candidate_id", how="left"
     )
     flag("not_listed", pl.col("has_list").fill_null(False) & pl.col("p_rank").is_null(), j)
-    # Reported score and rank are the candidate's own.
+    # Reported score and rank are the candidate's own, to half a unit of the scores' last
+    # decimal (a score with 6 decimals off by 1e-6 is another score).
+    half_unit = 0.5 * 10.0 ** -score_decimals(j.get_column("a_score").drop_nulls().to_numpy())
+    score_tol = min(tolerance, half_unit)
     flag(
         "score_mismatch",
         pl.col("a_score").is_not_null()
-        & ((pl.col("score") - pl.col("a_score")).abs() > tolerance).fill_null(True),
+        & ((pl.col("score") - pl.col("a_score")).abs() > score_tol).fill_null(True),
         j,
     )
     flag("rank_mismatch", pl.col("pref_rank").fill_null(0) != pl.col("p_rank").fill_null(0), j)
@@ -433,11 +457,13 @@ def verify_assignment(
         for key in ("matched", "rank_sum"):
             if int(objective.get(key, -1)) != recomputed[key]:
                 bad.append(f"{key}: reported {objective.get(key)}, recomputed {recomputed[key]}")
-        # Scores are summed in a fixed order, but a file round trip may round them.
-        score_tol = tolerance * max(1, a.height)
+        # Within half a unit of the scores' last decimal (the total has as many), and the
+        # float resolution of a sum that large; no looser than ``tolerance`` per row.
+        total = float(recomputed["total_score"])
+        total_tol = min(tolerance * max(1, a.height), max(half_unit, 16 * np.finfo(float).eps * abs(total)))
         if (
             not abs(float(objective.get("total_score", float("nan"))) - float(recomputed["total_score"]))
-            <= score_tol
+            <= total_tol
         ):
             bad.append(
                 f"total_score: reported {objective.get('total_score')}, recomputed {recomputed['total_score']}"

@@ -313,6 +313,10 @@ class CoreSolution:
         What names the nodes: the candidate ids and the slot, intake, national and total
         tables of the edges solved (references, not copies), so that a warm start on
         another instance (an employer added or gone) finds the nodes it shares.
+    score_decimals : int or None
+        The score scale the costs and potentials are stated in (``10**score_decimals``
+        units per point); a warm start needs the same. None: not recorded (a state saved
+        before the scale was), taken to be the scale of the solve it starts.
     """
 
     status: Status
@@ -325,6 +329,7 @@ class CoreSolution:
     score_potentials: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     node_frames: tuple[Any, ...] = ()
     rank_potentials: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    score_decimals: int | None = None
 
 
 # --------------------------------------------------------------------------------------
@@ -1587,8 +1592,9 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
         search per freed unit (module docstring); when that would cost more than about a
         third of a cold solve, the levels run from its placements and score potentials
         instead (``stats["warm"]`` is 0 and ``stats["warm_levels"]`` 1), and past their
-        own budget, or when the solution does not fit (another node count), a cold solve
-        runs. Any change is allowed; the result is exact either way.
+        own budget, or when the solution does not fit (another node count, another
+        ``score_decimals``), a cold solve runs. Any change is allowed; the result is exact
+        either way.
 
     Returns
     -------
@@ -1638,6 +1644,15 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
     t1 = time.perf_counter()
     stats["build_s"] = t1 - t0
     start_prices: I64 | None = None
+    if warm_start is not None and warm_start.score_decimals not in (None, score_decimals):
+        # Its potentials are stated in another score unit: they bound nothing here.
+        log.info(
+            "core: the warm start was solved at %d score decimals, this solve at %d: cold solve",
+            warm_start.score_decimals,
+            score_decimals,
+        )
+        stats["warm_scale_mismatch"] = 1.0
+        warm_start = None
     if warm_start is not None:
         warm_start = _translated(warm_start, edges, stats)
         network = _Network(first, head, rcap, cost_a, rev, fwd)
@@ -1645,7 +1660,7 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
         if solved is not None:
             stats["seconds"] = time.perf_counter() - t0
             log.info("core: warm start, %d shortest paths (%.1f s)", stats["warm_paths"], stats["seconds"])
-            return _finish(edges, *solved, stats)
+            return _finish(edges, *solved, stats, score_decimals=score_decimals)
         # Back to the zero flow and the score level's costs; the levels follow, from the
         # earlier prices when they fit this network.
         _reset(rcap, rev, fwd)
@@ -1780,7 +1795,16 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
     chosen = _chosen(rcap, fwd, n_edges)
     t5 = time.perf_counter()
     stats.update(certificate_s=t5 - t4, seconds=t5 - t0)
-    return _finish(edges, net, chosen, pot[node_map], stats, pot_a[node_map], pot_b[node_map])
+    return _finish(
+        edges,
+        net,
+        chosen,
+        pot[node_map],
+        stats,
+        pot_a[node_map],
+        pot_b[node_map],
+        score_decimals=score_decimals,
+    )
 
 
 #: Key columns naming the slots, intakes, nationals and totals (the candidates: their ids).
@@ -1845,6 +1869,7 @@ def state_tables(sol: CoreSolution) -> tuple[dict[str, pl.DataFrame], dict[str, 
         "status": sol.status.value,
         "message": sol.message,
         "rank_weight": sol.rank_weight,
+        **({} if sol.score_decimals is None else {"score_decimals": sol.score_decimals}),
         "nodes": n,
         "placements": int(sol.chosen_pairs.shape[1]),
     }
@@ -1888,6 +1913,13 @@ def state_from_tables(
         if not isinstance(weight, int) or weight < 1:
             problems.append(
                 Problem(where("state.json"), f"rank_weight {weight!r}; expected a positive integer")
+            )
+        decimals = header.get("score_decimals")
+        if decimals is not None and (
+            not isinstance(decimals, int) or isinstance(decimals, bool) or decimals < 0
+        ):
+            problems.append(
+                Problem(where("state.json"), f"score_decimals {decimals!r}; expected a non-negative integer")
             )
     if "state.json" in bad and not set(STATE_COLUMNS) & set(tables):
         raise InputError(problems, what="warm-start state")  # not a state at all: say only that
@@ -1959,6 +1991,7 @@ def state_from_tables(
         score_potentials=column("score_potential"),
         node_frames=frames,
         rank_potentials=column("rank_potential"),
+        score_decimals=header.get("score_decimals"),
     )
 
 
@@ -2050,6 +2083,7 @@ def _translated(warm: CoreSolution, edges: Edges, stats: dict[str, float]) -> Co
         score_potentials=move(score) if score.size == warm.potentials.size else score[:0],
         node_frames=new,
         rank_potentials=move(rank) if rank.size == warm.potentials.size else rank[:0],
+        score_decimals=warm.score_decimals,
     )
 
 
@@ -2079,6 +2113,8 @@ def _finish(
     stats: dict[str, float],
     score_pot: I64 | None = None,
     rank_pot: I64 | None = None,
+    *,
+    score_decimals: int,
 ) -> CoreSolution:
     """The solution of a solve that found ``chosen`` and proved it by ``pot`` (and, when it
     ran by levels, by the score level's ``score_pot`` and the rank level's ``rank_pot``)."""
@@ -2101,6 +2137,7 @@ def _finish(
         score_potentials=np.zeros(0, dtype=np.int64) if score_pot is None else score_pot,
         node_frames=_node_frames(edges),
         rank_potentials=np.zeros(0, dtype=np.int64) if rank_pot is None else rank_pot,
+        score_decimals=score_decimals,
     )
 
 

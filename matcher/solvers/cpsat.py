@@ -137,6 +137,8 @@ def solve_cpsat(
     ratio (times :data:`matcher.constraints.FAIR_SCALE`). ``hint``: edges of a starting
     assignment (e.g. the flow optimum cut down to the rules). ``time_limit_s`` is the budget of the whole solve (all levels): when it
     runs out, the best assignment so far comes back ``feasible`` with the level's bound.
+    ``score_decimals``: scores become integers in units of ``10**-score_decimals``, a
+    scale that must hold every score exactly (:func:`matcher.eligibility.score_scale`).
     """
     n = edges.n_pairs
     if n > MAX_PAIRS:

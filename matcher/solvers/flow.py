@@ -14,8 +14,10 @@ Lexicographic objective as integer costs, without overflow:
 
 1. *Most placed* is not in the costs at all: ``SolveMaxFlowWithMinCost`` first finds the
    maximum flow, then the cheapest flow of that value.
-2. *Most total score*: scores are rounded to ``score_decimals`` (default 2) and made
-   integers ``s`` in [0, 100 * 10**d].
+2. *Most total score*: scores are integers ``s`` in [0, 100 * 10**d], in units of
+   ``10**-d`` for ``d = score_decimals``, a scale that holds every score exactly
+   (:func:`matcher.eligibility.score_scale`: the policy's decimals, or more when a score
+   has more).
 3. *Least rank sum*: an arc's cost is ``-B * s + rank`` with ``B = R + 1``, where ``R`` is
    the sum over candidates of their largest eligible rank: any two assignments differ in
    rank sum by at most ``R``, so one unit of score outweighs every rank difference.

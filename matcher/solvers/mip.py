@@ -249,7 +249,8 @@ def solve_mip(
     edges : Edges
         Eligible pairs and caps (regional caps in ``edges.caps``).
     score_decimals : int, default 2
-        Score resolution: scores become integers in these units.
+        Score scale: scores become integers in units of ``10**-score_decimals``, which
+        must hold every score exactly (:func:`matcher.eligibility.score_scale`).
     time_limit_s : float, default 60
         Budget of the whole solve (all levels). When it runs out, the best assignment so
         far comes back ``feasible`` with the unproven level's bound.

@@ -19,6 +19,24 @@ _LIMIT = 1 << 62
 I64 = npt.NDArray[np.int64]
 
 
+def _rank_range(edges: Edges) -> tuple[int, int]:
+    """(``R``, largest rank): ``R`` is the sum over candidates of their largest rank, so
+    any two assignments differ in rank sum by at most ``R``."""
+    rank = edges.rank.astype(np.int64)
+    if not rank.size:
+        return 0, 0
+    max_rank = np.zeros(int(edges.cand.max()) + 1, dtype=np.int64)
+    np.maximum.at(max_rank, edges.cand, rank)
+    return int(max_rank.sum()), int(rank.max())
+
+
+def _costs_fit(b: int, score_decimals: int, max_rank: int, num_nodes: int, max_flow: int) -> bool:
+    """Whether costs ``-b * score + rank`` (scores up to 100 points) stay within 64 bits
+    once OR-Tools scales them by (nodes + 1) and a path carries up to ``max_flow`` units."""
+    worst = b * 100 * int(10**score_decimals) + max_rank
+    return worst * (num_nodes + 1) < _LIMIT and worst * max(max_flow, 1) < _LIMIT
+
+
 def lexicographic_costs(
     edges: Edges, *, score_decimals: int, num_nodes: int, max_flow: int, rank_weight: int | None = None
 ) -> tuple[npt.NDArray[np.int64], int, bool]:
@@ -27,6 +45,9 @@ def lexicographic_costs(
     ``B`` is ``R + 1`` (``R`` the sum over candidates of their largest rank), or
     ``rank_weight`` when given: any ``B > R`` states the same lexicographic objective (a
     warm start keeps the earlier instance's ``B`` so that its potentials still apply).
+    Scores are integers in units of ``10**-score_decimals``: the scale has to hold every
+    score exactly (:func:`matcher.eligibility.score_scale`), so rounding here only removes
+    float noise.
 
     Raises
     ------
@@ -35,16 +56,9 @@ def lexicographic_costs(
     """
     s = np.rint(edges.score * 10**score_decimals).astype(np.int64)
     rank = edges.rank.astype(np.int64)
-    if rank.size:
-        max_rank = np.zeros(int(edges.cand.max()) + 1, dtype=np.int64)
-        np.maximum.at(max_rank, edges.cand, rank)
-        r_total = int(max_rank.sum())
-    else:
-        r_total = 0
+    r_total, max_rank = _rank_range(edges)
     b = r_total + 1 if rank_weight is None else rank_weight
-    s_max = 100 * 10**score_decimals
-    worst = b * s_max + (int(rank.max()) if rank.size else 0)
-    fits = worst * (num_nodes + 1) < _LIMIT and worst * max(max_flow, 1) < _LIMIT
+    fits = _costs_fit(b, score_decimals, max_rank, num_nodes, max_flow)
     if rank_weight is not None and (b <= r_total or not fits):
         raise ValueError(
             f"rank_weight {b} must exceed the rank range {r_total} and keep costs within 64 bits"
@@ -52,6 +66,25 @@ def lexicographic_costs(
     if fits:
         return -b * s + rank, b, True
     return -s, 1, False
+
+
+def rank_level_decimals(edges: Edges, *, least: int, most: int) -> int:
+    """The most score decimals, from ``least`` to ``most``, at which the flow network's costs
+    keep the rank level; ``most`` when even ``least`` cannot (the rank level is dropped
+    either way, and the scores alone fit 64 bits at any supported scale)."""
+    r_total, max_rank = _rank_range(edges)
+    num_nodes, max_flow = _sizes(edges)
+    fits = [d for d in range(least, most + 1) if _costs_fit(r_total + 1, d, max_rank, num_nodes, max_flow)]
+    return fits[-1] if fits and fits[0] == least else most
+
+
+def _sizes(edges: Edges) -> tuple[int, int]:
+    """(nodes, an upper bound on the placed count) of the network of ``edges``."""
+    caps = edges.caps
+    num_nodes = 2 + int(edges.candidate_ids.len()) + edges.slots.height
+    num_nodes += len(caps.intake_cap) + len(caps.national_cap) + len(caps.total_cap)
+    capacity = int(edges.slots.get_column("capacity").sum())
+    return num_nodes, min(len(edges.candidates_with_pairs()), capacity)
 
 
 @dataclass(frozen=True)
