@@ -19,13 +19,13 @@ import polars as pl
 import typer
 
 from matcher import __version__
-from matcher.errors import InputError, MatcherError, OutputError
+from matcher.errors import InputError, MatcherError, OutputError, Problem
 from matcher.io import FORMATS, load_instance, restore_cells, write_tables
 from matcher.outputs import Kind, check_output_dir
 from matcher.policy import load_policy, policy_from_dict
 from matcher.readers import ENCODINGS, check_encoding
 from matcher.report import ASSIGNMENT_SCHEMA
-from matcher.solve import BACKENDS, METHODS, MIP_DEFAULT_MAX_PAIRS, solve
+from matcher.solve import BACKENDS, METHODS, MIP_DEFAULT_MAX_PAIRS, OptionsError, check_options, solve
 from matcher.stable import CAP_MODES, PROPOSING
 from matcher.verify import verify_assignment
 
@@ -113,6 +113,32 @@ def _check_encoding(encoding: str) -> None:
         check_encoding(encoding)
     except ValueError as exc:
         _fail(f"--encoding: {exc}")
+
+
+def _check_solve_options(
+    *, format: str, encoding: str, save_state: bool, out: Path | None, **options: Any
+) -> None:
+    """Every problem with solve's options at once (exit 2): the library's own check
+    (:func:`matcher.solve.check_options`, naming flags) and the command line's."""
+    problems: list[Problem] = []
+    try:
+        check_options(**options, cli=True)
+    except OptionsError as exc:
+        problems += exc.problems
+    if format not in FORMATS:
+        problems.append(Problem("--format", f"--format must be one of {', '.join(FORMATS)}, got {format!r}"))
+    try:
+        check_encoding(encoding)
+    except ValueError as exc:
+        problems.append(Problem("--encoding", f"--encoding: {exc}"))
+    if save_state and out is None:
+        problems.append(
+            Problem("--save-state", "--save-state needs --out (the state is written to OUT/state/)")
+        )
+    if save_state and (options["method"] != "optimal" or options["backend"] not in (None, "core")):
+        problems.append(Problem("--save-state", "--save-state needs --method optimal with the core backend"))
+    if problems:
+        _fail(str(OptionsError(problems)))
 
 
 def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
@@ -236,7 +262,6 @@ def solve_cmd(
         float,
         typer.Option(
             "--time-limit",
-            min=0.01,
             help="CP-SAT, MIP and Lagrangian backends: seconds for the whole solve; when they run out the best "
             "assignment is returned as feasible, with its bound and gap.",
         ),
@@ -278,25 +303,21 @@ def solve_cmd(
 ) -> None:
     """Solve an instance; write assignments, unmatched and summary.json to --out."""
     _setup_logging(quiet)
-    _choice(method, METHODS, "--method")
-    _choice(proposing, PROPOSING, "--proposing")
-    if backend is not None:
-        _choice(backend, BACKENDS, "--backend")
-    if caps is not None:
-        _choice(caps, CAP_MODES, "--caps")
-    if caps == "flexible" and proposing != "candidate":
-        _fail("--caps flexible needs --proposing candidate (flexible DA is candidate-proposing)")
-    _choice(format, FORMATS, "--format")
-    _check_encoding(encoding)
+    _check_solve_options(
+        method=method,
+        backend=backend,
+        proposing=proposing,
+        caps=caps,
+        max_pairs=max_pairs,
+        seed=seed,
+        time_limit=time_limit,
+        warm_start=warm_start,
+        format=format,
+        encoding=encoding,
+        save_state=save_state,
+        out=out,
+    )
     _check_out(out, "result", instance, policy)
-    if save_state and out is None:
-        _fail("--save-state needs --out (the state is written to OUT/state/)")
-    for flag, on in (("--save-state", save_state), ("--warm-start", warm_start is not None)):
-        if on and (method != "optimal" or backend not in (None, "core")):
-            _fail(
-                f"{flag} needs --method optimal with the core backend (got --method {method}"
-                + (f", --backend {backend})" if backend else ")")
-            )
     timings: dict[str, float] = {}
     start = time.perf_counter()
     kept: str | None = None
@@ -339,13 +360,14 @@ def solve_cmd(
         _fail(f"cannot write {out}: {exc}")
     s = result.summary
     c = s["counts"]
+    places = int(s.get("score_decimals", 2))  # the scores' own precision
     rows = [
         ("status", f"{result.status.value} ({result.message})"),
         ("policy", inst.policy.name),
         ("candidates", f"{c['candidates']:,}"),
         ("eligible pairs", f"{c['eligible_pairs']:,}"),
         ("placed", f"{result.objective.matched:,}"),
-        ("total score", f"{result.objective.total_score:,.2f}"),
+        ("total score", f"{result.objective.total_score:,.{places}f}"),
         ("rank sum", f"{result.objective.rank_sum:,}"),
     ]
     rows += [(f"unmatched: {k}", f"{v:,}") for k, v in c["unmatched_by_reason"].items()]
@@ -357,7 +379,7 @@ def solve_cmd(
         rows.append(
             (
                 "price of stability",
-                f"{p['matched_lost']:,} fewer placed, {p['score_lost']:,.2f} less score than optimal",
+                f"{p['matched_lost']:,} fewer placed, {p['score_lost']:,.{places}f} less score than optimal",
             )
         )
     if s.get("bound"):
@@ -513,6 +535,10 @@ def transfer_cmd(
 
     _choice(format, FORMATS, "--format")
     _check_encoding(encoding)
+    try:
+        check_options(seed=seed, cli=True)  # the lottery's seed, checked as solve checks it
+    except OptionsError as exc:
+        _fail(str(exc))
     _check_out(out, "transfer", instance, policy)
     start = time.perf_counter()
     try:

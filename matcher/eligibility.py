@@ -115,10 +115,9 @@ class ScoreScale:
 
     def refusal(self, instance: Instance, allowed: int, why: str = "") -> InputError:
         """The error for the aptitude rows whose scores need more than ``allowed`` decimals:
-        examples (row, candidate, sector, score) and how many more there are.
-
-        ``row`` is the 1-based row of the aptitude table sorted by candidate and sector
-        (the file's row when the file is in that order, as exports usually are).
+        examples (candidate, sector, score) and how many more there are. The validated
+        table is sorted by candidate and sector, so examples are named by candidate and
+        sector, not by a row number that may not be the file's.
         """
         rows = np.flatnonzero(self.needed > allowed)
         shown = rows[:SCORE_EXAMPLES]
@@ -129,16 +128,13 @@ class ScoreScale:
             most=REPORTED_DECIMALS,
         )
         problems = []
-        for r, d, (cand, sector, score) in zip(
-            shown.tolist(), exact.tolist(), examples.iter_rows(), strict=True
-        ):
+        for d, (cand, sector, score) in zip(exact.tolist(), examples.iter_rows(), strict=True):
             has = f"{d} decimals" if d <= REPORTED_DECIMALS else f"more than {REPORTED_DECIMALS} decimals"
             problems.append(
                 Problem(
                     file="aptitudes",
                     message=f"score {score!r} (sector {sector}) has {has}; at most {allowed} are supported"
                     f"{why}: round the scores in the file to {allowed} decimals",
-                    row=r + 1,
                     column="score",
                     id=str(cand),
                 )

@@ -20,13 +20,11 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from matcher.eligibility import score_scale
 from matcher.lottery import lottery_numbers
 from matcher.model import Instance
 from matcher.policy import IntakeRule
 from matcher.reference import TRACKS, level_rank
-
-_SCALE = 100
-_S_MAX = 100 * _SCALE
 
 
 def _eligible(instance: Instance, candidates: pl.DataFrame) -> pl.DataFrame:
@@ -60,8 +58,14 @@ def _eligible(instance: Instance, candidates: pl.DataFrame) -> pl.DataFrame:
 
 
 def blocking_pairs(instance: Instance, assignments: pl.DataFrame, *, seed: int) -> pl.DataFrame:
-    """Every blocking pair: candidate, program, ``reason`` and whether a cap forbids it."""
+    """Every blocking pair: candidate, program, ``reason`` and whether a cap forbids it.
+
+    Employers' priorities compare scores exactly: in units of ``10**-d``, ``d`` the fewest
+    decimals that hold every aptitude score (at least the policy's ``score_decimals``).
+    """
     policy = instance.policy
+    unit = 10 ** score_scale(instance).decimals
+    s_max = 100 * unit
     groups = {t: policy.group_of(t) for t in TRACKS}
     n = max(instance.n_candidates, 1)
     lot = pl.DataFrame(
@@ -76,14 +80,14 @@ def blocking_pairs(instance: Instance, assignments: pl.DataFrame, *, seed: int) 
     r_max = int(rankings.get_column("e_rank").max() or 0) if rankings.height else 0  # type: ignore[arg-type]
 
     def with_key(frame: pl.DataFrame) -> pl.DataFrame:
-        s_int = (pl.col("score") * _SCALE).round(0).cast(pl.Int64)
+        s_int = (pl.col("score") * unit).round(0).cast(pl.Int64)
         return (
             frame.join(lot, on="candidate_id", how="left")
             .join(rankings, on=["employer_id", "candidate_id"], how="left")
             .with_columns(
                 pl.when(pl.col("e_rank").is_not_null())
                 .then(pl.col("e_rank") * n + pl.col("lottery"))
-                .otherwise((r_max + 1 + _S_MAX - s_int) * n + pl.col("lottery"))
+                .otherwise((r_max + 1 + s_max - s_int) * n + pl.col("lottery"))
                 .alias("key")
             )
         )

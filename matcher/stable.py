@@ -32,7 +32,7 @@ import numpy.typing as npt
 import polars as pl
 from numba import njit
 
-from matcher.eligibility import Edges
+from matcher.eligibility import Edges, score_scale
 from matcher.lottery import lottery_numbers
 from matcher.model import Instance
 from matcher.solvers.da import candidate_proposing, employer_proposing, flexible
@@ -41,8 +41,13 @@ I64 = npt.NDArray[np.int64]
 
 PROPOSING: Final[tuple[str, ...]] = ("candidate", "employer")
 CAP_MODES: Final[tuple[str, ...]] = ("flexible", "naive")
-SCORE_SCALE: Final[int] = 100  # priorities compare scores to 0.01
-_S_MAX: Final[int] = 100 * SCORE_SCALE
+
+
+def score_units(score: npt.NDArray[np.float64], decimals: int) -> tuple[I64, int]:
+    """Scores as integers in units of ``10**-decimals`` (exact: ``decimals`` is the scale
+    :func:`matcher.eligibility.score_scale` found to hold every score), and the largest."""
+    unit = 10**decimals
+    return np.rint(score * unit).astype(np.int64), 100 * unit
 
 
 @dataclass(frozen=True)
@@ -81,12 +86,13 @@ def _ptr(index: I64, n: int) -> I64:
     return np.concatenate([[0], np.cumsum(np.bincount(index, minlength=n))]).astype(np.int64)
 
 
-def candidate_order(edges: Edges, seed: int) -> tuple[I64, I64, I64]:
+def candidate_order(edges: Edges, seed: int, decimals: int = 2) -> tuple[I64, I64, I64]:
     """Candidates' lists in CSR: (pointer, edge ids best first, rank of each edge in its list)."""
     n_cand = len(edges.candidate_ids)
     # Listed: by rank, then higher aptitude (programs of one employer). Unlisted: a seeded
     # tie-break, drawn only for the unlisted candidates' pairs (in edge order).
-    key = (edges.rank.astype(np.int64) << 20) + (_S_MAX - np.rint(edges.score * SCORE_SCALE).astype(np.int64))
+    score, s_max = score_units(edges.score, decimals)
+    key = (edges.rank.astype(np.int64) << s_max.bit_length()) + (s_max - score)
     unlisted = np.flatnonzero(edges.rank == 0)
     if len(unlisted):
         key[unlisted] = np.random.default_rng(np.random.PCG64([seed, 1])).integers(
@@ -97,12 +103,14 @@ def candidate_order(edges: Edges, seed: int) -> tuple[I64, I64, I64]:
     return ptr, order, crank
 
 
-def priority_keys(instance: Instance, edges: Edges, lottery: I64) -> I64:
-    """Employer priority of each edge (lower is better), common to an employer's programs."""
+def priority_keys(instance: Instance, edges: Edges, lottery: I64, decimals: int = 2) -> I64:
+    """Employer priority of each edge (lower is better), common to an employer's programs:
+    higher score first (compared at ``decimals``, exact for the instance's scores), then
+    the lottery."""
     n = max(len(lottery), 1)
     cand = edges.cand.astype(np.int64)
-    score = np.rint(edges.score * SCORE_SCALE).astype(np.int64)
-    base = (_S_MAX - score) * n + lottery[cand]
+    score, s_max = score_units(edges.score, decimals)
+    base = (s_max - score) * n + lottery[cand]
     rankings = instance.employer_rankings
     if rankings.height == 0:
         return base
@@ -119,7 +127,7 @@ def priority_keys(instance: Instance, edges: Edges, lottery: I64) -> I64:
     ).sort("i")
     er = ranked.get_column("rank").fill_null(0).to_numpy().astype(np.int64)
     # Ranked candidates first, by the employer's rank; the rest after, by score.
-    return np.where(er > 0, er * n + lottery[cand], (r_max + 1 + _S_MAX - score) * n + lottery[cand])
+    return np.where(er > 0, er * n + lottery[cand], (r_max + 1 + s_max - score) * n + lottery[cand])
 
 
 def _largest_remainder(values: I64, cap: int) -> I64:
@@ -218,8 +226,9 @@ def stable_match(
     n_group = len(group_cap)
     group_order = np.argsort(slot_group, kind="stable").astype(np.int64)
     group_ptr = _ptr(slot_group, n_group)
-    pkey = priority_keys(instance, edges, lottery)
-    cptr, clist, crank = candidate_order(edges, seed)
+    decimals = score_scale(instance).decimals
+    pkey = priority_keys(instance, edges, lottery, decimals)
+    cptr, clist, crank = candidate_order(edges, seed, decimals)
     capped = bool(
         (edges.caps.national_cap >= 0).any()
         or (edges.caps.total_cap >= 0).any()
@@ -337,7 +346,7 @@ def cutoff_table(
     tie = np.zeros(n_slot, dtype=bool)
     if missed.any():
         m = np.flatnonzero(missed)
-        same = has[e_slot[m]] & (np.abs(edges.score[m] - score[e_slot[m]]) < 0.5 / SCORE_SCALE)
+        same = has[e_slot[m]] & (edges.score[m] == score[e_slot[m]])  # the instance's own numbers
         tie[e_slot[m[same]]] = True
     return pl.DataFrame(
         {

@@ -79,6 +79,7 @@ import numpy.typing as npt
 import polars as pl
 
 from matcher import __version__
+from matcher.eligibility import score_scale
 from matcher.errors import InputError, Problem
 from matcher.io import write_result
 from matcher.lottery import lottery_numbers
@@ -102,8 +103,6 @@ REASONS: Final[tuple[str, ...]] = (
     "no_better_option",
     "not_admitted",
 )
-SCORE_SCALE: Final[int] = 100
-_S_MAX: Final[int] = 100 * SCORE_SCALE
 
 MOVES_SCHEMA: Final[dict[str, type[pl.DataType]]] = {
     "candidate_id": pl.String,
@@ -363,7 +362,9 @@ def _build_round(instance: Instance, seed: int) -> _Round:
     )
     r_max = int(rankings.get_column("e_rank").max() or 0) if rankings.height else 0  # type: ignore[arg-type]
     n = max(instance.n_candidates, 1)
-    s_int = (pl.col("score") * SCORE_SCALE).round(0).cast(pl.Int64)
+    # Scores compared exactly: in units of 10**-d, d the decimals that hold every score.
+    unit = 10 ** score_scale(instance).decimals
+    s_int = (pl.col("score") * unit).round(0).cast(pl.Int64)
     edges = (
         movers.join(prefs, on="candidate_id")
         .filter(pl.col("employer_id") != pl.col("home_emp"))
@@ -379,7 +380,7 @@ def _build_round(instance: Instance, seed: int) -> _Round:
         .with_columns(
             pl.when(pl.col("e_rank").is_not_null())
             .then(pl.col("e_rank") * n + pl.col("lottery"))
-            .otherwise((r_max + 1 + _S_MAX - s_int) * n + pl.col("lottery"))
+            .otherwise((r_max + 1 + 100 * unit - s_int) * n + pl.col("lottery"))
             .alias("key"),
             (pl.col("dest_pref") != pl.col("home_pref")).alias("cross"),
         )
@@ -475,6 +476,8 @@ def transfer_round(
     >>> res.summary["chains"]["chains"], res.summary["chains"]["cycles"]
     (1, 1)
     """
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a whole number of at least 0 (it seeds the lottery), got {seed!r}")
     if instance.incumbents.height == 0:
         raise InputError(
             [Problem("incumbents", "no incumbents: a transfer round needs an incumbents table with rows")],

@@ -30,6 +30,7 @@ from typing import Final
 
 import polars as pl
 
+from matcher.eligibility import score_scale
 from matcher.lottery import lottery_numbers
 from matcher.model import Instance
 from matcher.reference import JAPANESE_LEVELS
@@ -431,15 +432,17 @@ def transfer_blocking_pairs(instance: Instance, moves: pl.DataFrame, *, seed: in
     er = instance.employer_rankings.select("employer_id", "candidate_id", pl.col("rank").alias("e_rank"))
     r_max = int(er.get_column("e_rank").max() or 0) if er.height else 0  # type: ignore[arg-type]
 
+    unit = 10 ** score_scale(instance).decimals  # scores compared exactly
+
     def keyed(frame: pl.DataFrame) -> pl.DataFrame:
-        s = (pl.col("score") * 100).round(0).cast(pl.Int64)
+        s = (pl.col("score") * unit).round(0).cast(pl.Int64)
         return (
             frame.join(lot, on="candidate_id", how="left")
             .join(er, on=["employer_id", "candidate_id"], how="left")
             .with_columns(
                 pl.when(pl.col("e_rank").is_not_null())
                 .then(pl.col("e_rank") * n + pl.col("lottery"))
-                .otherwise((r_max + 1 + 10_000 - s) * n + pl.col("lottery"))
+                .otherwise((r_max + 1 + 100 * unit - s) * n + pl.col("lottery"))
                 .alias("key")
             )
         )

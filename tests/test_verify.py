@@ -316,7 +316,7 @@ def test_cli_verify_missing_assignments(tiny_dir: Path, tmp_path: Path) -> None:
     out.mkdir()
     res = runner.invoke(app, ["verify", str(tiny_dir), str(out)])
     assert res.exit_code == 2
-    assert "no assignments.csv or assignments.parquet" in res.stderr
+    assert "no assignments.csv, assignments.parquet or assignments.xlsx" in res.stderr
 
 
 def test_planted_joint_violations(tiny_dir: Path, neutral_rows: Rows) -> None:
