@@ -12,6 +12,41 @@ from dataclasses import dataclass, field
 
 #: How many examples of one kind of problem (same file, column and message) are kept.
 MAX_EXAMPLES_PER_KIND = 20
+#: How many characters of a value from the input a message shows before cutting it.
+MAX_SHOWN_CHARS = 60
+
+
+def escape_unprintable(text: str) -> str:
+    """``text`` with each non-printable character (control characters such as NUL, tab or
+    newline, and invisible ones such as a zero-width or full-width space) written as its
+    Python escape (``\\x00``, ``\\t``, ``\\u3000``); printable characters, kanji
+    included, stay as they are. Backslashes are not doubled, so escaping twice changes
+    nothing."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _escape(c) for c in text)
+
+
+def show(value: str, limit: int = MAX_SHOWN_CHARS) -> str:
+    """A value from the input as a message shows it: non-printable characters escaped
+    (:func:`escape_unprintable`) and, when the escaped text is longer than ``limit``
+    characters, cut there (never inside an escape) and followed by ``…`` and the value's
+    full length in characters."""
+    if len(value) <= limit and value.isprintable():
+        return value
+    shown: list[str] = []
+    width = 0
+    for c in value:
+        piece = c if c.isprintable() else _escape(c)
+        width += len(piece)
+        if width > limit:
+            return f"{''.join(shown)}… ({len(value):,} characters)"
+        shown.append(piece)
+    return "".join(shown)
+
+
+def _escape(char: str) -> str:
+    return char.encode("unicode_escape").decode("ascii")
 
 
 @dataclass(frozen=True, order=True)
@@ -19,7 +54,10 @@ class Problem:
     """One thing wrong with the input, located as precisely as the input allows.
 
     ``row`` is the 1-based data row (the header is not a row), so in a CSV file the
-    problem is on line ``row + 1``.
+    problem is on line ``row + 1``. ``id`` is the id as given; the text of a problem shows
+    it through :func:`show` (escaped, long ids cut) and escapes any non-printable
+    character of ``message`` (values in messages are passed through :func:`show` where
+    the message is built).
     """
 
     file: str
@@ -35,8 +73,8 @@ class Problem:
         if self.column is not None:
             where.append(f"column {self.column}")
         if self.id is not None:
-            where.append(f"id {self.id}")
-        return f"{', '.join(where)}: {self.message}"
+            where.append(f"id {show(self.id)}")
+        return f"{', '.join(where)}: {escape_unprintable(self.message)}"
 
 
 @dataclass

@@ -6,20 +6,44 @@ in policy files; see :mod:`matcher.policy`.
 
 from __future__ import annotations
 
+import itertools
+import re
+import unicodedata
 from typing import Final
 
 import polars as pl
 
-#: Japan's 47 prefectures in JIS X 0401 order: index + 1 is the JIS code.
-PREFECTURES: Final[tuple[str, ...]] = (
-    "Hokkaido", "Aomori", "Iwate", "Miyagi", "Akita", "Yamagata", "Fukushima",
-    "Ibaraki", "Tochigi", "Gunma", "Saitama", "Chiba", "Tokyo", "Kanagawa",
-    "Niigata", "Toyama", "Ishikawa", "Fukui", "Yamanashi", "Nagano", "Gifu",
-    "Shizuoka", "Aichi", "Mie", "Shiga", "Kyoto", "Osaka", "Hyogo", "Nara",
-    "Wakayama", "Tottori", "Shimane", "Okayama", "Hiroshima", "Yamaguchi",
-    "Tokushima", "Kagawa", "Ehime", "Kochi", "Fukuoka", "Saga", "Nagasaki",
-    "Kumamoto", "Oita", "Miyazaki", "Kagoshima", "Okinawa",
+#: Japan's 47 prefectures: JIS X 0401 code, Hepburn romanisation (long vowels with a
+#: macron) and the kanji name with its suffix (都, 道, 府 or 県). Every accepted spelling of
+#: a prefecture is generated from this table (see :data:`PREFECTURE_SPELLINGS`).
+PREFECTURE_TABLE: Final[tuple[tuple[int, str, str], ...]] = (
+    (1, "Hokkaidō", "北海道"), (2, "Aomori", "青森県"), (3, "Iwate", "岩手県"),
+    (4, "Miyagi", "宮城県"), (5, "Akita", "秋田県"), (6, "Yamagata", "山形県"),
+    (7, "Fukushima", "福島県"), (8, "Ibaraki", "茨城県"), (9, "Tochigi", "栃木県"),
+    (10, "Gunma", "群馬県"), (11, "Saitama", "埼玉県"), (12, "Chiba", "千葉県"),
+    (13, "Tōkyō", "東京都"), (14, "Kanagawa", "神奈川県"), (15, "Niigata", "新潟県"),
+    (16, "Toyama", "富山県"), (17, "Ishikawa", "石川県"), (18, "Fukui", "福井県"),
+    (19, "Yamanashi", "山梨県"), (20, "Nagano", "長野県"), (21, "Gifu", "岐阜県"),
+    (22, "Shizuoka", "静岡県"), (23, "Aichi", "愛知県"), (24, "Mie", "三重県"),
+    (25, "Shiga", "滋賀県"), (26, "Kyōto", "京都府"), (27, "Ōsaka", "大阪府"),
+    (28, "Hyōgo", "兵庫県"), (29, "Nara", "奈良県"), (30, "Wakayama", "和歌山県"),
+    (31, "Tottori", "鳥取県"), (32, "Shimane", "島根県"), (33, "Okayama", "岡山県"),
+    (34, "Hiroshima", "広島県"), (35, "Yamaguchi", "山口県"), (36, "Tokushima", "徳島県"),
+    (37, "Kagawa", "香川県"), (38, "Ehime", "愛媛県"), (39, "Kōchi", "高知県"),
+    (40, "Fukuoka", "福岡県"), (41, "Saga", "佐賀県"), (42, "Nagasaki", "長崎県"),
+    (43, "Kumamoto", "熊本県"), (44, "Ōita", "大分県"), (45, "Miyazaki", "宮崎県"),
+    (46, "Kagoshima", "鹿児島県"), (47, "Okinawa", "沖縄県"),
 )  # fmt: skip
+
+
+def _without_marks(text: str) -> str:
+    """``text`` without combining marks (Tōkyō -> Tokyo), via Unicode decomposition."""
+    return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
+
+
+#: Japan's 47 prefectures in JIS X 0401 order: index + 1 is the JIS code. These plain
+#: romanised names (no macrons) are the canonical values stored after validation.
+PREFECTURES: Final[tuple[str, ...]] = tuple(_without_marks(name) for _, name, _ in PREFECTURE_TABLE)
 
 #: The eight metro prefectures named in the ESDP transfer rules (DOMAIN.md).
 METRO_PREFECTURES: Final[tuple[str, ...]] = (
@@ -44,7 +68,84 @@ SECTORS: Final[tuple[str, ...]] = (
     "logistics_warehousing", "resource_recycling", "linen_supply",
 )  # fmt: skip
 
-_PREFECTURE_BY_KEY: Final[dict[str, str]] = {p.lower(): p for p in PREFECTURES}
+_MACRON, _CIRCUMFLEX = "\u0304", "\u0302"
+#: Romanised prefecture suffixes (県, 府, 都) accepted after any prefecture's name, and the
+#: separators between name and suffix ("Aichi-ken", "Aichi ken", "Aichiken").
+_ROMAJI_SUFFIXES: Final[tuple[str, ...]] = ("ken", "fu", "to")
+_SUFFIX_SEPARATORS: Final[tuple[str, ...]] = ("-", " ", "")
+#: English suffixes accepted after any prefecture's name ("Osaka Prefecture").
+_ENGLISH_SUFFIXES: Final[tuple[str, ...]] = (" prefecture", "-prefecture", " pref.", " pref")
+#: Kanji suffixes that may be left out (東京 for 東京都); 道 may not: 北海 is no prefecture.
+_OPTIONAL_KANJI_SUFFIXES: Final[str] = "都府県"
+#: The romanised 道 that ends Hokkaidō, also written apart ("Hokkai-dō", "Hokkai do").
+_DO: Final[str] = "dō"
+
+
+def _long_vowel_spellings(char: str) -> tuple[str, ...]:
+    """Ways exports spell one character: a vowel with a macron or circumflex (a long vowel
+    in Hepburn) is also written with the other mark, plain, doubled, and ``o`` also as
+    ``ou`` (kana spelling, Toukyou) or ``oh`` (passport spelling, Ohsaka)."""
+    parts = unicodedata.normalize("NFD", char)
+    if len(parts) != 2 or parts[1] not in (_MACRON, _CIRCUMFLEX):
+        return (char,)
+    vowel = parts[0]
+    marked = tuple(unicodedata.normalize("NFC", vowel + mark) for mark in (_MACRON, _CIRCUMFLEX))
+    extra = ("ou", "oh") if vowel == "o" else ()
+    return (*marked, vowel, vowel * 2, *extra)
+
+
+def romaji_spellings(hepburn: str) -> set[str]:
+    """Lower-case spellings of a name given in Hepburn with macrons (Tōkyō): every
+    combination of :func:`_long_vowel_spellings` of its long vowels, and with ``m`` for
+    ``n`` before b, m, p as traditional Hepburn writes it (Gumma)."""
+    options = [_long_vowel_spellings(c) for c in unicodedata.normalize("NFC", hepburn.lower())]
+    spellings = {"".join(combo) for combo in itertools.product(*options)}
+    return spellings | {re.sub(r"n(?=[bmp])", "m", s) for s in spellings}
+
+
+def _prefecture_keys(code: int, hepburn: str, kanji: str) -> set[str]:
+    """Every accepted spelling (lower case, NFKC) of one prefecture."""
+    names = romaji_spellings(hepburn)
+    keys = set(names)
+    for name in names:
+        keys |= {name + sep + suffix for sep in _SUFFIX_SEPARATORS for suffix in _ROMAJI_SUFFIXES}
+        keys |= {name + suffix for suffix in _ENGLISH_SUFFIXES}
+    if hepburn.endswith(_DO):
+        stem = hepburn[: -len(_DO)].lower()
+        keys |= {stem + sep + do for sep in ("-", " ") for do in romaji_spellings(_DO)}
+    keys.add(kanji)
+    if kanji[-1] in _OPTIONAL_KANJI_SUFFIXES:
+        keys.add(kanji[:-1])
+    keys |= {str(code), f"{code:02d}", f"jp-{code:02d}"}  # JIS X 0401; ISO 3166-2:JP
+    return {unicodedata.normalize("NFKC", k) for k in keys}
+
+
+def prefecture_spelling_claims() -> dict[str, set[str]]:
+    """Each generated spelling (lower case) and the canonical prefectures it spells; an
+    unambiguous table has exactly one prefecture per spelling."""
+    claims: dict[str, set[str]] = {}
+    for (code, hepburn, kanji), canonical in zip(PREFECTURE_TABLE, PREFECTURES, strict=True):
+        for key in _prefecture_keys(code, hepburn, kanji):
+            claims.setdefault(key, set()).add(canonical)
+    return claims
+
+
+def _prefecture_spellings() -> dict[str, str]:
+    claims = prefecture_spelling_claims()
+    ambiguous = sorted(k for k, names in claims.items() if len(names) > 1)
+    if ambiguous:
+        raise ValueError(f"prefecture spellings naming two prefectures: {ambiguous}")
+    return {k: next(iter(names)) for k, names in claims.items()}
+
+
+#: Accepted spellings of each prefecture (lower case, NFKC-normalised), mapped to its
+#: canonical name (:data:`PREFECTURES`): the romanised name with or without macrons or
+#: circumflexes and in kana spelling (Tōkyō, Tôkyô, Tokyo, Toukyou), with a romanised or
+#: English suffix (Tokyo-to, Aichi-ken, Osaka Prefecture), the kanji name with and without
+#: its suffix (東京都, 東京), and the JIS X 0401 code with or without a leading zero (13,
+#: 01) or as ISO 3166-2 (JP-13). Look values up after NFKC normalisation, stripping and
+#: lower-casing, as :func:`prefecture_name` does.
+PREFECTURE_SPELLINGS: Final[dict[str, str]] = _prefecture_spellings()
 
 
 def japanese_level_rank(value: str) -> int | None:
@@ -61,12 +162,9 @@ def japanese_level_rank(value: str) -> int | None:
 
 
 def prefecture_name(value: str) -> str | None:
-    """Canonical prefecture name for a name (any case) or JIS code 1-47, else None."""
-    v = value.strip()
-    if v.isdigit():
-        code = int(v)
-        return PREFECTURES[code - 1] if 1 <= code <= len(PREFECTURES) else None
-    return _PREFECTURE_BY_KEY.get(v.lower())
+    """Canonical prefecture name of any spelling in :data:`PREFECTURE_SPELLINGS` (the value
+    is NFKC-normalised first, so full-width ``１３`` or ``Ｔｏｋｙｏ`` count), else None."""
+    return PREFECTURE_SPELLINGS.get(unicodedata.normalize("NFKC", value).strip().lower())
 
 
 def level_rank(column: str) -> pl.Expr:
