@@ -472,7 +472,7 @@ def test_unreadable_file_reported_with_other_problems(
 def test_csv_and_parquet_of_same_table(tiny_frames: Frames, write_instance: WriteInstance) -> None:
     directory = write_instance(dict(tiny_frames))
     tiny_frames["slots"].write_parquet(directory / "slots.parquet")
-    with pytest.raises(InputError, match="slots.csv and slots.parquet: keep one"):
+    with pytest.raises(InputError, match=r"slots\.csv and slots\.parquet: keep one"):
         load_instance(directory)
 
 
