@@ -10,6 +10,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+#: Said under a list of problems that count rows of a file: what a row number means there.
+ROW_NOTE = (
+    "(row N is the N-th data row below the header: line N + 1 of a CSV file, "
+    "unless a quoted value spans lines above it; row N + 1 of a sheet)"
+)
 #: How many examples of one kind of problem (same file, column and message) are kept.
 MAX_EXAMPLES_PER_KIND = 20
 #: How many characters of a value from the input a message shows before cutting it.
@@ -151,6 +156,8 @@ class InputError(MatcherError, ValueError):
         for (file, column, kind), extra in hidden:
             col = f", column {column}" if column else ""
             lines.append(f"  ... and {extra} more in {file}{col} like: {kind}")
+        if any(p.row is not None and (".csv" in p.file or "(sheet " in p.file) for p in self.problems):
+            lines.append(ROW_NOTE)
         return "\n".join(lines)
 
 
