@@ -1,4 +1,4 @@
-"""The shipped Japan policy encodes DOMAIN.md; intake caps follow the staff-tier table."""
+"""The shipped Japan policy encodes the programme facts of docs/domain.md; intake caps follow the staff-tier table."""
 
 from __future__ import annotations
 
