@@ -172,7 +172,7 @@ def generate(
     policy: PolicyOpt = None,
     quiet: Quiet = False,
 ) -> None:
-    """Write a realistic synthetic instance (DOMAIN.md mixes) to OUT."""
+    """Write a realistic synthetic instance (programme mixes of docs/domain.md) to OUT."""
     _setup_logging(quiet)
     from matcher.generate import generate_instance
 

@@ -518,11 +518,9 @@ def _index_of(col: str, table: pl.DataFrame, frame: pl.DataFrame) -> pl.Series:
     A validated table is sorted by its id (unique, never null): where ``frame`` is sorted
     by that id too (aptitudes and preferences by candidate), each run of equal ids is
     found once by binary search (:func:`matcher.model.rows_by_runs`). Otherwise (the
-    preferences' employers) the ids make an enum whose codes are the row indices. Measured at 1M candidates, alternating runs on
-    an idle machine: build_edges 4.7-5.8 s against 5.2-6.8 s with the enum everywhere.
-    Binary search for every value, also the 20M unsorted employer ids, was slower
-    (10.3-11.3 s against 6.5 s on a busy machine). The enum itself had replaced joins on
-    the string ids: 0.9-1.0 s against 2.1-2.7 s for both preference columns.
+    preferences' employers) the ids make an enum whose codes are the row indices: faster
+    than the enum everywhere, than binary search for every value (the 20M unsorted
+    employer ids), and than joins on the string ids (timings in benchmarks/NOTES.md).
     """
     ids, values = table.get_column(col), frame.get_column(col)
     found = rows_by_runs(values, ids)

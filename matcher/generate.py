@@ -1,6 +1,6 @@
 """Synthetic matching instances: candidates, aptitudes, employers, slots, preferences.
 
-Modelling choices (numbers are realistic defaults drawn from ``DOMAIN.md``, not legal facts):
+Modelling choices (numbers are realistic defaults from docs/domain.md, not legal facts):
 
 * **Candidates.** Track mix esdp 45% / ssw1 50% / ssw2 5%. Nationality follows the June 2025
   SSW i mix (Vietnam 43.9%, Indonesia 20.8%, ...; "other" is split over a few countries).

@@ -3,7 +3,7 @@
 A policy is a TOML file validated by pydantic; an unknown key is an error. Without a
 policy file the neutral policy applies: only slot capacities, track equality, the
 employer's minimum Japanese level and the aptitude rows decide. Every key is documented
-in the README ("Policy files"); ``instances/policies/japan-2026.toml`` encodes DOMAIN.md.
+in docs/policy.md; ``instances/policies/japan-2026.toml`` encodes docs/domain.md.
 
 Caps form a laminar (nested) family so that the welfare problem stays a min-cost flow:
 slot (employer, sector, track) inside the employer's intake for (employer, sector, track

@@ -45,7 +45,7 @@ def _without_marks(text: str) -> str:
 #: romanised names (no macrons) are the canonical values stored after validation.
 PREFECTURES: Final[tuple[str, ...]] = tuple(_without_marks(name) for _, name, _ in PREFECTURE_TABLE)
 
-#: The eight metro prefectures named in the ESDP transfer rules (DOMAIN.md).
+#: The eight metro prefectures named in the ESDP transfer rules (docs/domain.md).
 METRO_PREFECTURES: Final[tuple[str, ...]] = (
     "Saitama", "Chiba", "Tokyo", "Kanagawa", "Aichi", "Kyoto", "Osaka", "Hyogo",
 )  # fmt: skip

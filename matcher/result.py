@@ -44,7 +44,7 @@ class MatchResult:
     objective : Objective
         Placed count, total score and rank sum of ``assignments``.
     assignments, unmatched : polars.DataFrame
-        The output tables (see the README, "Outputs").
+        The output tables (see docs/user-guide.md, "Outputs").
     summary : dict
         Everything written to ``summary.json``.
     tables : dict of polars.DataFrame

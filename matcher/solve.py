@@ -261,7 +261,7 @@ def solve(
         Core backend only: start from an earlier solve (its ``state``, or the directory
         it was saved to with ``write(..., state=True)``), e.g. after candidates withdrew
         or an employer joined; nodes are matched by id and key. The result is exact
-        either way, and much faster after small changes (README, "Backends"); among
+        either way, and much faster after small changes (docs/methods/welfare-core.md); among
         equally good assignments it may pick another one than a cold solve.
 
     Returns

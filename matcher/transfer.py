@@ -61,8 +61,8 @@ the employer's limits, so the employer-wide limits always hold.
 
 Outputs
 -------
-``moves``, ``chains``, ``vacancies``, ``outcomes`` and ``summary.json`` (README,
-"Transfer rounds"). Every round is rechecked by :mod:`matcher.verify_transfer`.
+``moves``, ``chains``, ``vacancies``, ``outcomes`` and ``summary.json``
+(docs/methods/transfer.md). Every round is rechecked by :mod:`matcher.verify_transfer`.
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ class TransferResult:
     message : str
         Plain-English account of the status.
     moves, chains, vacancies, outcomes : polars.DataFrame
-        The output tables (README, "Transfer rounds").
+        The output tables (docs/methods/transfer.md).
     summary : dict
         Everything written to ``summary.json``.
     """
@@ -391,7 +391,7 @@ def _build_round(instance: Instance, seed: int) -> _Round:
 
 
 def _chains(moves: pl.DataFrame) -> pl.DataFrame:
-    """Chains of moves following vacancies (see the README, "Transfer rounds")."""
+    """Chains of moves following vacancies (see docs/methods/transfer.md)."""
     n = moves.height
     if n == 0:
         return pl.DataFrame(schema=CHAINS_SCHEMA)

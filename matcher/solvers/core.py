@@ -31,31 +31,20 @@ The algorithm, and why
    negative reduced cost, then discharge excesses in FIFO order with push look-ahead and
    the largest valid price drop; a slot's held candidates are kept at the front of its
    arc list so its scans only see those; a candidate's arcs are in preference-rank
-   order, :func:`_edge_order`). Epsilon falls by ``SCALE_FACTOR`` per phase
-   from the largest score *down to 1 in score units*, not to ``1/n``: five phases
-   instead of ten to twenty. Such a flow is usually already optimal, and exact
-   potentials (label-correcting from the prices, ``QUICK_PASSES`` passes) prove it.
-   On generated instances it is optimal one phase earlier, at epsilon 3: the potentials
-   are tried there first (``EARLY_EXACT_EPS``), which saves the phase at 1 (1M: 4.5-5.9
-   s for an attempt of 1.2-1.5 s that would otherwise come after it; the rank level that
-   follows made about 14% more pushes from that flow, about 1.5 s).
-   If they do not exist yet, costs and prices are multiplied by ``SCALE_FACTOR`` and one
-   more phase runs, until ``epsilon < 1/n`` in score units, where optimality is
-   guaranteed by the theory of cost scaling (``_exact_level``).
-   Every score-level phase but the first and the last starts with Goldberg's *price
-   refinement* (:func:`_price_refine`): prices that make the current flow as nearly
-   ``epsilon``-optimal as they can, so the phase only re-routes the units on arcs that no
-   prices fix, instead of most of the flow. Measured at 1M (cached kernels): score level
-   40.3 s against 46.6 s (phase at epsilon 157: 8.7 s against 13.8 s; 20: 8.2 against
-   10.8; 3: 8.5 against 8.7). Not in the last phase: it leaves the flow only
-   ``epsilon``-optimal, while a full phase usually ends exactly optimal; with it the exact
-   potentials failed and a phase at 8x precision followed (13-16 s). Not on the rank
-   level: its later phases got slower (4.9 -> 6.1 s, 3.1 -> 4.5 s at 1M). The
-   Lagrangian's relaxed flows (:func:`solve_tree_flow`) refine their prices the same
-   way, also in the first phase of a warm solve, which starts from the earlier flow
-   after the pair costs moved, Goldberg's own case (``benchmarks.policy`` at 100k:
-   floors 9.9 s against 12.3 s, employer 8.9 against 12.0, prefecture+sector 8.6 against
-   10.5; at 10k floors 130 iterations in 10.9 s against 96 in 11.1 s).
+   order, :func:`_edge_order`, so that the first phases do not all crowd the same
+   low-numbered slots). Epsilon falls by ``SCALE_FACTOR`` per phase from the largest
+   score *down to 1 in score units*, not to ``1/n``: five phases instead of ten to
+   twenty. Such a flow is usually already optimal, and exact potentials
+   (label-correcting from the prices, ``QUICK_PASSES`` passes) prove it; they are tried
+   first after the phase at ``EARLY_EXACT_EPS``, where the flow usually is optimal
+   already, which saves the phase at 1. If they do not exist yet, costs and prices are
+   multiplied by ``SCALE_FACTOR`` and one more phase runs, until ``epsilon < 1/n`` in
+   score units, where optimality is guaranteed by the theory of cost scaling
+   (``_exact_level``). Every score-level phase but the first and the last starts with
+   Goldberg's *price refinement* (:func:`_price_refine`): prices that make the current
+   flow as nearly ``epsilon``-optimal as they can, so the phase only re-routes the units
+   on arcs that no prices fix, instead of most of the flow. Not in the last phase, which
+   must end exactly optimal; not on the rank level, whose later phases it slows down.
 3. *Rank level*: the score-optimal flows are exactly the flows of value ``F`` that use
    only arcs of zero reduced cost under the score potentials (complementary slackness).
    The least rank sum among them is a min-cost circulation on that subgraph (about half
@@ -65,48 +54,21 @@ The algorithm, and why
    pass on the lexicographic costs ``-B * score + rank`` (it converges only when no
    residual cycle is negative, so it is also an internal optimality check); then every
    node that the source cannot reach in the residual network (the sink side of a
-   minimum cut) is raised by a constant so that ``p[sink] - p[source]`` exceeds the cost
-   of any simple residual path, which certifies that the flow is maximum (see
-   :func:`check_certificate`).
+   minimum cut) is raised by a constant (``CUT_SHIFT``) so that ``p[sink] - p[source]``
+   exceeds the cost of any simple residual path, which certifies that the flow is
+   maximum (see :func:`check_certificate`).
 
 Why levels: the single lexicographic cost ``-B * score + rank`` needs ``B`` larger than
 any rank-sum difference (about ``20 * n``); cost scaling then spends a phase per factor
 of 8 of that range, and every phase costs about the same (each re-routes most of the
-flow: measured 0.5-0.9 s per phase at 100k, 17 phases). Splitting the levels and stopping
-each at unit precision cut the phases to 5 + 2-4 on a smaller graph.
-
-A candidate's pushes try its arcs in list order. In edge order (by slot index) all
-candidates try the same low-numbered slots first; in rank order (ties by a hash of the
-slot) the load spreads: cold solves 3.4-4.1 s against 4.5-4.8 s at 100k (score level
-2.6-2.75 s against 3.15-3.4 s), 65.9-74.7 s (three runs) against 75.0 s at 1M (first
-phase 5.0M pushes against 9.1M). A random order was as fast at 100k; rank order was
-kept because the rank level is also a little cheaper after it (0.76-0.82 s against
-1.07 s in reverse rank order), though the score level's flow is still far from
-rank-optimal (at 100k 15.5k of its 52.7k pairs remain).
-
-What else was measured (100k candidates, k = 20): a larger scale factor does not help
-(the work per phase grows with it: factor 32, 2x slower; 256, 8x); global price
-updates cost more than they save; successive shortest paths (one Dijkstra per
-candidate, pair potentials for the count level) were exact but 9x slower, because
-ties make the searches explore large plateaus; an epsilon-scaling auction (branch
-``wip/auction``) was exact but not faster than OR-Tools; Goldberg and Kennedy's double
-push for the candidates (one scan finds the best and second-best arcs, the unit goes to
-the best and the price drops to the second best) was exact but no faster (100k: 6.25 s
-against 6.1-6.5 s; 13% fewer pushes, as many relabels). Partial augment-relabel (LEMON's
-default: a discharge follows admissible arcs for up to 4 or 8 arcs, relabelling dead
-ends, then pushes along the path) was exact but slower (1M score level 51 s against 35
-s: relabels of the nodes without excess on the way doubled).
-At 1M (same arrays), also not kept: dropping the pair arcs whose reduced cost after the
-phase at epsilon 157 exceeded four epsilons (27% of the arcs; 4 of them were used by the
-optimum, so a check on the full network must follow) left the later phases as slow
-(8.6, 7.6, 5.5 s against 8.5, 8.3, 5.9) and cost 3.3 s to build; costs as int32: within
-noise; ``SCALE_FACTOR`` 4: seven phases of 5-7.5 s, 45.5 s against 40; the rank level on
-the full network with the score-loose arcs masked (capacity 0) instead of a subgraph: its
-phases 21 s against 17 s plus 3 s of building. Where the time goes: every phase relabels
-each placed candidate about eight times (3.5-3.9M of 5-6.5M relabels; the unplaced ones
-fall from 3.0M in the first phase to 23k in the last), the price walk of a factor-8 step,
-at about 800 ns per push or relabel: the phases wait on memory. Hence the solver's own
-node numbering (:func:`_node_map`), which keeps neighbours close in memory.
+flow). Splitting the levels and stopping each at unit precision cuts the phases to
+5 + 2-4, the second ones on a smaller graph. Every phase relabels each placed candidate
+about eight times (the price walk of a factor-8 step) and waits on memory, hence the
+solver's own node numbering (:func:`_node_map`), which keeps neighbours close in memory.
+The :func:`solve_tree_flow` entry point solves the Lagrangian backend's relaxed flows
+(any tree of caps) the same way, one level, warm from the previous iteration's flow and
+potentials. The alternatives measured, and the timings behind each choice, are in
+benchmarks/NOTES.md.
 
 Warm start (:func:`_warm_solve`)
 --------------------------------
@@ -119,63 +81,31 @@ cost minus that gap places the most first) with a few deficits, which successive
 shortest paths close exactly, one Dijkstra per deficit unit, run *backwards* from the
 deficit so that a search scans a slot's candidates instead of the source's million
 arcs. Each search must label every node closer than its path, and scores depend only
-on (candidate, sector): half of all unused pairs are tied with the candidate's
-placement at the score level (100k: 0.8M of 1.6M), so a search covers much of a
-sector. Measured at 100k (Japan caps): 130-200k arcs per deficit; after 0.1% withdrew,
-0.1x a cold solve; after 1%, 90-99M arcs (3.7 s, 0.9x). The paths themselves are long,
-not only the searches: after 1% withdrew at 100k, the 507 paths have a median of 24
-arcs (12 candidates move up a place each; 90th percentile 58, 99th 106) and label a
-median of 2,740 nodes; a slot labelled scans all of its few hundred candidates. Two things make a search cheaper: it stops as
-soon as a node tied with the top of the heap holds an excess or leads to the source by a
-tight arc (37% of the paths at 100k have length 0, yet scanned thousands of tied nodes
-before the source came off the heap); and where the arcs of a node all have capacity 1
-(the source's, a candidate's, a slot's below its up-arc) the arc ``w -> u`` is read
-through its reverse in ``u``'s list, without random access into ``w``'s arcs. Once the
-first ``WARM_PROBE`` paths project more than ``WARM_BUDGET`` scans of the network (about
-a third of a cold solve), the paths give up and the *levels* run warm instead
-(:data:`WARM_LEVEL_BUDGET`): the earlier placements are reloaded, the score level starts
-from the earlier exact score potentials (:attr:`CoreSolution.score_potentials`) at
-epsilon ``WARM_SCORE_EPS`` and the rank level runs as in a cold solve. Measured after 1%
-withdrew: 100k 0.5-0.6x a cold solve (score level 1.1 s against 3.5 s), 1M 0.6-0.8x
-(score level 31-37 s against 60 s; the rank level, 20 s, gains nothing from earlier
-prices). It is no better because prices crawl: a unit the source sends to one of the
-many tied unplaced candidates displaces another, each step lowers prices by epsilon,
-and a tied plateau is lowered in steps until the units reach the freed slots (epsilon
-1 at 1M: 161M relabels, 135 s). Past its own budget of relabel scans the warm levels
-hand over to a cold solve. The crawl is worst for the last few excesses, whose
-deficits are far: after every ``WARM_UPDATE_INTERVAL`` times the arcs in relabel scans of
-the first warm phase, a global price update (:func:`_global_update`, distances from the
-deficits backwards in units of epsilon, one per hop on a plateau) lowers every price by
-its distance, so those excesses run downhill (1M: that phase 9 s against 17 s; slot caps
-only at 100k: the warm solve 0.74-0.82x a cold one in the benchmark, where it had been 1.38x).
-The rank level of a warm solve by levels starts from the earlier rank potentials
-(:attr:`CoreSolution.rank_potentials`) at epsilon 8 in its scaled costs (two phases, the
-first after a price refinement) instead of from zero at 160 (four phases). After 1%
-withdrew: 100k 0.7 s against 1.0-1.2 s (warm solve 2.3 s against a 3.6 s cold one);
-1M 18.9 s against about 20 s, no gain: the warm score level's last phase re-routes
-4.8M units and the rank level's first phase then makes 9.5M pushes (from epsilon 64:
-three phases, also 18.9 s); in later alternating runs 24.9-26.1 s against 19.9-20.1 s
-cold. So the earlier rank potentials are used only when the warm score level moved little
-of the flow (``WARM_RANK_MAX_PUSHES`` pushes per placed unit: 100k 1.9, 1M 5.9).
-Also measured and not kept: both levels at once on the
-lexicographic costs from the certificate (100k: 2.3x a cold solve; from epsilon 8 it
-crawled for minutes). The warm score level run backwards (the same phase on the reversed
-residual network: freed slots pull units instead of the source pushing them over tied
-candidates): at 1M its phase at 3 took 5 s instead of 18, but exact potentials then
-failed and the phase at 1 re-routed 3-4M units (score level 16-17 s), and the rank level
-alone stays above a fifth of a cold solve (benchmarks/NOTES.md).
-Primal-dual rounds (one Dijkstra from the excess until every deficit is labelled, then
-a blocking flow over the shortest-path arcs for all of them) did not help either: at
-10k after 1% withdrew, each round scanned the whole graph and served 2-12 of the 58
-units (the zero-cost paths share the few unplaced candidates at reduced cost 0), and
-after 12 rounds it was over budget. The same rounds on the *score level alone* (from
-the earlier exact score potentials: a multi-source Dijkstra from the remaining deficits
-raises prices, then each deficit is served by a breadth-first search over tight arcs),
-followed by the rank level, were exact but no cheaper at scale: 100k 2.2 s against a
-3.9 s cold solve (score level 0.8-0.9 s in 11 rounds), 1M 94 s against about 60 s (the
-5,159 searches scanned 1,187M arcs of tight plateau, 59 s; the rank level then took 25 s
-even though the flow was nearly rank-optimal: its work is the price walk, and from the
-earlier rank potentials it was slower still, 100k 1.1-1.5 s against 0.64 s).
+on (candidate, sector), so about half of all unused pairs are tied with the
+candidate's placement at the score level and a search covers much of a sector; the
+paths are long too (a chain of candidates each moving up a place). Two things make a
+search cheaper: it stops as soon as a node tied with the top of the heap holds an
+excess or leads to the source by a tight arc; and where the arcs of a node all have
+capacity 1 (the source's, a candidate's, a slot's below its up-arc) the arc ``w -> u``
+is read through its reverse in ``u``'s list, without random access into ``w``'s arcs.
+
+Once the first ``WARM_PROBE`` paths project more than ``WARM_BUDGET`` scans of the
+network (about a third of a cold solve), the paths give up and the *levels* run warm
+instead: the earlier placements are reloaded, the score level starts from the earlier
+exact score potentials (:attr:`CoreSolution.score_potentials`) at epsilon
+``WARM_SCORE_EPS``, and past a budget of relabel scans (``WARM_LEVEL_BUDGET``) they hand
+over to a cold solve. Prices can crawl there: a unit the source sends to one of the many
+tied unplaced candidates displaces another, each step lowers prices by epsilon, and a
+tied plateau is lowered in steps until the units reach the freed slots. The crawl is
+worst for the last few excesses, whose deficits are far: after every
+``WARM_UPDATE_INTERVAL`` times the arcs in relabel scans of the first warm phase, a
+global price update (:func:`_global_update`, distances from the deficits backwards in
+units of epsilon, one per hop on a plateau) lowers every price by its distance, so those
+excesses run downhill. The rank level of a warm solve by levels starts from the earlier
+rank potentials (:attr:`CoreSolution.rank_potentials`, at ``WARM_RANK_EPS``) only when
+the warm score level moved little of the flow (``WARM_RANK_MAX_PUSHES`` pushes per
+placed unit); otherwise the earlier rank prices are far off and it runs as in a cold
+solve.
 
 Overflow safety (int64)
 -----------------------
@@ -216,7 +146,8 @@ PRICE_LIMIT = 1 << 62
 SCALE_FACTOR = 8
 #: Label-correcting passes tried on a level before its precision is raised.
 QUICK_PASSES = 6
-#: Starting precision of the rank level (measured: 64 suffices on generated instances).
+#: Starting precision of the rank level: 64 suffices on generated instances (with 32 the
+#: potentials failed at 1M and one more phase followed).
 RANK_PRECISION = 64
 #: Levels run with ``early`` (the score level; the Lagrangian's relaxed flows) try exact
 #: potentials already after a phase at this epsilon or below (above 1): the flow is
@@ -230,41 +161,24 @@ WARM_BUDGET_MIN = 1 << 20
 WARM_PROBE = 8
 #: A warm :func:`solve_tree_flow` starts cost scaling at this percentile of the pair cost
 #: changes, not their maximum: the few large moves are saturated at once and repaired by
-#: relabels that jump (measured on the floors benchmark at 100k, relaxed flows after the
-#: first: 4.3 s at the median, 5.2 s at the 90th percentile, 6.2 s cold; the minimum
-#: once took 14.6 s).
+#: relabels that jump (the median was fastest; timings in benchmarks/NOTES.md).
 WARM_TREE_PCT = 50.0
 #: A warm solve by levels gives up (and solves cold) after its relabels scanned this
-#: many times the arcs (a cold solve at 1M scans about 30 times; the warm one after 1%
-#: withdrew, about 15).
+#: many times the arcs (a cold solve at 1M scans about 30 times, a warm one after 1%
+#: withdrew about 15).
 WARM_LEVEL_BUDGET = 20
-#: Epsilon of the first score-level phase of a warm solve by levels (the one that runs
-#: when the shortest paths would cost too much). Measured after 1% withdrew: at 1M,
-#: epsilon 1 took 135 s (prices crawl through tied plateaus), 8 took 31-37 s and 64
-#: took 31 s; at 100k, 1 was best (0.9 s) and 8 took 1.1 s. With exact potentials tried
-#: after a phase at 3 (``EARLY_EXACT_EPS``), 3 is one phase where they converge: 100k
-#: score level 0.54-0.60 s against 0.90-0.97 s with 8 (warm solve 2.05 s against
-#: 2.36-2.52); 1M 18.4 s in one phase against 9.3 + 9.0 s (warm solve 48.7 s both).
+#: Epsilon of the first score-level phase of a warm solve by levels: at 1 prices crawl
+#: through tied plateaus; at 3 one phase suffices for exact potentials (``EARLY_EXACT_EPS``).
 WARM_SCORE_EPS = 3
 #: Epsilon (in ranks) the rank level of a warm solve by levels starts from, with the
-#: earlier rank potentials; the first phase runs at an eighth of it in the scaled costs
-#: (``RANK_PRECISION``). Measured after 1% withdrew: 1 -> 100k 0.7 s, 1M 18.9 s; 8 -> 0.9
-#: and 18.9 s; a cold rank level 1.0-1.2 and about 20 s.
+#: earlier rank potentials (its first phase at an eighth of it in the scaled costs).
 WARM_RANK_EPS = 1
 #: ... but only when the warm score level moved little of the flow: at most this many
-#: pushes per placed unit. Past it the earlier rank prices are far off and the rank level
-#: runs cold. Measured after 1% withdrew, warm levels, alternating runs: 1M (3.0M pushes
-#: for 513k placed, 5.9 per unit) rank level 24.9-26.1 s from the earlier prices against
-#: 19.9-20.1 s cold; 100k (100k pushes for 52.6k placed, 1.9 per unit) 0.79-0.87 s
-#: against 0.98-1.11 s.
+#: pushes per placed unit. Past it the earlier rank prices are far off: the rank level runs cold.
 WARM_RANK_MAX_PUSHES = 3
 #: In that first phase, a global price update (:func:`_global_update`) runs after every
-#: this many times the arcs in relabel scans: the last few excesses then run straight to
-#: the far deficits instead of crawling over ties. Measured after 1% withdrew: 1M first
-#: phase 9.0 s against 17.3 s (3 updates; score level 22.5 s against 29.8 s); 100k slot
-#: caps only 0.9 s against 3.6 s (5 updates; warm solve 3.3 s against 6.8 s); 100k Japan
-#: caps 1 update, score level 1.2 s against 1.0-1.1 s. In every phase, or from epsilon 1,
-#: they cost more than they saved: each scans about the whole network there.
+#: this many times the arcs in relabel scans, so the last excesses run straight to far
+#: deficits instead of crawling over ties (only there: elsewhere one costs more than it saves).
 WARM_UPDATE_INTERVAL = 1.0
 #: Price refinement (:func:`_price_refine`) before each phase that starts from a flow but
 #: the last (score level, relaxed flows):
@@ -412,8 +326,8 @@ def _edge_order(cand: I32, slot: I32, rank: I64) -> I32:
 
     The order of a candidate's arcs is the order its pushes try them. In edge order
     (by slot index) every candidate tries the same low-numbered slots first and the
-    first phases fight over them; in rank order the load spreads (measured in the
-    module docstring). The edges need no other order.
+    first phases fight over them; in rank order the load spreads (timings in
+    benchmarks/NOTES.md). The edges need no other order.
     """
     keys = np.empty(cand.shape[0], dtype=np.int64)
     for e in range(cand.shape[0]):
@@ -474,12 +388,7 @@ def _node_map(net: FlowNetwork, edges: Edges, rank: I64) -> I64:
     memory. The network is then the same as if the edges had been numbered that way
     (:func:`_arc_order`, the source arcs in that order too): all three matter (with the
     source arcs or the arc-order ties in the documented numbering it was no faster).
-    Measured at 1M, solves alternating with the documented numbering on the same arrays
-    (two runs each): 61.2-67.5 s against 71.3-71.8 s (score level 35.1-36.6 against
-    41.0-41.9, rank level 16.7-20.1 against 21.1-22.4, maximum flow 3.6-4.0 against
-    4.7-4.8; building 1.3-2.5 s longer); 100k: 3.8-4.6 s against 4.6-5.0 (three runs).
-    Grouping only slots by sector and candidates by the sector of their first choice
-    gained about half of that in probes; ordering only the candidates, little.
+    It makes a 1M solve about a tenth faster (timings in benchmarks/NOTES.md).
     """
     n, n_slot = net.num_nodes, edges.slots.height
     n_cand = net.slot0 - net.cand0
@@ -1675,13 +1584,12 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
     kept = 0
     excess = np.zeros(n, dtype=np.int64)
     # Only the maximum flow's value is needed: it runs on a copy of the capacities
-    # (copying takes 0.05 s at 1M, resetting the flow afterwards took 0.5 s).
+    # (a copy is ten times cheaper than resetting the flow afterwards).
     mf_rcap = rcap.copy()
     if start_prices is not None:
         assert warm_start is not None
         # The earlier placements that still exist are a flow: the maximum flow only has
-        # to add to it (measured at 100k after 1% withdrew, with loading them: 0.14-0.17 s
-        # against 0.29 s).
+        # to add to it.
         kept = _load_flow(edges, net, warm_start.chosen_pairs, mf_rcap, rev, fwd, up)
     value, mf_pushes, mf_relabels = _max_flow(first, head, mf_rcap, rev, up_of, 0, 1)
     value += kept
@@ -1702,8 +1610,7 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
         # Warm: the earlier placements and score-level prices, which are exact wherever
         # the change did not reach, so the phases start at a small epsilon, within a
         # budget of relabel scans (prices far from this network's can crawl for long).
-        # The rank level gained nothing from its earlier prices (measured at 1M: 19.7 s
-        # from zero, 20.6 s from them; the score-optimal arcs it runs on move with pot_a).
+        # The rank level below reuses its earlier prices only if this level moved little.
         assert warm_start is not None
         level.price[:] = _to_inner(start_prices, node_map)
         held = np.zeros(n, dtype=np.int64)
@@ -2417,9 +2324,8 @@ def _tree_flow_warm(
     work = np.zeros(WORK_SLOTS, dtype=np.int64)
     stats: dict[str, float] = {}
     # The first phase runs at epsilon = change (the loop divides before each phase). When
-    # that is 2 or 3, exact potentials are tried right after it (``early``): benchmarks.policy
-    # 10k floors, 35 of 47 such tries converged and saved the phase at 1 (matcher 11.7-13.2 s
-    # against 14.1-14.9; 100k floors 11.8-12.4 against 12.8-14.2).
+    # that is 2 or 3, exact potentials are tried right after it (``early``): they usually
+    # converge there and save the phase at 1.
     pot = _exact_level(
         level, max(1, change * SCALE_FACTOR) if change else 1, n, work, stats, "warm", refine=True, early=True
     )
@@ -2467,13 +2373,11 @@ def _exact_level(
 
     With ``early``, exact potentials are tried once already after the phase at epsilon
     ``EARLY_EXACT_EPS`` (when one runs): on the score level its flow is usually optimal
-    already, and the phase at 1 is skipped. Measured: at 1M the exact potentials converge
-    after the phase at 3 (not after 20), which saves the phase at 1 (4.5-5.9 s) for one
-    attempt that would otherwise come after it (1.2-1.5 s); the same at 100k (0.3 s for
-    0.2 s). When they do not converge, the attempt is lost (QUICK_PASSES network scans).
-    On the rank level they did not converge after its phase at 3 (1M), so it has no early try.
-    The price refinement before the phase at 3 is what makes it work: without it that phase
-    took 9.6-10.2 s at 1M (4.8M pushes against 2.6M) and the early potentials failed.
+    already, and the phase at 1 is skipped: the attempt costs a fraction of that phase.
+    When they do not converge, the attempt is lost (QUICK_PASSES network scans). On the
+    rank level they do not converge after its phase at 3, so it has no early try. The
+    price refinement before the phase at 3 is what makes it work: without it that phase
+    takes longer and the early potentials fail (timings in benchmarks/NOTES.md).
     """
     phases = 0
 

@@ -25,11 +25,10 @@ bonus leaf beside the slot, a floor over whole intakes below one tree node by a 
 above them with a bonus arc beside its up-arc. A per-employer floor over several sectors
 crosses the sector caps, so with many of them the layout without sector caps in the tree
 leaves far fewer multipliers (a few dozen sector caps instead of thousands of floors);
-the layout is chosen by that count. Measured on the floors benchmark (sector caps, a hard
-regional floor, 2,727 per-employer floors at 100k, 27,130 at 1M): 0.04% from the bound
-after one iteration at 100k (16 s; 1.01% after 8 iterations in 56 s before) and 0.12% at
-1M (246 s; 3.48% in 285 s before), because the sector caps' multipliers start at their
-shadow prices from one flow that keeps them.
+the layout is chosen by that count. On the floors benchmark (sector caps, a hard
+regional floor, 2,727 per-employer floors at 100k, 27,130 at 1M) one iteration then comes
+within about 0.1% of the bound at 100k and 1M (docs/benchmarks.md), because the sector
+caps' multipliers start at their shadow prices from one flow that keeps them.
 
 Otherwise the objective is the total score (rank sums are not part of it at this scale)
 and the status is ``feasible`` with ``bound`` and ``gap``.

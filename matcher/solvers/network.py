@@ -2,7 +2,8 @@
 
 Nodes: 0 source, 1 sink, then candidates, slots, intake, national and total nodes in
 that order. ``solve_flow`` (OR-Tools) and ``solve_core`` (matcher's own) build from this
-one layout, so the core's potentials are in the numbering the README documents.
+one layout, so the core's potentials are in the numbering docs/methods/welfare-core.md
+documents.
 """
 
 from __future__ import annotations
