@@ -37,7 +37,7 @@ ratios in the table are the core's time over each baseline's.
     python -m benchmarks.core --sizes 10k 100k 1M     # writes results/core.json and core.md
     python -m benchmarks.core --sizes 10k --list-length 50 --caps japan slots
 
-Warm start: after the cold solve, 1% (the issue's case) and then 0.01% of the candidates
+Warm start: after the cold solve, 1% (a large change) and then 0.01% (a small one) of the candidates
 withdraw (their edges are removed, ids kept); each changed instance is solved cold and
 then warm from the first solve (its placements and certificate). Both must reach the
 same objective, the warm certificate must hold, and the ratio is warm time over cold

@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     subprocess.run([sys.executable, "-m", "benchmarks.core", "--warmup"], capture_output=True, check=True)
     for size in sizes:
         # Generation and the pipeline run in separate processes: the pipeline's peak RSS
-        # is then its own (the target is on `matcher solve` of a generated instance).
+        # is then its own (the target is `matcher solve` of a generated instance).
         with tempfile.TemporaryDirectory() as tmp:
             inst_dir = Path(tmp) / "inst"
             made = _child(["--generate", size, "--seed", str(args.seed), "--dir", str(inst_dir)])

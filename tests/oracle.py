@@ -25,7 +25,7 @@ class Pair:
 
 
 def eligible_pairs(inst: Instance) -> list[Pair]:
-    """All eligible (candidate, slot) pairs, by the rules as written in the README."""
+    """All eligible (candidate, slot) pairs, by the rules as written in docs/user-guide.md (Eligibility)."""
     pol = inst.policy
     lv = {x: i for i, x in enumerate(JAPANESE_LEVELS)}
     apt = {(r["candidate_id"], r["sector"]): r for r in inst.aptitudes.iter_rows(named=True)}

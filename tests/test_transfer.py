@@ -153,7 +153,7 @@ def outcome(res: matcher.TransferResult) -> dict[str, tuple[str, str | None]]:
 
 # ---- the oracle -------------------------------------------------------------------------
 class Oracle:
-    """Plain-Python reading of the documented rules (README, "Transfer rounds")."""
+    """Plain-Python reading of the documented rules (docs/methods/transfer.md)."""
 
     def __init__(self, inst: Instance, seed: int) -> None:
         tp = inst.policy.transfer
