@@ -2,8 +2,8 @@
 
 Runs the command line on the shipped instances and on generated benchmark instances
 (every method, backend and cap mode that applies) and records a SHA-256 per output file.
-``summary.json`` is fingerprinted without its ``timings_s`` block (times vary); every
-other file byte for byte.
+``summary.json`` is fingerprinted without its ``timings_s`` block (times vary) and with
+the instance's folder name instead of its path; every other file byte for byte.
 
     python -m benchmarks.compare_outputs --record before.json   # on the old code
     python -m benchmarks.compare_outputs --check before.json    # on the new code: exit 1 on a difference
@@ -60,6 +60,8 @@ def _fingerprint(directory: Path) -> dict[str, str]:
         if path.name == "summary.json":
             doc = json.loads(data)
             doc.pop("timings_s", None)
+            if isinstance(doc.get("instance"), dict):  # a generated instance lives in a temporary path
+                doc["instance"]["source"] = Path(doc["instance"]["source"]).name
             data = json.dumps(doc, sort_keys=True).encode()
         out[str(path.relative_to(directory))] = hashlib.sha256(data).hexdigest()
     return out
