@@ -1,4 +1,5 @@
-# matcher: `make demo` solves the shipped sample; `make test` runs the whole suite.
+# matcher: `make demo` solves the shipped sample; `make test` runs the whole suite;
+# `make test-fast` the same checks with fewer property-test examples.
 # Both create .venv and (re)install the package with its dev extras when pyproject changes.
 
 PYTHON ?= python3.11
@@ -7,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.install-stamp
 DEMO_OUT ?= out/demo
 
-.PHONY: install demo test lint typecheck unit bench bench-quick sample clean
+.PHONY: install demo test test-fast lint typecheck unit unit-fast bench bench-quick sample clean
 
 install: $(STAMP)
 
@@ -31,6 +32,12 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest -q
+
+# Every test with an eighth of the property-test examples: a few minutes, for editing.
+unit-fast: $(STAMP)
+	MATCHER_TEST_TIER=fast $(BIN)/pytest -q
+
+test-fast: lint typecheck unit-fast
 
 test: lint typecheck unit bench-quick
 

@@ -1,12 +1,22 @@
-"""Shared fixtures: the tiny instance as frames, writing instances as CSV or Parquet."""
+"""Shared fixtures: the tiny instance as frames, writing instances as CSV or Parquet; the
+hypothesis profile of the test tier; the compiled kernels built before any test runs."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import settings
+
+from tests.strategies import TIER, examples
+
+settings.register_profile("full", deadline=None)
+settings.register_profile("fast", deadline=None, max_examples=examples(100))
+settings.load_profile(TIER)
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_DIR = REPO / "instances" / "tiny"
@@ -57,3 +67,19 @@ def write_instance(tmp_path: Path) -> WriteInstance:
         return directory
 
     return write
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_kernels() -> Iterator[None]:
+    """Build the numba kernels (or load them from numba's cache) once, before the first
+    test, so that no test's time includes compiling them."""
+    import matcher
+
+    start = time.perf_counter()
+    tiny = matcher.load_instance(TINY_DIR)
+    matcher.solve(tiny)
+    matcher.solve(tiny, method="stable")
+    matcher.solve(tiny, method="stable", proposing="employer")
+    matcher.transfer_round(matcher.load_instance(REPO / "instances" / "transfer-tiny"))
+    logging.getLogger("matcher").debug("kernels ready in %.1f s", time.perf_counter() - start)
+    yield

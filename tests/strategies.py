@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import polars as pl
@@ -9,6 +10,16 @@ from hypothesis import strategies as st
 
 from matcher import Instance, instance_from_frames
 from matcher.policy import policy_from_dict
+
+#: The test tier: ``full`` (``make test``) or ``fast`` (``make test-fast``: about an eighth
+#: of the examples of each property test, for a quick check while editing).
+TIER = os.environ.get("MATCHER_TEST_TIER", "full")
+
+
+def examples(n: int) -> int:
+    """Examples for a property test that runs ``n`` in the full tier."""
+    return n if TIER == "full" else max(5, n // 8)
+
 
 SECTORS = ("agriculture", "food_service")
 TRACKS = ("esdp", "ssw1")

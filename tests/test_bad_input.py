@@ -22,6 +22,7 @@ from matcher import InputError, Problem, Status, instance_from_frames, load_inst
 from matcher.cli import app
 from matcher.policy import load_policy
 from matcher.validate import MAX_INT
+from tests.strategies import examples
 
 Frames = dict[str, pl.DataFrame]
 WriteInstance = Callable[..., Path]  # the write_instance fixture (conftest.py)
@@ -812,7 +813,7 @@ def test_joint_table_problems_reported_together(tiny_frames: Frames, write_insta
     find_problem(err.value, "joint.csv", 5, "candidate_id", "candidate in two groups")
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(
     st.lists(st.sampled_from(["a", "b", "ab", "B", "é", "", None]), max_size=12),
     st.lists(st.sampled_from(["a", "b", "ab", "B", "é", ""]), max_size=6, unique=True),
@@ -839,7 +840,7 @@ def test_all_known_proves_only_true_references(
         assert not everything_known
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(
     st.lists(
         st.tuples(st.sampled_from(["a", "b", "ab", "B", "é", ""]), st.integers(-3, 3)),

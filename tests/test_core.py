@@ -18,9 +18,9 @@ from matcher.solvers.core import CoreSolution, check_certificate, solve_core
 from matcher.solvers.flow import solve_flow
 from matcher.solvers.network import lexicographic_costs
 from matcher.solvers.status import Status
-from tests.strategies import instances
+from tests.strategies import examples, instances
 
-FAST = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=examples(120), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _objective(edges: Edges, chosen: npt.NDArray[np.int64]) -> tuple[int, int]:
@@ -146,13 +146,13 @@ def test_matches_ortools_fractional_scores(inst: Instance) -> None:
     _cross_check(build_edges(inst))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.integers(0, 2**31), st.integers(1, 60), st.integers(1, 12))
 def test_matches_ortools_random_trees(seed: int, n_cand: int, n_slot: int) -> None:
     _cross_check(random_edges(seed, n_cand, n_slot))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.integers(0, 2**31), st.integers(1, 60), st.integers(1, 12), st.floats(0.0, 0.5))
 def test_warm_start_matches_ortools(seed: int, n_cand: int, n_slot: int, share: float) -> None:
     """A re-solve warm from an earlier solution after some candidates withdrew is exact."""
@@ -175,7 +175,7 @@ def _changed(edges: Edges, rng: np.random.Generator, share: float) -> Edges:
     return dataclasses.replace(changed, score=bumped)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.integers(0, 2**31), st.integers(1, 60), st.integers(1, 12), st.floats(0.0, 0.3))
 def test_warm_start_after_any_change(seed: int, n_cand: int, n_slot: int, share: float) -> None:
     """Warm from an unrelated-looking change (capacities, scores, withdrawals) stays exact.
@@ -220,7 +220,7 @@ def test_warm_start_hands_over_to_the_levels(monkeypatch: pytest.MonkeyPatch) ->
     assert other.stats["warm"] == 0.0 and "warm_levels" not in other.stats
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.integers(0, 2**31), st.integers(1, 60), st.integers(1, 12), st.floats(0.0, 0.3))
 def test_warm_levels_after_any_change(seed: int, n_cand: int, n_slot: int, share: float) -> None:
     """The levels warm from earlier score prices are exact after any change (or hand over
@@ -498,7 +498,7 @@ def test_certificate_rejects_bad_shapes(solved: tuple[Edges, CoreSolution]) -> N
     assert check_certificate(edges, np.append(sol.chosen, sol.chosen[0]), sol.potentials) != []
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.integers(0, 2**31), st.integers(1, 40), st.integers(1, 8))
 def test_tree_flow_warm_start_after_cost_changes(seed: int, n_cand: int, n_slot: int) -> None:
     """``solve_tree_flow`` with a ``state`` (the Lagrangian's relaxed flows) re-solves from
@@ -562,7 +562,7 @@ def _ortools_tree_cost(
     return int(mcf.optimal_cost())
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=examples(80), deadline=None)
 @given(st.integers(0, 2**31), st.integers(1, 30), st.integers(1, 8))
 def test_tree_flow_bonus_arcs_match_ortools(seed: int, n_cand: int, n_slot: int) -> None:
     """Bonus arcs beside tree nodes' up-arcs (a concave reward on the first units through a
@@ -651,7 +651,7 @@ def test_node_map_is_a_permutation_within_each_kind(inst: Instance) -> None:
     assert (node_map[net.slot0 + n_slot :] == np.arange(net.slot0 + n_slot, net.num_nodes)).all()
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(st.integers(0, 2**31), st.integers(1, 60), st.integers(1, 12))
 def test_early_exact_score_level_matches_ortools(seed: int, n_cand: int, n_slot: int) -> None:
     """Scores up to 96 put a phase at epsilon 3 in the score level's schedule, after which

@@ -13,7 +13,7 @@ from matcher import Instance
 from matcher.eligibility import Edges, build_edges, count_pairs
 from matcher.policy import policy_from_dict
 from tests.oracle import eligible_pairs
-from tests.strategies import instances
+from tests.strategies import examples, instances
 
 
 def _pair_rows(edges: Edges) -> list[tuple[str, tuple[str, str, str], int, int]]:
@@ -30,7 +30,7 @@ def _pair_rows(edges: Edges) -> list[tuple[str, tuple[str, str, str], int, int]]
     )
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(instances(max_candidates=8, max_employers=4, fractional=True))
 def test_edges_equal_oracle(inst: Instance) -> None:
     edges = build_edges(inst)
@@ -169,7 +169,7 @@ def test_long_preference_lists_equal_oracle() -> None:
     assert (np.diff(key) > 0).all()  # sorted by (cand, slot), no pair twice
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=examples(80), deadline=None)
 @given(
     ids=st.lists(st.integers(0, 30), unique=True, max_size=12),
     values=st.lists(st.integers(0, 40), max_size=30),

@@ -23,7 +23,7 @@ from matcher.io import read_state
 from matcher.policy import policy_from_dict
 from matcher.solvers.core import STATE_COLUMNS, state_from_tables, state_tables
 from tests import oracle
-from tests.strategies import instances
+from tests.strategies import examples, instances
 
 BACKENDS = ("core", "ortools", "cpsat", "mip", "lagrange")
 
@@ -250,7 +250,7 @@ def fine_instances(draw: st.DrawFn) -> matcher.Instance:
     return dataclasses.replace(inst, aptitudes=inst.aptitudes.with_columns(scores))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(inst=fine_instances(), backend=st.sampled_from(BACKENDS))
 def test_optimum_of_fine_scores_matches_brute_force(inst: matcher.Instance, backend: str) -> None:
     res = matcher.solve(inst, backend=backend)

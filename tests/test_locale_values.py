@@ -24,6 +24,7 @@ from matcher.reference import (
     prefecture_spelling_claims,
 )
 from tests.conftest import TABLE_STEMS, TINY_DIR
+from tests.strategies import examples
 
 Frames = dict[str, pl.DataFrame]
 WriteInstance = Callable[..., Path]  # the write_instance fixture (conftest.py)
@@ -304,7 +305,7 @@ def test_fullwidth_csv_files_load(tiny_frames: Frames, write_instance: WriteInst
         assert table.equals(b.tables()[name]), name
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(
     st.lists(
         st.tuples(st.integers(0, 2**31 - 1), st.lists(st.booleans(), min_size=10, max_size=10)),
@@ -326,7 +327,7 @@ def test_any_fullwidth_rendering_of_an_integer_parses_to_it(rows: list[tuple[int
     assert [staff[e] for e in employers.get_column("employer_id")] == [n for n, _ in rows]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(st.decimals(0, 100, places=2, allow_nan=False), st.booleans())
 def test_any_fullwidth_score_parses_to_it(score: Decimal, padded: bool) -> None:
     text = _fullwidth(str(score))

@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 import matcher
 from matcher import Instance
 from tests.oracle import brute_force, cp_sat
-from tests.strategies import instances
+from tests.strategies import examples, instances
 
-FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _key(res: matcher.MatchResult) -> tuple[int, int, int]:
@@ -59,7 +59,7 @@ def test_tiny_optimum_japan_policy() -> None:
     assert sorted(res.unmatched.rows()) == [("C4", "no_eligible_slot"), ("C5", "no_eligible_slot")]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(instances(max_candidates=10, max_employers=4, fractional=True))
 def test_core_backend_equals_ortools_end_to_end(inst: Instance) -> None:
     a = matcher.solve(inst, backend="ortools")
@@ -85,7 +85,7 @@ def test_regional_caps_optimum_matches_brute_force(inst: Instance) -> None:
     assert _key(res) == brute_force(inst)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(instances(max_candidates=10, max_employers=4, fractional=True))
 def test_cpsat_backend_equals_ortools(inst: Instance) -> None:
     assert _key(matcher.solve(inst, backend="cpsat")) == _key(matcher.solve(inst, backend="ortools"))
@@ -226,7 +226,7 @@ def test_fairness_objectives_match_brute_force(inst: Instance) -> None:
     assert (pof["matched_lost"], pof["score_lost"]) >= (0, 0.0) or pof["matched_lost"] > 0
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(instances(max_candidates=5, max_employers=3, regional=True, employer=True))
 def test_lagrange_backend_bound_and_feasibility(inst: Instance) -> None:
     """The Lagrangian backend keeps every cap, employer caps included (verified), and its
@@ -290,7 +290,7 @@ def test_lagrange_hard_floor_takes_a_placement_from_a_soft_one() -> None:
     assert round(res.summary["bound"]["objective"] * 100) == 6000 - 3 * PLACEMENT_WORTH * 100
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(instances(max_candidates=5, max_employers=3, regional=True, floors=True))
 def test_lagrange_backend_with_floors(inst: Instance) -> None:
     """With floors (hard and soft) the Lagrangian backend keeps every cap and hard floor
@@ -319,7 +319,7 @@ def test_lagrange_backend_with_floors(inst: Instance) -> None:
     assert got <= best <= round(bound["bound"] * 100)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(instances(max_candidates=7, max_employers=3, regional=True, diversity=True, joint=True))
 def test_cpsat_hint_keeps_every_rule(inst: Instance) -> None:
     """The flow optimum cut down to the crossing rules (CP-SAT's start, and what a time limit
@@ -360,7 +360,7 @@ def _first_flow_with_employer_floors(inst: Instance, share: float) -> tuple[Any,
     return edges, floors, sol, best
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(instances(max_candidates=5, max_employers=3))
 def test_soft_floors_on_one_slot_are_exact_in_the_flow(inst: Instance) -> None:
     """A soft floor on a single slot is kept exactly by the relaxed flow (a bonus leaf), so
@@ -371,7 +371,7 @@ def test_soft_floors_on_one_slot_are_exact_in_the_flow(inst: Instance) -> None:
         assert round(sol.bound * 100) == best  # the relaxation is the problem itself
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(instances(max_candidates=5, max_employers=3))
 def test_soft_floors_over_several_slots_are_exact_in_the_flow(inst: Instance) -> None:
     """A soft floor over whole intakes of one employer (several sectors or tracks) is kept

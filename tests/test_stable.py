@@ -14,9 +14,9 @@ from matcher import Instance
 from matcher.policy import policy_from_dict
 from matcher.stability import blocking_pairs
 from tests.oracle import eligible_pairs
-from tests.strategies import instances
+from tests.strategies import examples, instances
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @st.composite

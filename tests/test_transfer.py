@@ -28,11 +28,12 @@ from matcher.lottery import lottery_numbers
 from matcher.policy import policy_from_dict
 from matcher.reference import JAPANESE_LEVELS
 from matcher.verify_transfer import KINDS, transfer_blocking_pairs, verify_transfer
+from tests.strategies import examples
 
 REPO = Path(__file__).resolve().parents[1]
 TT = REPO / "instances" / "transfer-tiny"
 JAPAN = REPO / "instances" / "policies" / "japan-2026.toml"
-SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=examples(80), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 runner = CliRunner()
 
 EMP_SCHEMA = {
@@ -667,7 +668,7 @@ def check_chains(res: matcher.TransferResult, inst: Instance) -> None:
     )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.one_of(transfer_instances(max_workers=5), transfer_instances(max_workers=5, limits=True)),
     st.integers(0, 2),

@@ -19,6 +19,7 @@ from matcher.generate import generate_instance
 from matcher.io import instance_from_frames, read_state
 from matcher.solvers.core import state_from_tables, state_tables
 from tests.conftest import JAPAN_POLICY
+from tests.strategies import examples
 
 runner = CliRunner()
 
@@ -40,7 +41,7 @@ def _objective(res: matcher.MatchResult) -> tuple[int, float, int]:
     return o.matched, o.total_score, o.rank_sum
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=examples(12), deadline=None)
 @given(st.integers(0, 2**16), st.floats(0.0, 0.3))
 def test_saved_state_warm_start_matches_a_cold_solve(seed: int, share: float) -> None:
     """Solve, save the state, withdraw candidates, re-solve from the saved state: the
