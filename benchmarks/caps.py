@@ -20,9 +20,9 @@ from typing import Any
 import polars as pl
 
 import matcher
-from matcher.generate import generate_instance
-from matcher.policy import policy_from_dict
-from matcher.validate import RawTable, validate_tables
+from matcher.data.generate import generate_instance
+from matcher.data.policy import policy_from_dict
+from matcher.data.validate import RawTable, validate_tables
 
 RESULTS = Path(__file__).parent / "results"
 

@@ -113,9 +113,9 @@ def slots_only(edges: Any) -> Any:
 def prepare(size: str, list_length: int, seed: int, path: Path, caps: str = "japan") -> dict[str, Any]:
     """Generate the instance, build its edges (for scenario ``caps``) and pickle them to ``path``."""
     from benchmarks.baselines import assignment_size
-    from matcher.eligibility import build_edges
-    from matcher.generate import generate_instance
-    from matcher.io import instance_from_frames
+    from matcher.data.generate import generate_instance
+    from matcher.data.load import instance_from_frames
+    from matcher.eligibility.edges import build_edges
 
     n, m = SIZES[size]
     start = time.perf_counter()
@@ -149,7 +149,7 @@ def _objective(edges: Any, chosen: Any) -> tuple[int, int, int]:
 
 def _tiny_edges() -> Any:
     import matcher
-    from matcher.eligibility import build_edges
+    from matcher.eligibility.edges import build_edges
 
     return build_edges(matcher.load_instance(Path(__file__).parent.parent / "instances" / "tiny"))
 

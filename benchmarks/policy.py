@@ -56,10 +56,10 @@ METHODS = ("matcher", "cp-sat", "highs")
 def instance(size: str, scenario: str, seed: int) -> Any:
     """The generated instance with binding prefecture (and sector) caps."""
     import matcher
-    from matcher.eligibility import build_edges
-    from matcher.generate import generate_instance
-    from matcher.io import instance_from_frames
-    from matcher.policy import Floor, RegionalCap
+    from matcher.data.generate import generate_instance
+    from matcher.data.load import instance_from_frames
+    from matcher.data.policy import Floor, RegionalCap
+    from matcher.eligibility.edges import build_edges
 
     n, m = SIZES[size]
     inst = instance_from_frames(
@@ -106,11 +106,11 @@ def instance(size: str, scenario: str, seed: int) -> Any:
 
 def run_matcher(inst: Any, limit: float) -> dict[str, Any]:
     """matcher's decomposition on the same objective as the CP-SAT model (total score)."""
-    from matcher.constraints import floor_units
-    from matcher.eligibility import build_edges
-    from matcher.report import assignments_frame
+    from matcher.eligibility.constraints import floor_units
+    from matcher.eligibility.edges import build_edges
+    from matcher.output.report import assignments_frame
     from matcher.solvers.lagrange import solve_lagrangian
-    from matcher.verify import verify_assignment
+    from matcher.verification.assignment import verify_assignment
 
     start = time.perf_counter()
     edges = build_edges(inst)
@@ -135,11 +135,11 @@ def run_matcher(inst: Any, limit: float) -> dict[str, Any]:
 def run_cpsat(inst: Any, limit: float) -> dict[str, Any]:
     """A plain CP-SAT model: boolean per pair, every cap and floor, maximize the total score
     less soft-floor penalties."""
-    from matcher.constraints import floor_units
-    from matcher.eligibility import build_edges
-    from matcher.report import assignments_frame
+    from matcher.eligibility.constraints import floor_units
+    from matcher.eligibility.edges import build_edges
+    from matcher.output.report import assignments_frame
     from matcher.solvers.lagrange import PLACEMENT_WORTH
-    from matcher.verify import verify_assignment
+    from matcher.verification.assignment import verify_assignment
 
     start = time.perf_counter()
     edges = build_edges(inst)
@@ -217,12 +217,12 @@ def run_cpsat(inst: Any, limit: float) -> dict[str, Any]:
 def run_mip(inst: Any, limit: float) -> dict[str, Any]:
     """The same model as :func:`run_cpsat` for a MIP solver reached through OR-Tools (HiGHS,
     the solver of matcher's ``mip`` backend; its rows), one thread, the same time limit."""
-    from matcher.constraints import floor_units
-    from matcher.eligibility import build_edges
-    from matcher.report import assignments_frame
+    from matcher.eligibility.constraints import floor_units
+    from matcher.eligibility.edges import build_edges
+    from matcher.output.report import assignments_frame
     from matcher.solvers.lagrange import PLACEMENT_WORTH
     from matcher.solvers.mip import cap_rows, solve_rows
-    from matcher.verify import verify_assignment
+    from matcher.verification.assignment import verify_assignment
 
     start = time.perf_counter()
     edges = build_edges(inst)

@@ -32,8 +32,8 @@ NETWORKX_MAX = 2_000
 
 def generate_one(size: str, seed: int, directory: Path) -> dict[str, Any]:
     """Generate one size's instance as Parquet into ``directory`` (its own process)."""
-    from matcher.generate import generate_instance
-    from matcher.io import write_tables
+    from matcher.data.generate import generate_instance
+    from matcher.output.files import write_tables
 
     n, m = SIZES[size]
     t: dict[str, float] = {}
@@ -53,7 +53,7 @@ def run_one(size: str, baselines: bool, inst_dir: Path) -> dict[str, Any]:
     """The pipeline on one generated instance, in this process (a fresh one, so that its
     peak RSS is the pipeline's alone, as for ``matcher solve``): timings, objective, checks."""
     import matcher
-    from matcher.eligibility import build_edges
+    from matcher.eligibility.edges import build_edges
     from matcher.solvers.core import solve_core
     from matcher.solvers.network import flow_network
 

@@ -23,8 +23,8 @@ import numpy as np
 import polars as pl
 
 import matcher
-from matcher.eligibility import build_edges
-from matcher.stable import stable_match
+from matcher.eligibility.edges import build_edges
+from matcher.stable.mechanism import stable_match
 
 RESULTS = Path(__file__).parent / "results"
 LIST_LEN = 20
@@ -131,8 +131,8 @@ def bench(n: int, seed: int, package: bool) -> dict[str, Any]:
 
 def national(seed: int) -> dict[str, Any]:
     """1M candidates x 20 employers from the generator, Japan policy: DA from edge arrays."""
-    from matcher.generate import generate_instance
-    from matcher.validate import RawTable, validate_tables
+    from matcher.data.generate import generate_instance
+    from matcher.data.validate import RawTable, validate_tables
 
     tables = generate_instance(candidates=1_000_000, employers=50_000, seed=seed)
     policy = matcher.load_policy(Path(__file__).parent.parent / "instances/policies/japan-2026.toml")

@@ -24,7 +24,7 @@ import numpy as np
 import polars as pl
 
 import matcher
-from matcher.reference import PREFECTURES
+from matcher.data.reference import PREFECTURES
 
 RESULTS = Path(__file__).parent / "results"
 JAPAN = Path(__file__).parents[1] / "instances" / "policies" / "japan-2026.toml"

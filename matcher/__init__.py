@@ -7,18 +7,24 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from matcher import lottery
-from matcher.errors import InputError, MatcherError, OutputError, Problem, TooManyPairsError
-from matcher.io import instance_from_frames, load_instance
-from matcher.model import Instance
-from matcher.policy import Policy, load_policy, neutral_policy
-from matcher.result import MatchResult, Objective
-from matcher.solve import METHODS, OptionsError, VerificationError, check_options, solve
-from matcher.solvers.status import Status
-from matcher.transfer import TransferResult, transfer_round
-from matcher.verify import Verification, verify_assignment
+from matcher._version import __version__
+from matcher.data.load import instance_from_frames, load_instance
+from matcher.data.model import Instance
+from matcher.data.policy import Policy, load_policy, neutral_policy
+from matcher.eligibility import lottery
+from matcher.errors import (
+    InputError,
+    MatcherError,
+    OutputError,
+    Problem,
+    TooManyPairsError,
+    VerificationError,
+)
+from matcher.output.result import MatchResult, Objective
+from matcher.solve import METHODS, OptionsError, check_options, solve
+from matcher.status import Status
+from matcher.transfer.round import TransferResult, transfer_round
+from matcher.verification.assignment import Verification, verify_assignment
 
 __all__ = [
     "METHODS",

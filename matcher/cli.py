@@ -18,16 +18,17 @@ from typing import Annotated, Any, NoReturn
 import polars as pl
 import typer
 
-from matcher import __version__
+from matcher._version import __version__
+from matcher.data.load import load_instance
+from matcher.data.policy import load_policy, policy_from_dict
+from matcher.data.readers import ENCODINGS, check_encoding
 from matcher.errors import InputError, MatcherError, OutputError, Problem
-from matcher.io import FORMATS, load_instance, restore_cells, write_tables
-from matcher.outputs import Kind, check_output_dir
-from matcher.policy import load_policy, policy_from_dict
-from matcher.readers import ENCODINGS, check_encoding
-from matcher.report import ASSIGNMENT_SCHEMA
+from matcher.output.directories import Kind, check_output_dir
+from matcher.output.files import FORMATS, restore_cells, write_tables
+from matcher.output.report import ASSIGNMENT_SCHEMA
 from matcher.solve import BACKENDS, METHODS, MIP_DEFAULT_MAX_PAIRS, OptionsError, check_options, solve
-from matcher.stable import CAP_MODES, PROPOSING
-from matcher.verify import verify_assignment
+from matcher.stable.mechanism import CAP_MODES, PROPOSING
+from matcher.verification.assignment import verify_assignment
 
 app = typer.Typer(
     name="matcher",
@@ -174,7 +175,7 @@ def generate(
 ) -> None:
     """Write a realistic synthetic instance (programme mixes of docs/domain.md) to OUT."""
     _setup_logging(quiet)
-    from matcher.generate import generate_instance
+    from matcher.data.generate import generate_instance
 
     _choice(format, FORMATS, "--format")
     _check_out(out, "instance", policy)
@@ -217,7 +218,7 @@ def validate(
 ) -> None:
     """Check an instance and report every problem at once (exit 2 if any)."""
     _setup_logging(quiet)
-    from matcher.eligibility import count_pairs
+    from matcher.eligibility.edges import count_pairs
 
     _check_encoding(encoding)
     try:
@@ -405,7 +406,7 @@ def solve_cmd(
 
 def _read_result_table(directory: Path, stem: str) -> pl.DataFrame:
     """A result table as written by solve: CSV (apostrophe escapes undone), Parquet or xlsx."""
-    from matcher.readers import read_sheet
+    from matcher.data.readers import read_sheet
 
     found = [directory / f"{stem}.{ext}" for ext in FORMATS if (directory / f"{stem}.{ext}").is_file()]
     if not found:
@@ -483,7 +484,7 @@ def verify(
         )
         blocking = None
         if summary.get("method") == "stable":
-            from matcher.stability import blocking_pairs, blocking_summary
+            from matcher.verification.stability import blocking_pairs, blocking_summary
 
             blocking = blocking_summary(
                 blocking_pairs(inst, assignments, seed=int(summary["stable"]["seed"]))
@@ -530,8 +531,8 @@ def transfer_cmd(
 ) -> None:
     """Run a transfer round (ESDP job changes); write moves, chains, vacancies, outcomes."""
     _setup_logging(quiet)
-    from matcher.solve import VerificationError
-    from matcher.transfer import transfer_round
+    from matcher.errors import VerificationError
+    from matcher.transfer.round import transfer_round
 
     _choice(format, FORMATS, "--format")
     _check_encoding(encoding)

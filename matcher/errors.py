@@ -1,7 +1,7 @@
 """Exceptions raised for bad input.
 
 Bad input raises; an infeasible or timed-out solve is a *status* on the result instead
-(see :mod:`matcher.result`). Input problems are collected, never raised one at a time,
+(see :mod:`matcher.output.result`). Input problems are collected, never raised one at a time,
 so a user fixes a file in one pass.
 """
 
@@ -159,6 +159,14 @@ class InputError(MatcherError, ValueError):
         if any(p.row is not None and (".csv" in p.file or "(sheet " in p.file) for p in self.problems):
             lines.append(ROW_NOTE)
         return "\n".join(lines)
+
+
+class UnsupportedPolicyError(MatcherError):
+    """The policy asks for something the chosen method cannot keep."""
+
+
+class VerificationError(RuntimeError):
+    """A solver returned an assignment the independent verifier rejects (a bug)."""
 
 
 class OutputError(MatcherError):

@@ -14,17 +14,17 @@ from typing import TYPE_CHECKING, Any, Final, TypeGuard
 import numpy as np
 import polars as pl
 
-from matcher import constraints
-from matcher.eligibility import Edges, ScoreScale, build_edges, score_scale
-from matcher.errors import InputError, MatcherError, Problem
-from matcher.model import Instance
-from matcher.report import assignments_frame, build_summary, objective_of, unmatched_frame
-from matcher.result import MatchResult
-from matcher.solvers.status import Status
-from matcher.verify import verify_assignment
+from matcher.data.model import Instance
+from matcher.eligibility import constraints
+from matcher.eligibility.edges import Edges, ScoreScale, build_edges, score_scale
+from matcher.errors import InputError, Problem, UnsupportedPolicyError, VerificationError
+from matcher.output.report import assignments_frame, build_summary, objective_of, unmatched_frame
+from matcher.output.result import MatchResult
+from matcher.status import Status
+from matcher.verification.assignment import verify_assignment
 
 if TYPE_CHECKING:
-    from matcher.policy import Policy
+    from matcher.data.policy import Policy
     from matcher.solvers.core import CoreSolution
 
 log = logging.getLogger("matcher")
@@ -51,14 +51,6 @@ MIP_DEFAULT_MAX_PAIRS: Final[int] = 50_000
 COMPARE_OPTIMAL_MAX_PAIRS: Final[int] = 2_000_000
 #: The same with regional caps that do not nest, where the optimum needs the MIP.
 COMPARE_MIP_MAX_PAIRS: Final[int] = 10_000
-
-
-class UnsupportedPolicyError(MatcherError):
-    """The policy asks for something the chosen method cannot keep."""
-
-
-class VerificationError(RuntimeError):
-    """A solver returned an assignment the independent verifier rejects (a bug)."""
 
 
 class OptionsError(InputError):
@@ -125,7 +117,7 @@ def check_options(
       - method must be one of optimal, stable, got 'fast'
       - time_limit must be a finite number of seconds above 0, got 0
     """
-    from matcher.stable import CAP_MODES, PROPOSING
+    from matcher.stable.mechanism import CAP_MODES, PROPOSING
 
     def name(option: str) -> str:
         return "--" + option.replace("_", "-") if cli else option
@@ -281,7 +273,7 @@ def solve(
     Scores are optimized at the policy's ``score_decimals`` (default 2), or at more
     decimals when a score has more: the fewest that hold every aptitude score exactly
     (``summary["score_decimals"]``, with ``summary["score_decimals_from"]``: ``policy`` or
-    ``data``), up to :data:`matcher.eligibility.MAX_SCORE_DECIMALS`. The core and OR-Tools
+    ``data``), up to :data:`matcher.eligibility.edges.MAX_SCORE_DECIMALS`. The core and OR-Tools
     backends can hold fewer on large instances (their 64-bit costs carry the rank
     tie-break too). A score with more decimals than can be held is refused, never
     rounded.
@@ -315,7 +307,7 @@ def solve(
     if not isinstance(instance, Instance):
         if not isinstance(instance, (str, Path)):
             raise TypeError(f"instance must be an Instance or a directory, got {type(instance).__name__}")
-        from matcher.io import load_instance
+        from matcher.data.load import load_instance
 
         instance = load_instance(instance, policy=policy)
     elif policy is not None:
@@ -494,7 +486,7 @@ def _warm_state(warm_start: CoreSolution | str | Path) -> CoreSolution:
     if isinstance(warm_start, CoreSolution):
         return warm_start
     if isinstance(warm_start, (str, Path)):
-        from matcher.io import read_state
+        from matcher.output.files import read_state
 
         tables, header, unreadable, folder = read_state(warm_start, STATE_COLUMNS)
         return state_from_tables(tables, header, source=folder, unreadable=unreadable)
@@ -707,7 +699,7 @@ def _solve_stable(
     extra: dict[str, Any],
     tables: dict[str, pl.DataFrame],
 ) -> tuple[Status, str, np.ndarray[Any, np.dtype[np.int64]]]:
-    from matcher.stable import stable_match
+    from matcher.stable.mechanism import stable_match
 
     with _phase(timings, "solve"):
         sol = stable_match(instance, edges, seed=seed, proposing=proposing, caps=caps)
@@ -730,7 +722,7 @@ def _stability_report(
     """Blocking pairs by the independent checker (part of verification)."""
     if not verify:
         return
-    from matcher.stability import blocking_pairs, blocking_summary
+    from matcher.verification.stability import blocking_pairs, blocking_summary
 
     with _phase(timings, "stability"):
         pairs = blocking_pairs(instance, assignments, seed=seed)

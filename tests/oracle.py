@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 from ortools.sat.python import cp_model
 
-from matcher.model import Instance
-from matcher.reference import JAPANESE_LEVELS
+from matcher.data.model import Instance
+from matcher.data.reference import JAPANESE_LEVELS
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import polars as pl
 from hypothesis import strategies as st
 
 from matcher import Instance, instance_from_frames
-from matcher.policy import policy_from_dict
+from matcher.data.policy import policy_from_dict
 
 #: The test tier: ``full`` (``make test``) or ``fast`` (``make test-fast``: about an eighth
 #: of the examples of each property test, for a quick check while editing).

@@ -20,8 +20,8 @@ from typer.testing import CliRunner
 
 from matcher import InputError, Problem, Status, instance_from_frames, load_instance, solve
 from matcher.cli import app
-from matcher.policy import load_policy
-from matcher.validate import MAX_INT
+from matcher.data.policy import load_policy
+from matcher.data.validate import MAX_INT
 from tests.strategies import examples
 
 Frames = dict[str, pl.DataFrame]
@@ -826,7 +826,7 @@ def test_all_known_proves_only_true_references(
     """The sorted-runs shortcut for reference checks never passes an unknown id, and it
     proves every sorted, complete column whose ids are all known (else the row-by-row
     check runs)."""
-    from matcher.validate import _all_known
+    from matcher.data.validate import _all_known
 
     def ordered(xs: list[str | None], on: bool) -> list[str | None]:
         return sorted(xs, key=lambda x: (x is None, (x or "").encode())) if on else xs
@@ -851,7 +851,7 @@ def test_all_known_proves_only_true_references(
 def test_sorted_keeps_sorted_frames_and_sorts_the_others(rows: list[tuple[str, int]]) -> None:
     """The validated tables come back sorted by their keys, whether or not the input was
     (an already sorted table is kept as is, not sorted again)."""
-    from matcher.validate import _sorted
+    from matcher.data.validate import _sorted
 
     frame = pl.DataFrame(
         {"id": [r[0] for r in rows], "rank": [r[1] for r in rows]}, schema={"id": pl.String, "rank": pl.Int64}

@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 
 import matcher
 from matcher import Instance
-from matcher.eligibility import CapStructure, Edges, build_edges
+from matcher.eligibility.edges import CapStructure, Edges, build_edges
 from matcher.solvers.core import CoreSolution, check_certificate, solve_core
 from matcher.solvers.flow import solve_flow
 from matcher.solvers.network import lexicographic_costs
-from matcher.solvers.status import Status
+from matcher.status import Status
 from tests.strategies import examples, instances
 
 FAST = settings(max_examples=examples(120), deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -333,8 +333,8 @@ def test_tiny_instance() -> None:
 
 
 def test_generated_instance() -> None:
-    from matcher.generate import generate_instance
-    from matcher.io import instance_from_frames
+    from matcher.data.generate import generate_instance
+    from matcher.data.load import instance_from_frames
 
     tables = generate_instance(candidates=3000, employers=200, seed=3, unlisted_share=0.05)
     inst = instance_from_frames(**tables, policy="instances/policies/japan-2026.toml")
@@ -604,8 +604,8 @@ def test_tree_flow_bonus_arcs_match_ortools(seed: int, n_cand: int, n_slot: int)
 def test_warm_start_after_an_employer_joins_or_leaves(seed: int) -> None:
     """Another instance's solution is matched to this one's nodes by key (candidate ids,
     employer and sector): a warm start after an employer joined, or left, is exact."""
-    from matcher.generate import generate_instance
-    from matcher.io import instance_from_frames
+    from matcher.data.generate import generate_instance
+    from matcher.data.load import instance_from_frames
 
     tables = generate_instance(candidates=600, employers=40, seed=seed)
     policy = "instances/policies/japan-2026.toml"

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 import matcher
 from matcher import Instance
-from matcher.eligibility import Edges, build_edges, count_pairs
-from matcher.policy import policy_from_dict
+from matcher.data.policy import policy_from_dict
+from matcher.eligibility.edges import Edges, build_edges, count_pairs
 from tests.oracle import eligible_pairs
 from tests.strategies import examples, instances
 
@@ -181,7 +181,7 @@ def test_index_of_is_the_row_of_each_id(
 ) -> None:
     """Binary search over runs (both columns sorted) and the enum (otherwise) both give
     each value's row in the table, null where the id is not there."""
-    from matcher.eligibility import _index_of
+    from matcher.eligibility.edges import _index_of
 
     table_ids = sorted(ids) if ids_sorted else ids[::-1]
     col = sorted(values) if values_sorted else values

@@ -17,9 +17,9 @@ import pytest
 
 import matcher
 from matcher import Instance, instance_from_frames
-from matcher.eligibility import build_edges
+from matcher.data.policy import policy_from_dict
+from matcher.eligibility.edges import build_edges
 from matcher.errors import InputError
-from matcher.policy import policy_from_dict
 from matcher.solvers.lagrange import choose_layout
 from tests.test_optimal import _key
 
@@ -117,7 +117,7 @@ def test_stable_matching_and_its_checker_count_employer_caps() -> None:
     for caps in ("naive", "flexible"):
         res = matcher.solve(inst, method="stable", caps=caps)  # verified
         assert res.assignments.filter(pl.col("employer_id") == "B").height <= 2
-        from matcher.stability import blocking_pairs
+        from matcher.verification.stability import blocking_pairs
 
         pairs = blocking_pairs(inst, res.assignments, seed=0)
         forbidden = pairs.filter(pl.col("cap_forbidden"))

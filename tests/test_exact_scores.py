@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 from scipy.optimize import linear_sum_assignment
 
 import matcher
-from matcher.eligibility import MAX_SCORE_DECIMALS, score_decimals_needed, score_scale
-from matcher.io import read_state
-from matcher.policy import policy_from_dict
+from matcher.data.policy import policy_from_dict
+from matcher.eligibility.edges import MAX_SCORE_DECIMALS, score_decimals_needed, score_scale
+from matcher.output.files import read_state
 from matcher.solvers.core import STATE_COLUMNS, state_from_tables, state_tables
 from tests import oracle
 from tests.strategies import examples, instances
@@ -270,7 +270,7 @@ def test_stable_priorities_compare_scores_as_given(seed: int) -> None:
     """Employers' priorities in deferred acceptance: 80.124 beats 80.123 whatever the
     lottery, and the independent blocking-pair check agrees (at hundredths the two would
     tie and the lottery would decide)."""
-    from matcher.stability import blocking_pairs
+    from matcher.verification.stability import blocking_pairs
 
     inst = two_sectors({("C1", "a"): 80.123, ("C2", "a"): 80.124})
     for caps in ("flexible", "naive"):

@@ -1,4 +1,4 @@
-"""Tests for :mod:`matcher.generate`: schema, determinism, referential integrity, policy."""
+"""Tests for :mod:`matcher.data.generate`: schema, determinism, referential integrity, policy."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-import matcher.generate as gen
-from matcher.generate import generate_instance
-from matcher.reference import JAPANESE_LEVELS, PREFECTURES, SECTORS, TRACKS
+import matcher.data.generate as gen
+from matcher.data.generate import generate_instance
+from matcher.data.reference import JAPANESE_LEVELS, PREFECTURES, SECTORS, TRACKS
 
 Tables = dict[str, pl.DataFrame]
 
@@ -264,7 +264,7 @@ def test_unlisted_extremes(share: float, expected: int | None) -> None:
 
 
 def test_preferences_lean_to_metro_and_home(tables: Tables) -> None:
-    from matcher.reference import METRO_PREFECTURES
+    from matcher.data.reference import METRO_PREFECTURES
 
     p = tables["preferences"].join(tables["employers"].select("employer_id", "prefecture"), on="employer_id")
     metro_in_lists = p["prefecture"].is_in(METRO_PREFECTURES).mean()

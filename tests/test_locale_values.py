@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from matcher import InputError, Instance, instance_from_frames, load_instance
-from matcher.reference import (
+from matcher.data.reference import (
     PREFECTURE_SPELLINGS,
     PREFECTURES,
     prefecture_name,
@@ -29,7 +29,7 @@ from tests.strategies import examples
 Frames = dict[str, pl.DataFrame]
 WriteInstance = Callable[..., Path]  # the write_instance fixture (conftest.py)
 
-#: The kanji names in JIS X 0401 order, written out here independently of matcher.reference.
+#: The kanji names in JIS X 0401 order, written out here independently of matcher.data.reference.
 KANJI = (
     "北海道", "青森県", "岩手県", "宮城県", "秋田県", "山形県", "福島県", "茨城県", "栃木県",
     "群馬県", "埼玉県", "千葉県", "東京都", "神奈川県", "新潟県", "富山県", "石川県", "福井県",

@@ -13,9 +13,9 @@ import polars as pl
 import pytest
 
 import matcher
-from matcher.generate import generate_instance
-from matcher.io import instance_from_frames
-from matcher.policy import policy_from_dict
+from matcher.data.generate import generate_instance
+from matcher.data.load import instance_from_frames
+from matcher.data.policy import policy_from_dict
 from tests.oracle import floor_key, mip
 
 RULES = {
@@ -70,7 +70,7 @@ def test_mip_backend_equals_independent_mip_at_200_candidates(seed: int) -> None
 
 
 def test_mip_backend_refuses_rules_it_cannot_keep() -> None:
-    from matcher.solve import UnsupportedPolicyError
+    from matcher.errors import UnsupportedPolicyError
 
     inst = matcher.load_instance("instances/tiny")
     inst = dataclasses.replace(inst, policy=policy_from_dict({"diversity": {"peer_support": True}}))

@@ -105,8 +105,8 @@ def test_diversity_is_refused_where_it_cannot_be_kept() -> None:
 
     import pytest
 
-    from matcher.policy import policy_from_dict
-    from matcher.solve import UnsupportedPolicyError
+    from matcher.data.policy import policy_from_dict
+    from matcher.errors import UnsupportedPolicyError
 
     inst = matcher.load_instance("instances/tiny")
     inst = dataclasses.replace(inst, policy=policy_from_dict({"diversity": {"peer_support": True}}))
@@ -156,7 +156,7 @@ def test_mip_and_cpsat_backends_agree(inst: Instance) -> None:
 def test_floor_conflict_is_named_and_time_limit_reports_a_bound() -> None:
     import dataclasses
 
-    from matcher.policy import policy_from_dict
+    from matcher.data.policy import policy_from_dict
 
     inst = matcher.load_instance("instances/tiny")
     pol = {
@@ -184,7 +184,7 @@ def test_lagrange_floors_supply_check_and_hard_floor() -> None:
     that the caps leave short before any solve (one flow per floor, not just counting)."""
     import dataclasses
 
-    from matcher.policy import policy_from_dict
+    from matcher.data.policy import policy_from_dict
 
     inst = matcher.load_instance("instances/tiny")
     groups = {"esdp": ["esdp"], "ssw": ["ssw1", "ssw2"]}
@@ -254,7 +254,7 @@ def test_lagrange_hard_floor_takes_a_placement_from_a_soft_one() -> None:
     one) instead of reporting that no assignment meets the hard floors."""
     import polars as pl
 
-    from matcher.policy import policy_from_dict
+    from matcher.data.policy import policy_from_dict
     from matcher.solvers.lagrange import PLACEMENT_WORTH
 
     nulls = {"prefecture": pl.String, "min_japanese_level": pl.String}
@@ -324,9 +324,9 @@ def test_lagrange_backend_with_floors(inst: Instance) -> None:
 def test_cpsat_hint_keeps_every_rule(inst: Instance) -> None:
     """The flow optimum cut down to the crossing rules (CP-SAT's start, and what a time limit
     returns when CP-SAT found nothing) passes the independent verifier."""
-    from matcher.constraints import drop_to_feasible
-    from matcher.eligibility import build_edges
-    from matcher.report import assignments_frame
+    from matcher.eligibility.constraints import drop_to_feasible
+    from matcher.eligibility.edges import build_edges
+    from matcher.output.report import assignments_frame
     from matcher.solvers.flow import solve_flow
 
     edges = build_edges(inst)
@@ -339,9 +339,9 @@ def _first_flow_with_employer_floors(inst: Instance, share: float) -> tuple[Any,
     """``inst`` with a soft floor per employer (``share`` of its capacity) in three
     prefectures: its edges, floors, the Lagrangian after one flow and brute force's optimum,
     which must lie between the Lagrangian's value and bound."""
-    from matcher.constraints import floor_units
-    from matcher.eligibility import build_edges
-    from matcher.policy import policy_from_dict
+    from matcher.data.policy import policy_from_dict
+    from matcher.eligibility.constraints import floor_units
+    from matcher.eligibility.edges import build_edges
     from matcher.solvers.lagrange import PLACEMENT_WORTH, solve_lagrangian
     from tests.oracle import brute_force_score
 
@@ -386,8 +386,8 @@ def test_floor_over_two_sectors_kept_in_the_flow() -> None:
     """An employer's floor over its two sectors: the layout puts a node above both intakes
     (no sector cap binds, so none is relaxed) and the first flow is optimal, its bound
     equal to brute force's optimum."""
-    from matcher.constraints import floor_units
-    from matcher.eligibility import build_edges
+    from matcher.eligibility.constraints import floor_units
+    from matcher.eligibility.edges import build_edges
     from matcher.solvers.lagrange import PLACEMENT_WORTH, choose_layout, solve_lagrangian
     from tests.oracle import brute_force_score
     from tests.test_employer_caps import _instance

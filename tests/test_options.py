@@ -10,7 +10,7 @@ import pytest
 
 import matcher
 from matcher.solve import BACKENDS, METHODS, OptionsError, check_options
-from matcher.stable import CAP_MODES, PROPOSING
+from matcher.stable.mechanism import CAP_MODES, PROPOSING
 
 
 def problems_of(**options: object) -> dict[str, list[str]]:

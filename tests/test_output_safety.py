@@ -21,8 +21,8 @@ from typer.testing import CliRunner
 import matcher
 from matcher.cli import app
 from matcher.errors import OutputError
-from matcher.io import neutralise_cells, restore_cells
-from matcher.outputs import MARKER, write_output
+from matcher.output.directories import MARKER, write_output
+from matcher.output.files import neutralise_cells, restore_cells
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "instances" / "tiny"
@@ -200,7 +200,7 @@ def test_sigterm_during_write_leaves_no_partial_output(tmp_path: Path) -> None:
         import sys, time
         from pathlib import Path
         from matcher.cli import main
-        from matcher import outputs
+        from matcher.output import directories
 
         def slow(out, kind, writer, **kw):
             def slower(tmp):
@@ -209,9 +209,9 @@ def test_sigterm_during_write_leaves_no_partial_output(tmp_path: Path) -> None:
                 time.sleep(30)
             return real(out, kind, slower, **kw)
 
-        real = outputs.write_output
-        import matcher.io
-        matcher.io.write_output = slow
+        real = directories.write_output
+        import matcher.output.files
+        matcher.output.files.write_output = slow
         sys.argv = ["matcher", "solve", sys.argv[1], "--out", sys.argv[2], "--quiet"]
         main()
         """

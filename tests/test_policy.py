@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from matcher.policy import Policy, load_policy, neutral_policy, policy_from_dict
-from matcher.reference import METRO_PREFECTURES, SECTORS, TRACKS
+from matcher.data.policy import Policy, load_policy, neutral_policy, policy_from_dict
+from matcher.data.reference import METRO_PREFECTURES, SECTORS, TRACKS
 
 JAPAN_PATH = Path(__file__).resolve().parents[1] / "instances" / "policies" / "japan-2026.toml"
 

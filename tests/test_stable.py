@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 import matcher
 from matcher import Instance
-from matcher.policy import policy_from_dict
-from matcher.stability import blocking_pairs
+from matcher.data.policy import policy_from_dict
+from matcher.verification.stability import blocking_pairs
 from tests.oracle import eligible_pairs
 from tests.strategies import examples, instances
 
@@ -128,7 +128,7 @@ def test_candidate_placed_at_best_program_whose_cutoff_it_clears(inst: Instance,
     lot = dict(
         zip(
             inst.candidates["candidate_id"],
-            matcher.lottery.lottery_numbers(inst.candidates["candidate_id"], seed),
+            matcher.eligibility.lottery.lottery_numbers(inst.candidates["candidate_id"], seed),
             strict=True,
         )
     )
@@ -176,7 +176,7 @@ def _brute_blocking(inst: Instance, a: pl.DataFrame, seed: int) -> set[tuple[str
     lot = dict(
         zip(
             inst.candidates["candidate_id"],
-            matcher.lottery.lottery_numbers(inst.candidates["candidate_id"], seed),
+            matcher.eligibility.lottery.lottery_numbers(inst.candidates["candidate_id"], seed),
             strict=True,
         )
     )

@@ -1,7 +1,7 @@
 """Transfer rounds: hand-checked cases, an independent oracle, the verifier, bad input, CLI.
 
-The oracle below shares nothing with :mod:`matcher.transfer` or
-:mod:`matcher.verify_transfer` but the lottery: plain Python loops over the raw tables
+The oracle below shares nothing with :mod:`matcher.transfer.round` or
+:mod:`matcher.transfer.verify` but the lottery: plain Python loops over the raw tables
 recompute eligibility, preferences, the ratio limits (and their per-program shares), the
 programs' greedy choice, blocking pairs and, on tiny instances, every stable outcome by
 brute force (the mechanism's must be the worker-optimal one).
@@ -24,10 +24,10 @@ from typer.testing import CliRunner
 import matcher
 from matcher import InputError, Instance, instance_from_frames, transfer_round
 from matcher.cli import app
-from matcher.lottery import lottery_numbers
-from matcher.policy import policy_from_dict
-from matcher.reference import JAPANESE_LEVELS
-from matcher.verify_transfer import KINDS, transfer_blocking_pairs, verify_transfer
+from matcher.data.policy import policy_from_dict
+from matcher.data.reference import JAPANESE_LEVELS
+from matcher.eligibility.lottery import lottery_numbers
+from matcher.transfer.verify import KINDS, transfer_blocking_pairs, verify_transfer
 from tests.strategies import examples
 
 REPO = Path(__file__).resolve().parents[1]

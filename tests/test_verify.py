@@ -23,8 +23,8 @@ from typer.testing import CliRunner
 
 from matcher import Instance, instance_from_frames, load_instance, solve
 from matcher.cli import app
-from matcher.policy import load_policy, policy_from_dict
-from matcher.verify import KINDS, verify_assignment
+from matcher.data.policy import load_policy, policy_from_dict
+from matcher.verification.assignment import KINDS, verify_assignment
 
 runner = CliRunner()
 Rows = list[dict[str, Any]]

@@ -14,9 +14,10 @@ from typer.testing import CliRunner
 
 import matcher
 from matcher.cli import app
+from matcher.data.generate import generate_instance
+from matcher.data.load import instance_from_frames
 from matcher.errors import InputError
-from matcher.generate import generate_instance
-from matcher.io import instance_from_frames, read_state
+from matcher.output.files import read_state
 from matcher.solvers.core import state_from_tables, state_tables
 from tests.conftest import JAPAN_POLICY
 from tests.strategies import examples
@@ -209,7 +210,7 @@ def test_withdrawn_candidates_leave_their_slots_short() -> None:
     so every candidate is renumbered): their units stay above their slots, which the
     shortest paths then refill, instead of being dropped (which left the deficit at the
     sink, where the searches cross the whole cap tree)."""
-    from matcher.eligibility import build_edges
+    from matcher.eligibility.edges import build_edges
     from matcher.solvers.core import solve_core
 
     tables = generate_instance(candidates=400, employers=30, seed=11)

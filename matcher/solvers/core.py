@@ -13,7 +13,7 @@ Node numbering (also the numbering of :attr:`CoreSolution.potentials`)
 ``0`` source, ``1`` sink, then ``2 + c`` for every candidate ``c`` (``len(candidate_ids)``
 of them, also those without edges), then the slots (``edges.slots`` rows), the intake
 nodes, the national nodes and the total nodes, in the order of
-:class:`matcher.eligibility.CapStructure` -- the numbering of ``solve_flow``. Arcs:
+:class:`matcher.eligibility.edges.CapStructure` -- the numbering of ``solve_flow``. Arcs:
 ``source -> candidate`` (capacity 1, only candidates with at least one edge), one
 ``candidate -> slot`` arc per edge (capacity 1, cost of the edge), ``slot -> intake``
 (declared capacity), ``intake -> national`` (intake cap), ``national -> total``
@@ -130,10 +130,10 @@ import numpy.typing as npt
 import polars as pl
 from numba import njit
 
-from matcher.eligibility import Edges, order_within_runs
+from matcher.eligibility.edges import Edges, order_within_runs
 from matcher.errors import InputError, Problem
 from matcher.solvers.network import FlowNetwork, flow_network
-from matcher.solvers.status import Status
+from matcher.status import Status
 
 I32 = npt.NDArray[np.int32]
 I64 = npt.NDArray[np.int64]
@@ -1490,7 +1490,7 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
     Parameters
     ----------
     edges : Edges
-        Eligible pairs and the cap structure (from :func:`matcher.eligibility.build_edges`).
+        Eligible pairs and the cap structure (from :func:`matcher.eligibility.edges.build_edges`).
     score_decimals : int, default 2
         Score resolution, as for :func:`matcher.solvers.flow.solve_flow`.
     warm_start : CoreSolution, optional
@@ -1515,7 +1515,7 @@ def solve_core(  # noqa: PLR0911 - one return per outcome
     Examples
     --------
     >>> import matcher
-    >>> from matcher.eligibility import build_edges
+    >>> from matcher.eligibility.edges import build_edges
     >>> edges = build_edges(matcher.load_instance("instances/tiny"))
     >>> sol = solve_core(edges)
     >>> sol.status.value, len(sol.chosen), check_certificate(edges, sol.chosen, sol.potentials)

@@ -19,10 +19,10 @@ import numpy as np
 import numpy.typing as npt
 from ortools.sat.python import cp_model
 
-from matcher.constraints import FAIR_SCALE, FairGroups, FloorUnit
-from matcher.eligibility import Edges
-from matcher.policy import Diversity
-from matcher.solvers.status import Status, translate
+from matcher.data.policy import Diversity
+from matcher.eligibility.constraints import FAIR_SCALE, FairGroups, FloorUnit
+from matcher.eligibility.edges import Edges
+from matcher.status import Status, translate
 
 #: Largest instance (eligible pairs) this backend accepts.
 MAX_PAIRS: Final[int] = 200_000
@@ -134,11 +134,11 @@ def solve_cpsat(
     a group's members are placed in one prefecture, or none of them is. ``floors``: hard
     ones are constraints, soft ones subtract ``penalty`` per missing placement from the
     first level. ``fairness``: a level before welfare that maximizes the smallest group
-    ratio (times :data:`matcher.constraints.FAIR_SCALE`). ``hint``: edges of a starting
+    ratio (times :data:`matcher.eligibility.constraints.FAIR_SCALE`). ``hint``: edges of a starting
     assignment (e.g. the flow optimum cut down to the rules). ``time_limit_s`` is the budget of the whole solve (all levels): when it
     runs out, the best assignment so far comes back ``feasible`` with the level's bound.
     ``score_decimals``: scores become integers in units of ``10**-score_decimals``, a
-    scale that must hold every score exactly (:func:`matcher.eligibility.score_scale`).
+    scale that must hold every score exactly (:func:`matcher.eligibility.edges.score_scale`).
     """
     n = edges.n_pairs
     if n > MAX_PAIRS:

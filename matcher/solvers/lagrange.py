@@ -44,10 +44,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from matcher.constraints import FloorUnit
-from matcher.eligibility import CapStructure, Edges
+from matcher.eligibility.constraints import FloorUnit
+from matcher.eligibility.edges import CapStructure, Edges
 from matcher.solvers.core import solve_tree_flow
-from matcher.solvers.status import Status
+from matcher.status import Status
 
 log = logging.getLogger("matcher")
 I64 = npt.NDArray[np.int64]
@@ -530,7 +530,7 @@ def solve_lagrangian(
         Eligible pairs and caps, regional caps in ``edges.caps.regional_cap``.
     score_decimals : int
         Score scale: scores become integers in units of ``10**-score_decimals``, which
-        must hold every score exactly (:func:`matcher.eligibility.score_scale`).
+        must hold every score exactly (:func:`matcher.eligibility.edges.score_scale`).
     time_limit_s : float
         Stop before an iteration that would end past this many seconds, judged by the
         last one's duration (the first iteration always runs).
@@ -542,7 +542,7 @@ def solve_lagrangian(
         the relaxation bounds; benchmarks compare on it). The relaxation itself always
         bounds the score.
     floors : list of FloorUnit, optional
-        Floors (:func:`matcher.constraints.floor_units`): a soft floor on one slot is kept
+        Floors (:func:`matcher.eligibility.constraints.floor_units`): a soft floor on one slot is kept
         exactly in the flow (a bonus leaf), the others are relaxed. The objective is
         then the total score minus ``penalty * PLACEMENT_WORTH`` points per placement a
         soft floor misses; hard floors must be met (status ``time_limit`` with no

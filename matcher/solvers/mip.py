@@ -32,9 +32,9 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from ortools.linear_solver.python import model_builder as mb
 
-from matcher.constraints import FloorUnit
-from matcher.eligibility import Edges
-from matcher.solvers.status import Status, translate
+from matcher.eligibility.constraints import FloorUnit
+from matcher.eligibility.edges import Edges
+from matcher.status import Status, translate
 
 #: Largest instance (eligible pairs) this backend accepts.
 MAX_PAIRS: Final[int] = 400_000
@@ -250,7 +250,7 @@ def solve_mip(
         Eligible pairs and caps (regional caps in ``edges.caps``).
     score_decimals : int, default 2
         Score scale: scores become integers in units of ``10**-score_decimals``, which
-        must hold every score exactly (:func:`matcher.eligibility.score_scale`).
+        must hold every score exactly (:func:`matcher.eligibility.edges.score_scale`).
     time_limit_s : float, default 60
         Budget of the whole solve (all levels). When it runs out, the best assignment so
         far comes back ``feasible`` with the unproven level's bound.
@@ -272,7 +272,7 @@ def solve_mip(
     Examples
     --------
     >>> import matcher
-    >>> from matcher.eligibility import build_edges
+    >>> from matcher.eligibility.edges import build_edges
     >>> sol = solve_mip(build_edges(matcher.load_instance("instances/tiny")))
     >>> sol.status.value, len(sol.chosen)
     ('optimal', 4)

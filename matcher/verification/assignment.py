@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from matcher.model import Instance
-from matcher.reference import level_rank
+from matcher.data.model import Instance
+from matcher.data.reference import level_rank
 
 #: Every kind of violation the verifier reports.
 KINDS = (

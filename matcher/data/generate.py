@@ -49,7 +49,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from matcher.reference import (
+from matcher.data.reference import (
     JAPANESE_LEVELS,
     METRO_PREFECTURES,
     PREFECTURES,

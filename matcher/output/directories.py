@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from matcher import __version__
+from matcher._version import __version__
 from matcher.errors import OutputError
 
 log = logging.getLogger("matcher")

@@ -25,14 +25,14 @@ an unlisted employer never is. A worker without rows stays.
 
 The mechanism
 -------------
-Worker-proposing deferred acceptance (:func:`matcher.solvers.transfer_da.transfer_da`)
+Worker-proposing deferred acceptance (:func:`matcher.transfer.kernel.transfer_da`)
 where every worker's current position is its last choice and it has top priority there:
 no one is worse off, seats left by movers are offered in the same round (chains and
 cycles of moves), and the outcome is the worker-optimal stable one. A program's capacity
 in the round is its incumbents (all of them, movers included) plus the slot's declared
 ``capacity``, read as *open vacancies*. Other priorities as in stable matching: the
 employer's ``employer_rankings`` rank, else the worker's aptitude score in the sector
-(higher first; no aptitude row = 0), then the seeded lottery (:mod:`matcher.lottery`).
+(higher first; no aptitude row = 0), then the seeded lottery (:mod:`matcher.eligibility.lottery`).
 
 How the ratio limits are counted
 --------------------------------
@@ -62,7 +62,7 @@ the employer's limits, so the employer-wide limits always hold.
 Outputs
 -------
 ``moves``, ``chains``, ``vacancies``, ``outcomes`` and ``summary.json``
-(docs/methods/transfer.md). Every round is rechecked by :mod:`matcher.verify_transfer`.
+(docs/methods/transfer.md). Every round is rechecked by :mod:`matcher.transfer.verify`.
 """
 
 from __future__ import annotations
@@ -78,15 +78,15 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from matcher import __version__
-from matcher.eligibility import score_scale
+from matcher._version import __version__
+from matcher.data.model import Instance
+from matcher.data.reference import JAPANESE_LEVELS
+from matcher.eligibility.edges import score_scale
+from matcher.eligibility.lottery import lottery_numbers
 from matcher.errors import InputError, Problem
-from matcher.io import write_result
-from matcher.lottery import lottery_numbers
-from matcher.model import Instance
-from matcher.reference import JAPANESE_LEVELS
-from matcher.solvers.status import Status
-from matcher.solvers.transfer_da import label_chains, transfer_da
+from matcher.output.files import write_result
+from matcher.status import Status
+from matcher.transfer.kernel import label_chains, transfer_da
 
 log = logging.getLogger("matcher")
 
@@ -168,7 +168,7 @@ class TransferResult:
         Parameters
         ----------
         out : str or Path
-            Directory: absent, empty or an earlier transfer output (:mod:`matcher.outputs`);
+            Directory: absent, empty or an earlier transfer output (:mod:`matcher.output.directories`);
             replaced only once the new content is complete.
         format : {"csv", "parquet", "xlsx"}
             Table format (CSV text cells that would run as formulas get a leading ``'``).
@@ -451,7 +451,7 @@ def transfer_round(
     seed : int
         Seed of the lottery that breaks priority ties.
     verify : bool
-        Recheck the outcome with :func:`matcher.verify_transfer.verify_transfer` and
+        Recheck the outcome with :func:`matcher.transfer.verify.verify_transfer` and
         count blocking pairs (default True); a violation raises
         :class:`matcher.VerificationError`.
     timings : dict, optional
@@ -586,8 +586,8 @@ def transfer_round(
     timings["report"] = time.perf_counter() - start
     summary = _summary(instance, rnd, outcomes, moves, chains, vacancies, seed, int(proposals))
     if verify:
-        from matcher.solve import VerificationError
-        from matcher.verify_transfer import transfer_blocking_pairs, verify_transfer
+        from matcher.errors import VerificationError
+        from matcher.transfer.verify import transfer_blocking_pairs, verify_transfer
 
         start = time.perf_counter()
         check = verify_transfer(instance, moves)

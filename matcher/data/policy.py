@@ -11,7 +11,7 @@ group) inside the national cap of (sector, track group) inside the total cap of 
 group. Employer-wide caps across sectors (intake rules with ``per = "employer"``) cross
 that nesting where an employer has several sectors: they fold into the intake cap of an
 employer with one sector in scope, and are crossing caps otherwise
-(:func:`matcher.eligibility.cap_structure`).
+(:func:`matcher.eligibility.edges.cap_structure`).
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ import numpy.typing as npt
 import polars as pl
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from matcher.data.reference import JAPANESE_LEVELS, PREFECTURES, TRACKS, japanese_level_rank
 from matcher.errors import InputError, Problem
-from matcher.reference import JAPANESE_LEVELS, PREFECTURES, TRACKS, japanese_level_rank
 
 NonNegInt = Annotated[int, Field(ge=0)]
 
@@ -195,7 +195,7 @@ class Objective(_Strict):
 
     ``score_decimals``: the fewest decimals scores are optimized at; when a score has
     more, the solve uses as many as the scores need (up to 6), so every score counts
-    exactly as given (:func:`matcher.eligibility.score_scale`).
+    exactly as given (:func:`matcher.eligibility.edges.score_scale`).
     """
 
     kind: Literal["welfare", "max_min_fill", "max_min_nationality_score"] = "welfare"
@@ -218,7 +218,7 @@ def parse_share(text: str) -> Fraction:
 
 
 class TransferPolicy(_Strict):
-    """Rules of a transfer round (ESDP job changes); see :mod:`matcher.transfer`.
+    """Rules of a transfer round (ESDP job changes); see :mod:`matcher.transfer.round`.
 
     Without a ``[transfer]`` section a round has no rules beyond capacities: period 0,
     no tests, no ratio limits, every track. Shares are exact fractions written as

@@ -1,7 +1,7 @@
 """Reference vocabularies: prefectures, Japanese levels, tracks, sectors.
 
 These are facts about Japan, not policy. Policy (caps, minimum levels, intake rules) lives
-in policy files; see :mod:`matcher.policy`.
+in policy files; see :mod:`matcher.data.policy`.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from matcher.io import write_result
-from matcher.solvers.status import Status
+from matcher.output.files import write_result
+from matcher.status import Status
 
 if TYPE_CHECKING:
     from matcher.solvers.core import CoreSolution
@@ -75,7 +75,7 @@ class MatchResult:
 
         ``format`` is ``csv`` (text cells that a spreadsheet would run as formulas get a
         leading apostrophe), ``parquet`` or ``xlsx`` (one workbook per table). ``out``
-        must be empty, absent or an earlier result (:mod:`matcher.outputs`); a result
+        must be empty, absent or an earlier result (:mod:`matcher.output.directories`); a result
         that did not succeed never replaces a successful one (``OutputError``).
 
         With ``state``, also the solver state (``out/state/``) that a later solve can

@@ -8,10 +8,10 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from matcher import __version__
-from matcher.eligibility import Edges
-from matcher.model import Instance
-from matcher.result import Objective
+from matcher._version import __version__
+from matcher.data.model import Instance
+from matcher.eligibility.edges import Edges
+from matcher.output.result import Objective
 
 ASSIGNMENT_SCHEMA = {
     "candidate_id": pl.String,

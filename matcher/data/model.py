@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from matcher.policy import Policy
+from matcher.data.policy import Policy
 
 #: Table stems, whether the table is required, its required and optional columns.
 TABLES: Final[dict[str, tuple[bool, tuple[str, ...], tuple[str, ...]]]] = {
@@ -133,7 +133,7 @@ def rows_by_runs(
 ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]] | None:
     """Row of each run of equal ``values`` in ``ids`` (-1 where absent) and the run lengths.
 
-    Validated tables are sorted by their ids (:func:`matcher.validate.validate_tables`),
+    Validated tables are sorted by their ids (:func:`matcher.data.validate.validate_tables`),
     and so are the columns that refer to them in exports (aptitudes and preferences by
     candidate): one binary search per run then replaces a hash lookup per row. None
     unless both columns are sorted and free of nulls and ``ids`` is not empty.

@@ -9,7 +9,7 @@ seeded random order (one draw per pair).
 Employers' priorities: the candidate's aptitude score in the program's sector, higher
 first, or the employer's own ``employer_rankings`` rank when it gave one (ranked
 candidates come before unranked ones, who follow by score); remaining ties by the seeded
-lottery (:mod:`matcher.lottery`). The key is common to an employer's programs.
+lottery (:mod:`matcher.eligibility.lottery`). The key is common to an employer's programs.
 
 Distributional caps (national sector caps, track-group totals):
 
@@ -32,10 +32,10 @@ import numpy.typing as npt
 import polars as pl
 from numba import njit
 
-from matcher.eligibility import Edges, score_scale
-from matcher.lottery import lottery_numbers
-from matcher.model import Instance
-from matcher.solvers.da import candidate_proposing, employer_proposing, flexible
+from matcher.data.model import Instance
+from matcher.eligibility.edges import Edges, score_scale
+from matcher.eligibility.lottery import lottery_numbers
+from matcher.stable.kernels import candidate_proposing, employer_proposing, flexible
 
 I64 = npt.NDArray[np.int64]
 
@@ -45,7 +45,7 @@ CAP_MODES: Final[tuple[str, ...]] = ("flexible", "naive")
 
 def score_units(score: npt.NDArray[np.float64], decimals: int) -> tuple[I64, int]:
     """Scores as integers in units of ``10**-decimals`` (exact: ``decimals`` is the scale
-    :func:`matcher.eligibility.score_scale` found to hold every score), and the largest."""
+    :func:`matcher.eligibility.edges.score_scale` found to hold every score), and the largest."""
     unit = 10**decimals
     return np.rint(score * unit).astype(np.int64), 100 * unit
 

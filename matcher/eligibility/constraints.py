@@ -3,7 +3,7 @@
 The min-cost flow holds only caps that nest (slot, intake, national, total). Floors,
 joint applications and nationality rules cut across them; the CP-SAT backend keeps
 them, and it gets them from here as index arrays over the edges of
-:func:`matcher.eligibility.build_edges`. Nothing here solves anything.
+:func:`matcher.eligibility.edges.build_edges`. Nothing here solves anything.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from matcher.eligibility import Edges
-from matcher.model import Instance
-from matcher.policy import Diversity
+from matcher.data.model import Instance
+from matcher.data.policy import Diversity
+from matcher.eligibility.edges import Edges
 
 I64 = npt.NDArray[np.int64]
 
@@ -222,7 +222,7 @@ def crossing_inputs(
 ) -> dict[str, Any]:
     """Keyword arguments of :func:`matcher.solvers.cpsat.solve_cpsat` for these rules
     (``floors``: already built, else built here; ``score_decimals``: the scale the solve
-    uses, :func:`matcher.eligibility.score_scale`)."""
+    uses, :func:`matcher.eligibility.edges.score_scale`)."""
     return {
         "nationality": nationality_codes(instance, edges),
         "diversity": instance.policy.diversity,

@@ -16,7 +16,7 @@ comes from the mechanism's arrays. :func:`verify_transfer` checks a ``moves`` ta
 - ``capacity``: a program ends with more workers than incumbents + open vacancies;
 - ``transferee_limit`` / ``other_prefecture_limit``: an employer received more
   transferees (from other prefectures, in the region) than the ratio limits allow, counted
-  as :mod:`matcher.transfer` documents (employer-wide, on the state before the round).
+  as :mod:`matcher.transfer.round` documents (employer-wide, on the state before the round).
 
 :func:`transfer_blocking_pairs` lists the pairs (worker, program) that block the outcome:
 the worker may move there, prefers it to where it ended, and the program's greedy choice
@@ -30,10 +30,10 @@ from typing import Final
 
 import polars as pl
 
-from matcher.eligibility import score_scale
-from matcher.lottery import lottery_numbers
-from matcher.model import Instance
-from matcher.reference import JAPANESE_LEVELS
+from matcher.data.model import Instance
+from matcher.data.reference import JAPANESE_LEVELS
+from matcher.eligibility.edges import score_scale
+from matcher.eligibility.lottery import lottery_numbers
 
 KINDS: Final[tuple[str, ...]] = (
     "unknown_worker",

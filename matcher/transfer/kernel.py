@@ -29,8 +29,8 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
-from matcher.solvers.da import heap_pop as _pop
-from matcher.solvers.da import heap_push as _push
+from matcher.stable.kernels import heap_pop as _pop
+from matcher.stable.kernels import heap_push as _push
 
 I64 = npt.NDArray[np.int64]
 B1 = npt.NDArray[np.bool_]

@@ -20,11 +20,11 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from matcher.eligibility import score_scale
-from matcher.lottery import lottery_numbers
-from matcher.model import Instance
-from matcher.policy import IntakeRule
-from matcher.reference import TRACKS, level_rank
+from matcher.data.model import Instance
+from matcher.data.policy import IntakeRule
+from matcher.data.reference import TRACKS, level_rank
+from matcher.eligibility.edges import score_scale
+from matcher.eligibility.lottery import lottery_numbers
 
 
 def _eligible(instance: Instance, candidates: pl.DataFrame) -> pl.DataFrame:

@@ -26,9 +26,9 @@ import numpy.typing as npt
 import polars as pl
 from numba import njit
 
+from matcher.data.model import Instance, rows_by_runs
+from matcher.data.reference import JAPANESE_LEVELS, TRACKS, level_rank
 from matcher.errors import InputError, Problem, TooManyPairsError
-from matcher.model import Instance, rows_by_runs
-from matcher.reference import JAPANESE_LEVELS, TRACKS, level_rank
 
 log = logging.getLogger("matcher")
 
@@ -517,7 +517,7 @@ def _index_of(col: str, table: pl.DataFrame, frame: pl.DataFrame) -> pl.Series:
 
     A validated table is sorted by its id (unique, never null): where ``frame`` is sorted
     by that id too (aptitudes and preferences by candidate), each run of equal ids is
-    found once by binary search (:func:`matcher.model.rows_by_runs`). Otherwise (the
+    found once by binary search (:func:`matcher.data.model.rows_by_runs`). Otherwise (the
     preferences' employers) the ids make an enum whose codes are the row indices: faster
     than the enum everywhere, than binary search for every value (the 20M unsorted
     employer ids), and than joins on the string ids (timings in benchmarks/NOTES.md).

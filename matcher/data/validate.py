@@ -21,15 +21,15 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from matcher.errors import MAX_EXAMPLES_PER_KIND, InputError, Problem, ProblemList, show
-from matcher.model import SCHEMA, TABLES, Instance, rows_by_runs
-from matcher.policy import Policy
-from matcher.reference import (
+from matcher.data.model import SCHEMA, TABLES, Instance, rows_by_runs
+from matcher.data.policy import Policy
+from matcher.data.reference import (
     JAPANESE_LEVELS,
     JLPT_ALIASES,
     PREFECTURE_SPELLINGS,
     TRACKS,
 )
+from matcher.errors import MAX_EXAMPLES_PER_KIND, InputError, Problem, ProblemList, show
 
 log = logging.getLogger("matcher")
 
@@ -42,7 +42,7 @@ LEVEL_SPELLINGS: dict[str, str] = {lv.lower(): lv for lv in JAPANESE_LEVELS} | {
     k.lower(): v for k, v in JLPT_ALIASES.items()
 }
 #: Accepted spellings (lower case) of each prefecture, shared with
-#: :func:`matcher.reference.prefecture_name`.
+#: :func:`matcher.data.reference.prefecture_name`.
 _PREFECTURE_SPELLINGS: dict[str, str] = PREFECTURE_SPELLINGS
 _LEVELS_ALLOWED = "none, A1, A2, B1, B2, C1 (or JLPT N5..N1)"
 _PREFECTURES_ALLOWED = "a prefecture name (romanised or kanji) or JIS code 1-47"
@@ -549,7 +549,7 @@ def _warn_sector_spellings(aptitudes: pl.DataFrame, slots: pl.DataFrame, policy:
 
 def _all_known(values: pl.Series, known: pl.Series) -> bool:
     """Whether every value is among ``known``, proven cheaply when both are sorted (exports
-    usually are) by :func:`matcher.model.rows_by_runs` (20M preference rows against 1M
+    usually are) by :func:`matcher.data.model.rows_by_runs` (20M preference rows against 1M
     candidates: 0.35 s against 0.61 s for a hash lookup per row). False when unproven:
     the caller then checks row by row and reports the rows."""
     found = rows_by_runs(values, known)

@@ -1,0 +1,1 @@
+"""Transfer rounds (ESDP job changes): the round, its compiled kernel and its verifier."""
