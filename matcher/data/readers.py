@@ -32,6 +32,9 @@ ENCODINGS: Final[tuple[str, ...]] = ("auto", "utf-8", "cp932", "shift_jis")
 TABLE_SUFFIXES: Final[tuple[str, ...]] = (".csv", ".parquet", ".xlsx")
 _SEPARATORS: Final[dict[str, str]] = {"\t": "tab", ";": "semicolon", "|": "vertical bar"}
 _HEADER_BYTES = 1 << 20
+#: What polars may raise on a damaged file: its own exception types, and a panic of its
+#: Rust code, which is a BaseException (``PanicException``), not an Exception.
+_PARSE_ERRORS: Final = (Exception, pl.exceptions.PanicException)
 #: What Python's cp932 codec makes of the bytes 0x80, 0xA0 and 0xFD-0xFF, which no
 #: Japanese text contains: a file with them is taken for neither encoding.
 _NOT_CP932_TEXT = re.compile("[\x80\uf8f0-\uf8f3]")
@@ -71,7 +74,7 @@ def read_table_file(path: Path, name: str, *, encoding: str = "auto", sheet: str
         return read_sheet(path, name, sheet=sheet)
     try:
         return ReadTable(pl.read_parquet(path))
-    except Exception:  # polars and pyarrow raise several types for damaged files
+    except _PARSE_ERRORS:  # polars and pyarrow raise several types for damaged files
         return ReadTable(None, (Problem(name, "cannot be read: not a Parquet file, or a damaged one"),))
 
 
@@ -99,7 +102,7 @@ def read_csv(path: Path, name: str, *, encoding: str = "auto") -> ReadTable:
         frame = pl.read_csv(source, infer_schema=False)
     except pl.exceptions.NoDataError:
         return ReadTable(None, (Problem(name, "cannot be read: the file is empty (no header line)"),), used)
-    except Exception:  # polars raises several types for malformed CSV
+    except _PARSE_ERRORS:  # polars raises several types for malformed CSV
         return ReadTable(None, (_locate_csv_error(source, name, len(header)),), used)
     frame, blank = _drop_blank_rows(frame, name)
     return ReadTable(frame, tuple(blank), used)
@@ -154,7 +157,16 @@ def _first_line(source: Path | io.BytesIO) -> str:
 
 def _check_header(line: str, name: str) -> tuple[list[str], list[Problem]]:
     """The header's fields, and problems with them (separator, duplicates)."""
-    fields = next(csv.reader([line]), [])
+    try:
+        fields = next(csv.reader([line]), [])
+    except csv.Error:  # a bare CR in the line (old Mac line ends), or a field beyond csv's limit
+        why = (
+            "the header line has a carriage return (CR) without a line feed (old Mac line "
+            "ends?): save it with CRLF or LF line ends"
+            if "\r" in line
+            else f"a header field is longer than {csv.field_size_limit():,} characters (not a CSV table)"
+        )
+        return [], [Problem(name, f"cannot be read: {why}")]
     if not any(f.strip() for f in fields):
         return fields, [Problem(name, "cannot be read: the header line is empty")]
     if len(fields) == 1:
