@@ -76,10 +76,10 @@ class Problem:
         if self.row is not None:
             where.append(f"row {self.row}")
         if self.column is not None:
-            where.append(f"column {self.column}")
+            where.append(f"column {show(self.column)}")
         if self.id is not None:
             where.append(f"id {show(self.id)}")
-        return f"{', '.join(where)}: {escape_unprintable(self.message)}"
+        return f"{', '.join(escape_unprintable(w) for w in where)}: {escape_unprintable(self.message)}"
 
 
 @dataclass
@@ -154,8 +154,8 @@ class InputError(MatcherError, ValueError):
             if c > MAX_EXAMPLES_PER_KIND
         ]
         for (file, column, kind), extra in hidden:
-            col = f", column {column}" if column else ""
-            lines.append(f"  ... and {extra} more in {file}{col} like: {kind}")
+            col = f", column {show(column)}" if column else ""
+            lines.append(escape_unprintable(f"  ... and {extra} more in {file}{col} like: {kind}"))
         if any(p.row is not None and (".csv" in p.file or "(sheet " in p.file) for p in self.problems):
             lines.append(ROW_NOTE)
         return "\n".join(lines)

@@ -287,8 +287,15 @@ class _Checker:
         self.report(pl.lit(dup), keys[-1] if len(keys) == 1 else ",".join(keys), f"duplicate {what}", desc)
 
 
+def _readable(dtype: pl.DataType) -> bool:
+    """Whether a contract column of this type can be read as text or a number: not nested,
+    not raw bytes (which may be no text at all), not an object or a duration."""
+    return not (dtype.is_nested() or isinstance(dtype, pl.Binary | pl.Object | pl.Duration))
+
+
 def _missing_columns(name: str, raw: RawTable, problems: ProblemList) -> bool:
-    """Report missing required columns and contract columns of a nested type."""
+    """Report missing required columns and contract columns of a type that is neither text
+    nor a number (nested values, bytes, objects, durations)."""
     _, required, optional = TABLES[name]
     missing = [c for c in required if c not in raw.frame.columns]
     for c in missing:
@@ -299,7 +306,9 @@ def _missing_columns(name: str, raw: RawTable, problems: ProblemList) -> bool:
                 column=c,
             )
         )
-    nested = [c for c in (*required, *optional) if c in raw.frame.columns and raw.frame.schema[c].is_nested()]
+    nested = [
+        c for c in (*required, *optional) if c in raw.frame.columns and not _readable(raw.frame.schema[c])
+    ]
     for c in nested:
         problems.add(
             Problem(raw.file, f"has type {raw.frame.schema[c]}; expected text or a number", column=c)
