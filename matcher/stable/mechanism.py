@@ -35,19 +35,13 @@ from numba import njit
 from matcher.data.model import Instance
 from matcher.eligibility.edges import Edges, score_scale
 from matcher.eligibility.lottery import lottery_numbers
+from matcher.eligibility.priorities import priority_key, score_units
 from matcher.stable.kernels import candidate_proposing, employer_proposing, flexible
 
 I64 = npt.NDArray[np.int64]
 
 PROPOSING: Final[tuple[str, ...]] = ("candidate", "employer")
 CAP_MODES: Final[tuple[str, ...]] = ("flexible", "naive")
-
-
-def score_units(score: npt.NDArray[np.float64], decimals: int) -> tuple[I64, int]:
-    """Scores as integers in units of ``10**-decimals`` (exact: ``decimals`` is the scale
-    :func:`matcher.eligibility.edges.score_scale` found to hold every score), and the largest."""
-    unit = 10**decimals
-    return np.rint(score * unit).astype(np.int64), 100 * unit
 
 
 @dataclass(frozen=True)
@@ -91,7 +85,8 @@ def candidate_order(edges: Edges, seed: int, decimals: int = 2) -> tuple[I64, I6
     n_cand = len(edges.candidate_ids)
     # Listed: by rank, then higher aptitude (programs of one employer). Unlisted: a seeded
     # tie-break, drawn only for the unlisted candidates' pairs (in edge order).
-    score, s_max = score_units(edges.score, decimals)
+    unit, s_max = score_units(decimals)
+    score = np.rint(edges.score * unit).astype(np.int64)
     key = (edges.rank.astype(np.int64) << s_max.bit_length()) + (s_max - score)
     unlisted = np.flatnonzero(edges.rank == 0)
     if len(unlisted):
@@ -105,15 +100,16 @@ def candidate_order(edges: Edges, seed: int, decimals: int = 2) -> tuple[I64, I6
 
 def priority_keys(instance: Instance, edges: Edges, lottery: I64, decimals: int = 2) -> I64:
     """Employer priority of each edge (lower is better), common to an employer's programs:
-    higher score first (compared at ``decimals``, exact for the instance's scores), then
-    the lottery."""
+    the rule of :mod:`matcher.eligibility.priorities` (employer rank, else higher score
+    compared at ``decimals``, then the lottery)."""
     n = max(len(lottery), 1)
     cand = edges.cand.astype(np.int64)
-    score, s_max = score_units(edges.score, decimals)
-    base = (s_max - score) * n + lottery[cand]
+    unit, _ = score_units(decimals)
     rankings = instance.employer_rankings
+    frame = pl.DataFrame({"score": edges.score, "lottery": lottery[cand]})
     if rankings.height == 0:
-        return base
+        keyed = frame.with_columns(e_rank=pl.lit(None, pl.Int64)).select(priority_key(unit, n, 0))
+        return keyed.to_series().to_numpy().astype(np.int64)
     emp = edges.slots.get_column("emp").to_numpy().astype(np.int64)[edges.slot]
     cand_pos = instance.candidates.select("candidate_id", pl.int_range(pl.len()).alias("cand"))
     emp_pos = instance.employers.select("employer_id", pl.int_range(pl.len()).alias("emp"))
@@ -125,9 +121,8 @@ def priority_keys(instance: Instance, edges: Edges, lottery: I64, decimals: int 
         on=["emp", "cand"],
         how="left",
     ).sort("i")
-    er = ranked.get_column("rank").fill_null(0).to_numpy().astype(np.int64)
-    # Ranked candidates first, by the employer's rank; the rest after, by score.
-    return np.where(er > 0, er * n + lottery[cand], (r_max + 1 + s_max - score) * n + lottery[cand])
+    keys = frame.with_columns(e_rank=ranked.get_column("rank")).select(priority_key(unit, n, r_max))
+    return keys.to_series().to_numpy().astype(np.int64)
 
 
 def _largest_remainder(values: I64, cap: int) -> I64:
@@ -271,8 +266,9 @@ def stable_match(
         )
     else:
         n_slot = len(slot_cap)
-        span = int(pkey.max()) + 1 if len(pkey) else 1
-        plist = np.argsort(slot * span + pkey, kind="stable").astype(np.int64)
+        # By slot, then priority (a combined slot * span + key would overflow 64 bits
+        # with 6-decimal scores at national scale).
+        plist = np.lexsort((pkey, slot)).astype(np.int64)
         sptr = _ptr(slot, n_slot)
         held, steps = employer_proposing(
             sptr,

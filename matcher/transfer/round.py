@@ -81,8 +81,8 @@ import polars as pl
 from matcher._version import __version__
 from matcher.data.model import Instance
 from matcher.data.reference import JAPANESE_LEVELS
-from matcher.eligibility.edges import score_scale
 from matcher.eligibility.lottery import lottery_numbers
+from matcher.eligibility.priorities import Priorities, priority_key
 from matcher.errors import InputError, Problem
 from matcher.output.files import write_result
 from matcher.status import Status
@@ -357,14 +357,7 @@ def _build_round(instance: Instance, seed: int) -> _Round:
     current = prefs.select(
         "candidate_id", pl.col("employer_id").alias("home_emp"), pl.col("rank").alias("current_rank")
     )
-    rankings = instance.employer_rankings.select(
-        "employer_id", "candidate_id", pl.col("rank").alias("e_rank")
-    )
-    r_max = int(rankings.get_column("e_rank").max() or 0) if rankings.height else 0  # type: ignore[arg-type]
-    n = max(instance.n_candidates, 1)
-    # Scores compared exactly: in units of 10**-d, d the decimals that hold every score.
-    unit = 10 ** score_scale(instance).decimals
-    s_int = (pl.col("score") * unit).round(0).cast(pl.Int64)
+    rule = Priorities.of(instance, seed)
     edges = (
         movers.join(prefs, on="candidate_id")
         .filter(pl.col("employer_id") != pl.col("home_emp"))
@@ -376,12 +369,9 @@ def _build_round(instance: Instance, seed: int) -> _Round:
         )
         .join(emp.select("employer_id", pl.col("prefecture").alias("dest_pref"), "e_level"), on="employer_id")
         .filter(pl.col("level") >= pl.col("e_level"))
-        .join(rankings, on=["employer_id", "candidate_id"], how="left")
+        .join(rule.rankings, on=["employer_id", "candidate_id"], how="left")
         .with_columns(
-            pl.when(pl.col("e_rank").is_not_null())
-            .then(pl.col("e_rank") * n + pl.col("lottery"))
-            .otherwise((r_max + 1 + 100 * unit - s_int) * n + pl.col("lottery"))
-            .alias("key"),
+            priority_key(rule.unit, rule.n, rule.r_max).alias("key"),
             (pl.col("dest_pref") != pl.col("home_pref")).alias("cross"),
         )
         .select("w", "prog", "rank", "key", "cross")

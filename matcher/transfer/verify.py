@@ -32,8 +32,7 @@ import polars as pl
 
 from matcher.data.model import Instance
 from matcher.data.reference import JAPANESE_LEVELS
-from matcher.eligibility.edges import score_scale
-from matcher.eligibility.lottery import lottery_numbers
+from matcher.eligibility.priorities import Priorities
 
 KINDS: Final[tuple[str, ...]] = (
     "unknown_worker",
@@ -422,30 +421,7 @@ def transfer_blocking_pairs(instance: Instance, moves: pl.DataFrame, *, seed: in
     facts = _worker_facts(instance)
     limits = _limits(instance)
     progs = _program_shares(instance, limits)
-    n = max(instance.n_candidates, 1)
-    lot = pl.DataFrame(
-        {
-            "candidate_id": instance.candidates.get_column("candidate_id"),
-            "lottery": lottery_numbers(instance.candidates.get_column("candidate_id"), seed),
-        }
-    )
-    er = instance.employer_rankings.select("employer_id", "candidate_id", pl.col("rank").alias("e_rank"))
-    r_max = int(er.get_column("e_rank").max() or 0) if er.height else 0  # type: ignore[arg-type]
-
-    unit = 10 ** score_scale(instance).decimals  # scores compared exactly
-
-    def keyed(frame: pl.DataFrame) -> pl.DataFrame:
-        s = (pl.col("score") * unit).round(0).cast(pl.Int64)
-        return (
-            frame.join(lot, on="candidate_id", how="left")
-            .join(er, on=["employer_id", "candidate_id"], how="left")
-            .with_columns(
-                pl.when(pl.col("e_rank").is_not_null())
-                .then(pl.col("e_rank") * n + pl.col("lottery"))
-                .otherwise((r_max + 1 + 100 * unit - s) * n + pl.col("lottery"))
-                .alias("key")
-            )
-        )
+    keyed = Priorities.of(instance, seed).keyed
 
     m = moves.select("candidate_id", "to_employer").cast(pl.String)
     state = facts.join(m, on="candidate_id", how="left").with_columns(

@@ -23,8 +23,7 @@ import polars as pl
 from matcher.data.model import Instance
 from matcher.data.policy import IntakeRule
 from matcher.data.reference import TRACKS, level_rank
-from matcher.eligibility.edges import score_scale
-from matcher.eligibility.lottery import lottery_numbers
+from matcher.eligibility.priorities import Priorities
 
 
 def _eligible(instance: Instance, candidates: pl.DataFrame) -> pl.DataFrame:
@@ -64,33 +63,8 @@ def blocking_pairs(instance: Instance, assignments: pl.DataFrame, *, seed: int) 
     decimals that hold every aptitude score (at least the policy's ``score_decimals``).
     """
     policy = instance.policy
-    unit = 10 ** score_scale(instance).decimals
-    s_max = 100 * unit
     groups = {t: policy.group_of(t) for t in TRACKS}
-    n = max(instance.n_candidates, 1)
-    lot = pl.DataFrame(
-        {
-            "candidate_id": instance.candidates.get_column("candidate_id"),
-            "lottery": lottery_numbers(instance.candidates.get_column("candidate_id"), seed),
-        }
-    )
-    rankings = instance.employer_rankings.select(
-        "employer_id", "candidate_id", pl.col("rank").alias("e_rank")
-    )
-    r_max = int(rankings.get_column("e_rank").max() or 0) if rankings.height else 0  # type: ignore[arg-type]
-
-    def with_key(frame: pl.DataFrame) -> pl.DataFrame:
-        s_int = (pl.col("score") * unit).round(0).cast(pl.Int64)
-        return (
-            frame.join(lot, on="candidate_id", how="left")
-            .join(rankings, on=["employer_id", "candidate_id"], how="left")
-            .with_columns(
-                pl.when(pl.col("e_rank").is_not_null())
-                .then(pl.col("e_rank") * n + pl.col("lottery"))
-                .otherwise((r_max + 1 + s_max - s_int) * n + pl.col("lottery"))
-                .alias("key")
-            )
-        )
+    with_key = Priorities.of(instance, seed).keyed
 
     a = with_key(assignments.select("candidate_id", "employer_id", "sector", "track", "score"))
     a = a.with_columns(pl.col("track").replace_strict(groups, return_dtype=pl.String).alias("group"))
