@@ -16,6 +16,10 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@echo "compiling the solver kernels (once) ..."
+	$(BIN)/matcher solve instances/tiny --quiet > /dev/null
+	$(BIN)/matcher solve instances/tiny --method stable --quiet > /dev/null
+	$(BIN)/matcher transfer instances/transfer-tiny --quiet > /dev/null
 	@touch $(STAMP)
 
 demo: $(STAMP)

@@ -36,6 +36,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: flags shown as flags, not as "<bool>" values
 )
 
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Show no progress on stderr.")]
@@ -99,6 +100,14 @@ def _fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+def _note_first_compile() -> None:
+    """Say so when the compiled kernels are not in numba's cache yet: the first solve after
+    an install compiles them (once), which takes longer than the solve itself."""
+    package = Path(__file__).parent
+    if not any(package.glob("**/__pycache__/*.nbi")):
+        logging.getLogger("matcher").info("compiling the solver kernels (once after installing; 10-60 s) ...")
+
+
 def _check_out(out: Path | None, kind: Kind, *inputs: Path | None) -> None:
     """Refuse an --out that would replace what matcher did not write (exit 2), before work."""
     if out is None:
@@ -158,8 +167,9 @@ def generate(
     out: Annotated[
         Path,
         typer.Argument(
+            metavar="OUT",
             help="Directory to write the instance to: created if absent; an existing one is "
-            "replaced only when it is empty or an instance generate wrote earlier."
+            "replaced only when it is empty or an instance generate wrote earlier.",
         ),
     ],
     candidates: Annotated[int, typer.Option(help="Number of candidates.")] = 2000,
@@ -168,9 +178,18 @@ def generate(
     unlisted_share: Annotated[
         float, typer.Option(help="Share of candidates without a preference list.")
     ] = 0.0,
-    list_length: Annotated[int, typer.Option(help="Employers each listing candidate ranks.")] = 20,
-    format: FormatOpt = "csv",
-    policy: PolicyOpt = None,
+    list_length: Annotated[
+        int, typer.Option(help="Longest preference list: employers a listing candidate ranks.")
+    ] = 20,
+    format: Annotated[
+        str, typer.Option("--format", "-f", help="csv, parquet or xlsx (one workbook per table).")
+    ] = "csv",
+    policy: Annotated[
+        Path | None,
+        typer.Option(
+            "--policy", "-p", help="Policy TOML to check and copy into OUT as policy.toml (default: none)."
+        ),
+    ] = None,
     quiet: Quiet = False,
 ) -> None:
     """Write a realistic synthetic instance (programme mixes of docs/domain.md) to OUT."""
@@ -211,7 +230,7 @@ def generate(
 
 @app.command()
 def validate(
-    instance: Annotated[Path, typer.Argument(help=_INSTANCE_HELP)],
+    instance: Annotated[Path, typer.Argument(metavar="INSTANCE", help=_INSTANCE_HELP)],
     policy: PolicyOpt = None,
     encoding: EncodingOpt = "auto",
     quiet: Quiet = False,
@@ -243,7 +262,7 @@ def validate(
 
 @app.command("solve")
 def solve_cmd(
-    instance: Annotated[Path, typer.Argument(help=_INSTANCE_HELP)],
+    instance: Annotated[Path, typer.Argument(metavar="INSTANCE", help=_INSTANCE_HELP)],
     out: Annotated[Path | None, typer.Option("--out", "-o", help=_OUT_HELP)] = None,
     method: Annotated[str, typer.Option("--method", "-m", help=f"One of: {', '.join(METHODS)}.")] = "optimal",
     format: FormatOpt = "csv",
@@ -325,6 +344,7 @@ def solve_cmd(
     try:
         inst = load_instance(instance, policy=policy, encoding=encoding)
         timings["load"] = time.perf_counter() - start
+        _note_first_compile()
         result = solve(
             inst,
             method=method,
@@ -458,9 +478,14 @@ def _read_summary(result: Path) -> dict[str, Any]:
 
 @app.command()
 def verify(
-    instance: Annotated[Path, typer.Argument(help=_INSTANCE_HELP)],
-    result: Annotated[Path, typer.Argument(help="Result directory written by solve.")],
-    policy: PolicyOpt = None,
+    instance: Annotated[Path, typer.Argument(metavar="INSTANCE", help=_INSTANCE_HELP)],
+    result: Annotated[Path, typer.Argument(metavar="RESULT", help="Result directory written by solve.")],
+    policy: Annotated[
+        Path | None,
+        typer.Option(
+            "--policy", "-p", help="Policy TOML (default: the policy recorded in RESULT/summary.json)."
+        ),
+    ] = None,
     encoding: EncodingOpt = "auto",
     quiet: Quiet = False,
 ) -> None:
@@ -520,7 +545,8 @@ def _first_line(exc: BaseException) -> str:
 @app.command("transfer")
 def transfer_cmd(
     instance: Annotated[
-        Path, typer.Argument(help="Instance directory (or workbook) with an incumbents table.")
+        Path,
+        typer.Argument(metavar="INSTANCE", help="Instance directory (or workbook) with an incumbents table."),
     ],
     out: Annotated[Path | None, typer.Option("--out", "-o", help=_OUT_HELP)] = None,
     format: FormatOpt = "csv",
@@ -544,6 +570,7 @@ def transfer_cmd(
     start = time.perf_counter()
     try:
         inst = load_instance(instance, policy=policy, encoding=encoding)
+        _note_first_compile()
         result = transfer_round(inst, seed=seed, timings={"load": time.perf_counter() - start})
         if out is not None:
             result.write(out, format=format)
