@@ -379,42 +379,7 @@ def solve_cmd(
         _fail(str(exc))
     except OSError as exc:
         _fail(f"cannot write {out}: {exc}")
-    s = result.summary
-    c = s["counts"]
-    places = int(s.get("score_decimals", 2))  # the scores' own precision
-    rows = [
-        ("status", f"{result.status.value} ({result.message})"),
-        ("policy", inst.policy.name),
-        ("candidates", f"{c['candidates']:,}"),
-        ("eligible pairs", f"{c['eligible_pairs']:,}"),
-        ("placed", f"{result.objective.matched:,}"),
-        ("total score", f"{result.objective.total_score:,.{places}f}"),
-        ("rank sum", f"{result.objective.rank_sum:,}"),
-    ]
-    rows += [(f"unmatched: {k}", f"{v:,}") for k, v in c["unmatched_by_reason"].items()]
-    if "stable" in s and "blocking" in s["stable"]:
-        b = s["stable"]["blocking"]
-        rows.append(("blocking pairs", f"{b['satisfiable']:,} (+{b['cap_forbidden']:,} forbidden by caps)"))
-    if s.get("price_of_stability"):
-        p = s["price_of_stability"]
-        rows.append(
-            (
-                "price of stability",
-                f"{p['matched_lost']:,} fewer placed, {p['score_lost']:,.{places}f} less score than optimal",
-            )
-        )
-    if s.get("bound"):
-        bd = s["bound"]
-        rows.append(
-            (
-                "bound",
-                f"{bd['level']}: {bd['objective']:,.0f} of at most {bd['bound']:,.0f} (gap {bd['gap']:.2%})",
-            )
-        )
-    if s.get("conflict"):
-        rows.append(("conflict", "; ".join(s["conflict"][:5])))
-    rows.append(("verified", "yes" if s.get("verified") else "no"))
-    rows.append(("time (s)", ", ".join(f"{k} {v:.2f}" for k, v in s["timings_s"].items())))
+    rows = result.summary_rows(inst.policy.name)
     if kept is not None:
         rows.append(("not written", kept))
     elif out is not None:
@@ -582,38 +547,7 @@ def transfer_cmd(
         _fail(str(exc), code=1)
     except OSError as exc:
         _fail(f"cannot write {out}: {exc}")
-    s = result.summary
-    c, ch, lim = s["counts"], s["chains"], s["limits"]
-    rows = [
-        ("status", f"{result.status.value} ({result.message})"),
-        ("policy", inst.policy.name),
-        ("incumbents", f"{c['incumbents']:,}"),
-        ("eligible to move", f"{c['eligible']:,}"),
-        ("applied", f"{c['applied']:,}"),
-        ("moved", f"{c['moved']:,}"),
-        ("stayed", f"{c['stayed']:,}"),
-        ("not eligible", f"{c['not_eligible']:,}"),
-    ]
-    rows += [(f"not eligible: {k}", f"{v:,}") for k, v in c["not_eligible_by_reason"].items()]
-    rows += [
-        ("chains / cycles", f"{ch['chains']:,} / {ch['cycles']:,} (longest {ch['longest']})"),
-        ("open vacancies", f"{c['open_vacancies_before']:,} before, {c['open_vacancies_after']:,} after"),
-        (
-            "transferee limit",
-            f"{lim['employers_with_transferee_limit']:,} employers, "
-            f"{lim['employers_at_transferee_limit']:,} reached it, "
-            f"{lim['employers_with_zero_transferee_limit']:,} at 0",
-        ),
-        (
-            "other-prefecture limit",
-            f"{lim['employers_with_other_prefecture_limit']:,} employers, "
-            f"{lim['employers_at_other_prefecture_limit']:,} reached it, "
-            f"{lim['employers_with_zero_other_prefecture_limit']:,} at 0",
-        ),
-        ("blocking pairs", f"{s.get('blocking_pairs', 0):,}"),
-        ("verified", "yes" if s.get("verified") else "no"),
-        ("time (s)", ", ".join(f"{k} {v:.2f}" for k, v in s["timings_s"].items())),
-    ]
+    rows = result.summary_rows(inst.policy.name)
     if out is not None:
         rows.append(("written to", str(out)))
     typer.echo(_table(rows))

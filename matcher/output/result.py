@@ -15,6 +15,14 @@ if TYPE_CHECKING:
     from matcher.solvers.core import CoreSolution
 
 
+def tail_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """The rows every command's summary ends with: verified, and the time of each phase."""
+    return [
+        ("verified", "yes" if summary.get("verified") else "no"),
+        ("time (s)", ", ".join(f"{k} {v:.2f}" for k, v in summary["timings_s"].items())),
+    ]
+
+
 @dataclass(frozen=True)
 class Objective:
     """The lexicographic welfare objective's three levels."""
@@ -94,6 +102,41 @@ class MatchResult:
 
             saved = state_tables(self.state)
         return write_result(out, format, tables, self.summary, success=self.success, state=saved)
+
+    def summary_rows(self, policy: str) -> list[tuple[str, str]]:
+        """The summary as (label, value) rows, as ``matcher solve`` prints it."""
+        s = self.summary
+        c = s["counts"]
+        o = self.objective
+        places = int(s.get("score_decimals", 2))  # the scores' own precision
+        rows = [
+            ("status", f"{self.status.value} ({self.message})"),
+            ("policy", policy),
+            ("candidates", f"{c['candidates']:,}"),
+            ("eligible pairs", f"{c['eligible_pairs']:,}"),
+            ("placed", f"{o.matched:,}"),
+            ("total score", f"{o.total_score:,.{places}f}"),
+            ("rank sum", f"{o.rank_sum:,}"),
+        ]
+        rows += [(f"unmatched: {k}", f"{v:,}") for k, v in c["unmatched_by_reason"].items()]
+        if "stable" in s and "blocking" in s["stable"]:
+            b = s["stable"]["blocking"]
+            rows.append(
+                ("blocking pairs", f"{b['satisfiable']:,} (+{b['cap_forbidden']:,} forbidden by caps)")
+            )
+        if s.get("price_of_stability"):
+            p = s["price_of_stability"]
+            lost = (
+                f"{p['matched_lost']:,} fewer placed, {p['score_lost']:,.{places}f} less score than optimal"
+            )
+            rows.append(("price of stability", lost))
+        if s.get("bound"):
+            bd = s["bound"]
+            gap = f"{bd['level']}: {bd['objective']:,.0f} of at most {bd['bound']:,.0f} (gap {bd['gap']:.2%})"
+            rows.append(("bound", gap))
+        if s.get("conflict"):
+            rows.append(("conflict", "; ".join(s["conflict"][:5])))
+        return rows + tail_rows(s)
 
     def __repr__(self) -> str:
         o = self.objective

@@ -85,6 +85,7 @@ from matcher.eligibility.lottery import lottery_numbers
 from matcher.eligibility.priorities import Priorities, priority_key
 from matcher.errors import InputError, Problem
 from matcher.output.files import write_result
+from matcher.output.result import tail_rows
 from matcher.status import Status
 from matcher.transfer.kernel import label_chains, transfer_da
 
@@ -176,6 +177,37 @@ class TransferResult:
         return write_result(
             out, format, self.tables, self.summary, kind="transfer", success=self.status.success
         )
+
+    def summary_rows(self, policy: str) -> list[tuple[str, str]]:
+        """The summary as (label, value) rows, as ``matcher transfer`` prints it."""
+        s = self.summary
+        c, ch, lim = s["counts"], s["chains"], s["limits"]
+        rows = [
+            ("status", f"{self.status.value} ({self.message})"),
+            ("policy", policy),
+            ("incumbents", f"{c['incumbents']:,}"),
+            ("eligible to move", f"{c['eligible']:,}"),
+            ("applied", f"{c['applied']:,}"),
+            ("moved", f"{c['moved']:,}"),
+            ("stayed", f"{c['stayed']:,}"),
+            ("not eligible", f"{c['not_eligible']:,}"),
+        ]
+        rows += [(f"not eligible: {k}", f"{v:,}") for k, v in c["not_eligible_by_reason"].items()]
+
+        def limit(key: str) -> str:
+            return (
+                f"{lim[f'employers_with_{key}']:,} employers, {lim[f'employers_at_{key}']:,} reached it, "
+                f"{lim[f'employers_with_zero_{key}']:,} at 0"
+            )
+
+        rows += [
+            ("chains / cycles", f"{ch['chains']:,} / {ch['cycles']:,} (longest {ch['longest']})"),
+            ("open vacancies", f"{c['open_vacancies_before']:,} before, {c['open_vacancies_after']:,} after"),
+            ("transferee limit", limit("transferee_limit")),
+            ("other-prefecture limit", limit("other_prefecture_limit")),
+        ]
+        rows.append(("blocking pairs", f"{s.get('blocking_pairs', 0):,}"))
+        return rows + tail_rows(s)
 
     def __repr__(self) -> str:
         c = self.summary.get("counts", {})
