@@ -5,9 +5,6 @@ from __future__ import annotations
 import logging
 import math
 import numbers
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeGuard
 
@@ -16,10 +13,11 @@ import polars as pl
 
 from matcher.data.model import Instance
 from matcher.eligibility import constraints
-from matcher.eligibility.edges import Edges, ScoreScale, build_edges, score_scale
+from matcher.eligibility.edges import Edges, build_edges, score_scale
 from matcher.errors import InputError, Problem, UnsupportedPolicyError, VerificationError
 from matcher.output.report import assignments_frame, build_summary, objective_of, unmatched_frame
 from matcher.output.result import MatchResult
+from matcher.solvers import registry
 from matcher.status import Status
 from matcher.verification.assignment import verify_assignment
 
@@ -32,19 +30,17 @@ log = logging.getLogger("matcher")
 #: Methods ``solve`` accepts.
 METHODS: Final[tuple[str, ...]] = ("optimal", "stable")
 
-#: Welfare backends: matcher's own compiled cost-scaling core (default when the caps
-#: nest; with an optimality certificate), OR-Tools min-cost flow, CP-SAT (every rule;
-#: small instances), a MIP solver (HiGHS; regional caps and floors, exact on small and
-#: medium instances) and the Lagrangian decomposition around the flow (regional caps and
-#: floors at any size: exact when the caps nest and there are no floors, else a proven
-#: bound and gap).
-BACKENDS: Final[tuple[str, ...]] = ("ortools", "core", "cpsat", "mip", "lagrange")
-#: The rules that cross the cap tree which the Lagrangian and MIP backends keep.
-LAGRANGE_RULES: Final[frozenset[str]] = frozenset({"regional caps", "employer caps", "floors"})
+#: Welfare backends (:data:`matcher.solvers.registry.BACKENDS`, where each declares the
+#: rules it keeps, its size limit, warm start and time limit): matcher's own compiled
+#: cost-scaling core (default when the caps nest; with an optimality certificate),
+#: OR-Tools min-cost flow, CP-SAT (every rule; small instances), a MIP solver (HiGHS;
+#: regional caps and floors, exact on small and medium instances) and the Lagrangian
+#: decomposition around the flow (regional caps and floors at any size: exact when the
+#: caps nest and there are no floors, else a proven bound and gap).
+BACKENDS: Final[tuple[str, ...]] = tuple(registry.BACKENDS)
 #: With regional caps or floors that do not nest, the MIP backend is the default up to
-#: this many pairs, the Lagrangian above (measured, benchmarks/policy.py: HiGHS proves a
-#: 25,000-pair instance optimal in 1.4-1.9 s, a 180,000-pair one in 43-65 s).
-MIP_DEFAULT_MAX_PAIRS: Final[int] = 50_000
+#: this many pairs, the Lagrangian above.
+MIP_DEFAULT_MAX_PAIRS: Final[int] = registry.MIP_DEFAULT_MAX_PAIRS
 
 #: Up to this many eligible pairs a stable solve also computes the welfare optimum, to
 #: report the price of stability (``compare_optimal=None``).
@@ -181,15 +177,6 @@ def _is_real(value: object) -> TypeGuard[numbers.Real]:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-@contextmanager
-def _phase(timings: dict[str, float], name: str) -> Iterator[None]:
-    start = time.perf_counter()
-    log.info("%s ...", name)
-    yield
-    timings[name] = time.perf_counter() - start
-    log.info("%s done in %.2f s", name, timings[name])
-
-
 def solve(
     instance: Instance | str | Path,
     *,
@@ -312,76 +299,22 @@ def solve(
         instance = load_instance(instance, policy=policy)
     elif policy is not None:
         raise TypeError("policy= goes with an instance directory; an Instance carries its policy already")
-    crossing = instance.policy.crossing_rules + (["joint applications"] if instance.joint.height else [])
+    rules = instance.policy.crossing_rules + ([registry.JOINT_APPLICATIONS] if instance.joint.height else [])
     earlier = _warm_state(warm_start) if warm_start is not None else None
-    decomposable = set(crossing) <= LAGRANGE_RULES
-    if method == "optimal" and backend in ("lagrange", "mip") and not decomposable:
-        raise UnsupportedPolicyError(
-            f"the {backend} backend keeps regional caps and floors only (and employer caps across "
-            f"sectors); policy {instance.policy.name!r} "
-            f"also has {', '.join(c for c in crossing if c not in LAGRANGE_RULES)}. Use --backend cpsat "
-            "(small instances)."
-        )
-    if method == "stable" and instance.policy.diversity.active:
-        raise UnsupportedPolicyError(
-            f"policy {instance.policy.name!r} has nationality rules (share cap or peer support); "
-            "stable matching does not keep them yet. Use --method optimal (CP-SAT, small instances)."
-        )
-    if method == "stable" and instance.policy.objective.kind != "welfare":
-        raise UnsupportedPolicyError(
-            f"policy {instance.policy.name!r} has the fairness objective {instance.policy.objective.kind!r}; "
-            "it is an objective of --method optimal (stable matching has no objective to choose)."
-        )
-    if method == "stable" and instance.policy.floors:
-        raise UnsupportedPolicyError(
-            f"policy {instance.policy.name!r} has floors; stable matching does not keep them yet. "
-            "Use --method optimal (CP-SAT, small instances)."
-        )
-    if method == "stable" and instance.joint.height:
-        raise UnsupportedPolicyError(
-            "the instance has joint applications (a joint table); stable matching does not keep "
-            "them yet. Use --method optimal (CP-SAT, small instances)."
-        )
+    if method == "optimal":
+        if backend is not None and (
+            why := registry.early_refusal(registry.backend(backend), instance.policy.name, rules)
+        ):
+            raise UnsupportedPolicyError(why)
+    else:
+        _refuse_stable(instance)
     timings = dict(timings or {})
     scale = score_scale(instance)
-    with _phase(timings, "eligibility"):
+    with registry.stage(timings, "eligibility"):
         edges = build_edges(instance, max_pairs=max_pairs, seed=seed)
-    if "employer caps" in crossing and not edges.caps.employer_caps:
+    if registry.EMPLOYER_CAPS in rules and not edges.caps.employer_caps:
         # Every employer cap folded into an intake cap (one sector in scope) or cannot bind.
-        crossing.remove("employer caps")
-    if method == "optimal" and crossing and backend in ("ortools", "core"):
-        stable_ok = set(crossing) <= {"regional caps", "employer caps"}
-        raise UnsupportedPolicyError(
-            f"policy {instance.policy.name!r} has {' and '.join(crossing)}, which cross the sector "
-            f"caps: the {backend} backend (a min-cost flow) cannot keep them. Use --backend cpsat "
-            "(small instances)" + (" or --method stable." if stable_ok else ".")
-        )
-    # How the cap families nest, computed once for the backend choice and the solve.
-    arrangement = None
-    if method == "optimal" and crossing and decomposable and backend in (None, "lagrange", "mip"):
-        from matcher.solvers.lagrange import choose_layout
-
-        arrangement = choose_layout(edges)
-    if backend is None:
-        backend = "core" if method != "optimal" else _default_backend(crossing, edges, arrangement)
-        if earlier is not None and backend != "core":
-            raise UnsupportedPolicyError(
-                f"warm_start needs the core backend, but policy {instance.policy.name!r} has "
-                f"{' and '.join(crossing)}, which the core cannot keep (the {backend} backend solves it)"
-            )
-    if method == "optimal" and backend in ("core", "ortools"):
-        _check_flow_scale(instance, edges, scale)
-    if method == "optimal" and backend in ("cpsat", "mip"):
-        from matcher.solvers import cpsat, mip
-
-        largest = cpsat.MAX_PAIRS if backend == "cpsat" else mip.MAX_PAIRS
-        if edges.n_pairs > largest:
-            others = [c for c in crossing if c not in LAGRANGE_RULES]
-            raise UnsupportedPolicyError(
-                f"the {backend} backend takes at most {largest:,} eligible pairs; this instance has "
-                f"{edges.n_pairs:,}. At this size only regional caps, employer caps and floors are kept (--backend "
-                "lagrange)" + (f"; {', '.join(others)} need CP-SAT." if others else ".")
-            )
+        rules.remove(registry.EMPLOYER_CAPS)
     extra: dict[str, Any] = scale.as_summary()
     if scale.source == "data":
         log.info(
@@ -390,7 +323,6 @@ def solve(
             scale.policy_decimals,
         )
     tables: dict[str, pl.DataFrame] = {}
-    kept: list[CoreSolution] = []
     if instance.joint.height:
         never = constraints.never_placeable_groups(instance, edges)
         extra["joint_never_placeable"] = {"count": len(never), "groups": never[:20]}
@@ -400,30 +332,36 @@ def solve(
                 len(never),
                 ", ".join(never[:5]),
             )
+    state = None
     if method == "optimal":
-        status, message, chosen = _solve_optimal(
+        chosen_backend, arrangement = registry.choose(
+            backend, policy=instance.policy.name, rules=rules, edges=edges, warm_start=earlier is not None
+        )
+        extra["backend"] = chosen_backend.name
+        request = registry.SolveRequest(
             instance,
             edges,
-            timings,
-            backend=backend,
-            decimals=scale.decimals,
-            verify=verify,
-            extra=extra,
+            scale,
+            rules=tuple(rules),
             time_limit=time_limit,
+            verify=verify,
             arrangement=arrangement,
             warm_start=earlier,
-            keep=kept,
         )
+        result = chosen_backend.solve(request)
+        timings.update(result.stats.times)
+        extra.update(result.summary())
+        status, message, chosen, state = result.status, result.message, result.chosen, result.solution
     else:
         status, message, chosen = _solve_stable(
             instance, edges, timings, proposing=proposing, caps=caps, seed=seed, extra=extra, tables=tables
         )
-    with _phase(timings, "report"):
+    with registry.stage(timings, "report"):
         assignments = assignments_frame(edges, chosen)
         unmatched = unmatched_frame(instance, edges, assignments)
         objective = objective_of(assignments)
     if verify and status.success:
-        with _phase(timings, "verify"):
+        with registry.stage(timings, "verify"):
             check = verify_assignment(
                 instance, assignments, objective=objective.as_dict(), fairness=extra.get("fairness")
             )
@@ -457,26 +395,8 @@ def solve(
         unmatched=unmatched,
         summary=summary,
         tables=tables,
-        state=kept[0] if kept else None,
+        state=state,
     )
-
-
-def _check_flow_scale(instance: Instance, edges: Edges, scale: ScoreScale) -> None:
-    """Refuse scores with more decimals than the flow backends' 64-bit costs hold with the
-    rank tie-break (costs ``-B * score + rank``, see
-    :func:`matcher.solvers.network.lexicographic_costs`), when the policy's decimals hold it."""
-    if scale.source != "data":
-        return
-    from matcher.solvers.network import rank_level_decimals
-
-    most = rank_level_decimals(edges, least=scale.policy_decimals, most=scale.decimals)
-    if most < scale.decimals:
-        raise scale.refusal(
-            instance,
-            most,
-            " at this instance's size (more would overflow the 64-bit costs that also carry "
-            "the rank tie-break)",
-        )
 
 
 def _warm_state(warm_start: CoreSolution | str | Path) -> CoreSolution:
@@ -493,199 +413,29 @@ def _warm_state(warm_start: CoreSolution | str | Path) -> CoreSolution:
     raise TypeError(f"warm_start must be a CoreSolution or a path, got {type(warm_start).__name__}")
 
 
-def _solve_optimal(
-    instance: Instance,
-    edges: Edges,
-    timings: dict[str, float],
-    *,
-    backend: str,
-    decimals: int,
-    verify: bool,
-    extra: dict[str, Any],
-    time_limit: float = 60.0,
-    arrangement: Any = None,
-    warm_start: CoreSolution | None = None,
-    keep: list[CoreSolution] | None = None,
-) -> tuple[Status, str, np.ndarray[Any, np.dtype[np.int64]]]:
-    """Solve by ``backend`` with scores at ``decimals`` (the solve's scale); the core's
-    solution (its certificate) is appended to ``keep``."""
-    extra["backend"] = backend
-    floors = constraints.floor_units(instance, edges) if backend in ("cpsat", "mip", "lagrange") else []
-    unreachable = constraints.unreachable_floors(floors)
-    if not unreachable and floors and backend in ("mip", "lagrange"):
-        from matcher.solvers.lagrange import unsupplied_floors
-
-        with _phase(timings, "floor_check"):
-            unreachable = unsupplied_floors(edges, floors, arrangement)
-    if unreachable:
-        # Found before any solve: a hard floor above what eligible candidates can supply.
-        extra["conflict"] = unreachable[:20]
-        message = f"infeasible: {len(unreachable)} hard floors cannot be met: " + "; ".join(unreachable[:5])
-        return Status.INFEASIBLE, message, np.zeros(0, dtype=np.int64)
-    if backend == "cpsat":
-        from matcher.solvers.cpsat import solve_cpsat
-
-        inputs = constraints.crossing_inputs(instance, edges, floors, score_decimals=decimals)
-        with _phase(timings, "solve"):
-            hint = _hint(instance, edges, decimals)
-            cp = solve_cpsat(edges, score_decimals=decimals, time_limit_s=time_limit, hint=hint, **inputs)
-        if cp.bound is not None:
-            extra["bound"] = cp.bound
-        if inputs["fairness"] is not None and cp.status.success:
-            _fairness_report(edges, decimals, inputs, cp.chosen, timings, extra, time_limit)
-        if cp.conflict:
-            extra["conflict"] = cp.conflict
-        return cp.status, cp.message, cp.chosen
-    if backend == "mip":
-        from matcher.solvers.mip import solve_mip
-
-        with _phase(timings, "solve"):
-            mp = solve_mip(edges, score_decimals=decimals, time_limit_s=time_limit, floors=floors)
-        if mp.bound is not None:
-            extra["bound"] = mp.bound
-        if mp.conflict:
-            extra["conflict"] = mp.conflict
-        return mp.status, mp.message, mp.chosen
-    if backend == "lagrange":
-        from matcher.solvers.lagrange import solve_lagrangian
-
-        with _phase(timings, "solve"):
-            lg = solve_lagrangian(
-                edges,
-                score_decimals=decimals,
-                time_limit_s=time_limit,
-                arrangement=arrangement,
-                floors=floors,
-            )
-        extra["lagrangian"] = {"layout": lg.stats["layout"], "iterations": lg.stats["iterations"]}
-        if "floor_prices" in lg.stats:
-            extra["lagrangian"]["floor_prices"] = lg.stats["floor_prices"]
-        if lg.status is not Status.OPTIMAL:
-            extra["bound"] = {
-                "level": lg.objective,
-                "objective": lg.value,
-                "bound": lg.bound,
-                "gap": round(lg.gap, 6),
-            }
-        return lg.status, lg.message, lg.chosen
-    if backend == "ortools":
-        from matcher.solvers.flow import solve_flow
-
-        with _phase(timings, "solve"):
-            sol = solve_flow(edges, score_decimals=decimals)
-        return sol.status, sol.message, sol.chosen
-    from matcher.solvers.core import check_certificate, solve_core
-
-    with _phase(timings, "solve"):
-        core = solve_core(edges, score_decimals=decimals, warm_start=warm_start)
-    if warm_start is not None:
-        st = core.stats
-        how = (
-            "shortest paths"
-            if st.get("warm")
-            else "levels"
-            if st.get("warm_levels")
-            else "none (solved cold)"
+def _refuse_stable(instance: Instance) -> None:
+    """Refuse the rules stable matching does not keep."""
+    name = instance.policy.name
+    if instance.policy.diversity.active:
+        raise UnsupportedPolicyError(
+            f"policy {name!r} has nationality rules (share cap or peer support); "
+            "stable matching does not keep them yet. Use --method optimal (CP-SAT, small instances)."
         )
-        extra["warm_start"] = {
-            "used": how,
-            "paths": int(st.get("warm_paths", 0)),
-            "new_nodes": int(st.get("warm_new_nodes", 0)),
-        }
-        log.info(
-            "warm start: %s, %d paths, %d new nodes",
-            how,
-            extra["warm_start"]["paths"],
-            extra["warm_start"]["new_nodes"],
+    if instance.policy.objective.kind != "welfare":
+        raise UnsupportedPolicyError(
+            f"policy {name!r} has the fairness objective {instance.policy.objective.kind!r}; "
+            "it is an objective of --method optimal (stable matching has no objective to choose)."
         )
-    if keep is not None and core.status.success:
-        keep.append(core)
-    if verify and core.status.success:
-        with _phase(timings, "certificate"):
-            problems = check_certificate(
-                edges, core.chosen, core.potentials, score_decimals=decimals, rank_weight=core.rank_weight
-            )
-        if problems:
-            raise VerificationError("the core's optimality certificate fails:\n" + "\n".join(problems))
-        extra["certificate"] = "valid"
-    return core.status, core.message, core.chosen
-
-
-def _welfare_flow(edges: Edges, decimals: int) -> Any:
-    """The welfare optimum under the nested caps, by the core; OR-Tools if the core fails."""
-    from matcher.solvers.core import solve_core
-
-    sol = solve_core(edges, score_decimals=decimals)
-    if sol.status.success:
-        return sol
-    log.warning("the core failed (%s); using OR-Tools min-cost flow", sol.message)
-    from matcher.solvers.flow import solve_flow
-
-    return solve_flow(edges, score_decimals=decimals)
-
-
-def _hint(instance: Instance, edges: Edges, decimals: int) -> np.ndarray[Any, np.dtype[np.int64]] | None:
-    """CP-SAT's starting point: the flow optimum under the nested caps, cut down to the rules
-    that cross them (so a time limit always has a good assignment to return)."""
-    if edges.n_pairs == 0:
-        return None
-    sol = _welfare_flow(edges.nested_only(), decimals)
-    if not sol.status.success:
-        return None
-    return constraints.drop_to_feasible(instance, edges, sol.chosen)
-
-
-def _default_backend(crossing: list[str], edges: Edges, arrangement: Any) -> str:
-    """The backend ``--method optimal`` picks from the policy and the instance size."""
-    if not crossing:
-        return "core"
-    if not set(crossing) <= LAGRANGE_RULES:
-        return "cpsat"
-    _, relaxed = arrangement
-    # Exact by one flow when the binding caps nest (no floors); else the MIP while small.
-    exact = not relaxed and "floors" not in crossing
-    return "lagrange" if exact or edges.n_pairs > MIP_DEFAULT_MAX_PAIRS else "mip"
-
-
-def _fairness_report(
-    edges: Edges,
-    decimals: int,
-    inputs: dict[str, Any],
-    chosen: np.ndarray[Any, np.dtype[np.int64]],
-    timings: dict[str, float],
-    extra: dict[str, Any],
-    time_limit: float,
-) -> None:
-    """Group ratios of the fair assignment, and the price of fairness: what the welfare
-    optimum under the same rules (fairness objective left out) places and scores more."""
-    from matcher.solvers.cpsat import solve_cpsat
-
-    groups = inputs["fairness"]
-    values = constraints.fairness_values(groups, chosen)
-    extra["fairness"] = {
-        "kind": groups.kind,
-        "lowest": round(min(values.values()), 6) if values else None,
-        "groups": {k: round(v, 6) for k, v in values.items()},
-    }
-    with _phase(timings, "welfare_optimum"):
-        ref = solve_cpsat(
-            edges,
-            score_decimals=decimals,
-            time_limit_s=time_limit,
-            **{**inputs, "fairness": None},
+    if instance.policy.floors:
+        raise UnsupportedPolicyError(
+            f"policy {name!r} has floors; stable matching does not keep them yet. "
+            "Use --method optimal (CP-SAT, small instances)."
         )
-    if not ref.status.success:
-        extra["price_of_fairness"] = None
-        return
-    score = float(edges.score[chosen].sum())
-    ref_score = float(edges.score[ref.chosen].sum())
-    extra["price_of_fairness"] = {
-        "welfare_status": ref.status.value,
-        "optimal": {"matched": len(ref.chosen), "total_score": round(ref_score, 6)},
-        "fair": {"matched": len(chosen), "total_score": round(score, 6)},
-        "matched_lost": len(ref.chosen) - len(chosen),
-        "score_lost": round(ref_score - score, 6),
-    }
+    if instance.joint.height:
+        raise UnsupportedPolicyError(
+            "the instance has joint applications (a joint table); stable matching does not keep "
+            "them yet. Use --method optimal (CP-SAT, small instances)."
+        )
 
 
 def _solve_stable(
@@ -701,7 +451,7 @@ def _solve_stable(
 ) -> tuple[Status, str, np.ndarray[Any, np.dtype[np.int64]]]:
     from matcher.stable.mechanism import stable_match
 
-    with _phase(timings, "solve"):
+    with registry.stage(timings, "solve"):
         sol = stable_match(instance, edges, seed=seed, proposing=proposing, caps=caps)
     tables["cutoffs"] = sol.cutoffs
     extra["stable"] = {"proposing": proposing, "caps": caps, "seed": seed, **sol.stats}
@@ -724,7 +474,7 @@ def _stability_report(
         return
     from matcher.verification.stability import blocking_pairs, blocking_summary
 
-    with _phase(timings, "stability"):
+    with registry.stage(timings, "stability"):
         pairs = blocking_pairs(instance, assignments, seed=seed)
     tables["blocking_pairs"] = pairs
     extra["stable"]["blocking"] = blocking_summary(pairs)
@@ -739,7 +489,7 @@ def _price_of_stability(
     extra: dict[str, Any],
 ) -> None:
     from matcher.solvers.lagrange import choose_layout, solve_lagrangian
-    from matcher.solvers.mip import MAX_PAIRS, solve_mip
+    from matcher.solvers.mip import solve_mip
 
     # Regional and employer caps: exact by one flow when they nest, else the MIP, and
     # only when small.
@@ -749,16 +499,16 @@ def _price_of_stability(
     small_only = regional and not nested
     if compare is None:
         compare = edges.n_pairs <= (COMPARE_MIP_MAX_PAIRS if small_only else COMPARE_OPTIMAL_MAX_PAIRS)
-    if not compare or (small_only and edges.n_pairs > MAX_PAIRS):
+    if not compare or (small_only and edges.n_pairs > registry.MIP_MAX_PAIRS):
         extra["price_of_stability"] = None
         return
-    with _phase(timings, "welfare_optimum"):
+    with registry.stage(timings, "welfare_optimum"):
         if nested:
             sol: Any = solve_lagrangian(edges, score_decimals=decimals, arrangement=arrangement)
         elif regional:
             sol = solve_mip(edges, score_decimals=decimals)
         else:
-            sol = _welfare_flow(edges, decimals)
+            sol = registry.welfare_flow(edges, decimals)
     matched = len(sol.chosen)
     total = round(float(edges.score[sol.chosen].sum()), 6)
     extra["price_of_stability"] = {

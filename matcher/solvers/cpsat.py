@@ -20,12 +20,24 @@ import numpy.typing as npt
 from ortools.sat.python import cp_model
 
 from matcher.data.policy import Diversity
+from matcher.eligibility import constraints
 from matcher.eligibility.constraints import FAIR_SCALE, FairGroups, FloorUnit
 from matcher.eligibility.edges import Edges
+from matcher.solvers.registry import (
+    CPSAT_MAX_PAIRS,
+    Bound,
+    Fairness,
+    SolveRequest,
+    SolverResult,
+    SolverStats,
+    floor_conflict,
+    stage,
+    welfare_flow,
+)
 from matcher.status import Status, translate
 
 #: Largest instance (eligible pairs) this backend accepts.
-MAX_PAIRS: Final[int] = 200_000
+MAX_PAIRS: Final[int] = CPSAT_MAX_PAIRS
 
 
 @dataclass(frozen=True)
@@ -292,3 +304,78 @@ def solve_cpsat(
             model.add_hint(var, solver.boolean_value(var))
     assert chosen is not None
     return CpSatSolution(Status.OPTIMAL, "optimal (CP-SAT)", chosen)
+
+
+def _hint(request: SolveRequest) -> npt.NDArray[np.int64] | None:
+    """The starting point: the flow optimum under the nested caps, cut down to the rules
+    that cross them (so a time limit always has a good assignment to return)."""
+    edges = request.edges
+    if edges.n_pairs == 0:
+        return None
+    sol = welfare_flow(edges.nested_only(), request.decimals)
+    if not sol.status.success:
+        return None
+    return constraints.drop_to_feasible(request.instance, edges, sol.chosen)
+
+
+def _fairness(
+    request: SolveRequest, inputs: dict[str, Any], chosen: npt.NDArray[np.int64], times: dict[str, float]
+) -> Fairness:
+    """Group ratios of the fair assignment, and the price of fairness: what the welfare
+    optimum under the same rules (fairness objective left out) places and scores more."""
+    edges = request.edges
+    groups = inputs["fairness"]
+    values = constraints.fairness_values(groups, chosen)
+    report = {
+        "kind": groups.kind,
+        "lowest": round(min(values.values()), 6) if values else None,
+        "groups": {k: round(v, 6) for k, v in values.items()},
+    }
+    with stage(times, "welfare_optimum"):
+        ref = solve_cpsat(
+            edges,
+            score_decimals=request.decimals,
+            time_limit_s=request.time_limit,
+            **{**inputs, "fairness": None},
+        )
+    if not ref.status.success:
+        return Fairness(report, None)
+    score = float(edges.score[chosen].sum())
+    ref_score = float(edges.score[ref.chosen].sum())
+    price = {
+        "welfare_status": ref.status.value,
+        "optimal": {"matched": len(ref.chosen), "total_score": round(ref_score, 6)},
+        "fair": {"matched": len(chosen), "total_score": round(score, 6)},
+        "matched_lost": len(ref.chosen) - len(chosen),
+        "score_lost": round(ref_score - score, 6),
+    }
+    return Fairness(report, price)
+
+
+def solve_request(request: SolveRequest) -> SolverResult:
+    """The registry's ``cpsat`` backend: the instance's crossing rules as
+    :func:`solve_cpsat` inputs (a hard floor above its eligible pairs is infeasible before
+    any solve), hinted with the flow optimum cut down to the rules, within the request's
+    time limit; with a fairness objective, also the price of fairness."""
+    instance, edges, decimals = request.instance, request.edges, request.decimals
+    times: dict[str, float] = {}
+    floors = constraints.floor_units(instance, edges)
+    refused = floor_conflict(request, floors, times, supply=False)
+    if refused is not None:
+        return refused
+    inputs = constraints.crossing_inputs(instance, edges, floors, score_decimals=decimals)
+    with stage(times, "solve"):
+        hint = _hint(request)
+        cp = solve_cpsat(edges, score_decimals=decimals, time_limit_s=request.time_limit, hint=hint, **inputs)
+    fairness = None
+    if inputs["fairness"] is not None and cp.status.success:
+        fairness = _fairness(request, inputs, cp.chosen, times)
+    return SolverResult(
+        cp.status,
+        cp.message,
+        cp.chosen,
+        bound=Bound(**cp.bound) if cp.bound is not None else None,
+        conflict=cp.conflict or None,
+        stats=SolverStats(times=times),
+        fairness=fairness,
+    )

@@ -39,6 +39,7 @@ from ortools.graph.python import min_cost_flow
 
 from matcher.eligibility.edges import Edges
 from matcher.solvers.network import flow_network
+from matcher.solvers.registry import SolveRequest, SolverResult, SolverStats, check_flow_scale, stage
 from matcher.status import Status, translate
 
 log = logging.getLogger("matcher")
@@ -129,3 +130,13 @@ def solve_flow(edges: Edges, *, score_decimals: int = 2) -> FlowSolution:
             b,
         )
     return FlowSolution(Status.OPTIMAL, "optimal", chosen, b)
+
+
+def solve_request(request: SolveRequest) -> SolverResult:
+    """The registry's ``ortools`` backend: :func:`solve_flow` at the request's score scale,
+    after checking that its 64-bit costs hold that scale with the rank tie-break."""
+    check_flow_scale(request)
+    times: dict[str, float] = {}
+    with stage(times, "solve"):
+        sol = solve_flow(request.edges, score_decimals=request.decimals)
+    return SolverResult(sol.status, sol.message, sol.chosen, stats=SolverStats(times=times))

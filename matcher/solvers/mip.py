@@ -34,10 +34,19 @@ from ortools.linear_solver.python import model_builder as mb
 
 from matcher.eligibility.constraints import FloorUnit
 from matcher.eligibility.edges import Edges
+from matcher.solvers.registry import (
+    MIP_MAX_PAIRS,
+    Bound,
+    SolveRequest,
+    SolverResult,
+    SolverStats,
+    floor_conflict,
+    stage,
+)
 from matcher.status import Status, translate
 
 #: Largest instance (eligible pairs) this backend accepts.
-MAX_PAIRS: Final[int] = 400_000
+MAX_PAIRS: Final[int] = MIP_MAX_PAIRS
 #: The MIP solver (a model_builder solver name).
 SOLVER: Final[str] = "highs"
 #: Objective values stay below this, so that float64 holds them exactly and an absolute
@@ -345,3 +354,28 @@ def solve_mip(
             stats=stats,
         )
     return MipSolution(Status.OPTIMAL, f"optimal ({SOLVER})", chosen, stats=stats)
+
+
+def solve_request(request: SolveRequest) -> SolverResult:
+    """The registry's ``mip`` backend: the policy's floors (a hard floor that its eligible
+    pairs or candidates cannot supply is infeasible before any solve), then
+    :func:`solve_mip` within the request's time limit."""
+    from matcher.eligibility.constraints import floor_units
+
+    times: dict[str, float] = {}
+    floors = floor_units(request.instance, request.edges)
+    refused = floor_conflict(request, floors, times, supply=True)
+    if refused is not None:
+        return refused
+    with stage(times, "solve"):
+        mp = solve_mip(
+            request.edges, score_decimals=request.decimals, time_limit_s=request.time_limit, floors=floors
+        )
+    return SolverResult(
+        mp.status,
+        mp.message,
+        mp.chosen,
+        bound=Bound(**mp.bound) if mp.bound is not None else None,
+        conflict=mp.conflict or None,
+        stats=SolverStats(times=times, raw=dict(mp.stats)),
+    )
