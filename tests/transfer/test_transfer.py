@@ -30,7 +30,7 @@ from matcher.eligibility.lottery import lottery_numbers
 from matcher.transfer.verify import KINDS, transfer_blocking_pairs, verify_transfer
 from tests.strategies import examples
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TT = REPO / "instances" / "transfer-tiny"
 JAPAN = REPO / "instances" / "policies" / "japan-2026.toml"
 SETTINGS = settings(max_examples=examples(80), deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -9,15 +9,11 @@ from hypothesis import HealthCheck, given, settings
 
 import matcher
 from matcher import Instance
+from tests.helpers import objective_key as _key
 from tests.oracle import brute_force, cp_sat
 from tests.strategies import examples, instances
 
 FAST = settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-def _key(res: matcher.MatchResult) -> tuple[int, int, int]:
-    o = res.objective
-    return o.matched, round(o.total_score * 100), -o.rank_sum
 
 
 @FAST
@@ -389,8 +385,8 @@ def test_floor_over_two_sectors_kept_in_the_flow() -> None:
     from matcher.eligibility.constraints import floor_units
     from matcher.eligibility.edges import build_edges
     from matcher.solvers.lagrange import PLACEMENT_WORTH, choose_layout, solve_lagrangian
+    from tests.helpers import employer_caps_instance as _instance
     from tests.oracle import brute_force_score
-    from tests.test_employer_caps import _instance
 
     policy = {
         "name": "floor over sectors",

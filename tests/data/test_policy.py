@@ -10,7 +10,7 @@ import pytest
 from matcher.data.policy import Policy, load_policy, neutral_policy, policy_from_dict
 from matcher.data.reference import METRO_PREFECTURES, SECTORS, TRACKS
 
-JAPAN_PATH = Path(__file__).resolve().parents[1] / "instances" / "policies" / "japan-2026.toml"
+JAPAN_PATH = Path(__file__).resolve().parents[2] / "instances" / "policies" / "japan-2026.toml"
 
 
 @pytest.fixture(scope="module")

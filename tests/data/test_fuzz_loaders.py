@@ -43,7 +43,7 @@ from matcher.data.model import SCHEMA, TABLES
 from matcher.data.readers import ENCODINGS, TABLE_SUFFIXES
 from tests.strategies import examples
 
-TINY = Path(__file__).resolve().parents[1] / "instances" / "tiny"
+TINY = Path(__file__).resolve().parents[2] / "instances" / "tiny"
 #: The tiny instance's files (all CSV), by table stem.
 TINY_CSV: dict[str, bytes] = {p.stem: p.read_bytes() for p in sorted(TINY.glob("*.csv"))}
 TINY_FRAMES: dict[str, pl.DataFrame] = {

@@ -33,7 +33,7 @@ Rows = list[dict[str, Any]]
 @pytest.fixture(scope="module")
 def neutral_rows() -> Rows:
     return solve(
-        load_instance(Path(__file__).resolve().parents[1] / "instances" / "tiny")
+        load_instance(Path(__file__).resolve().parents[2] / "instances" / "tiny")
     ).assignments.to_dicts()
 
 

@@ -16,55 +16,16 @@ import polars as pl
 import pytest
 
 import matcher
-from matcher import Instance, instance_from_frames
 from matcher.data.policy import policy_from_dict
 from matcher.eligibility.edges import build_edges
 from matcher.errors import InputError
 from matcher.solvers.lagrange import choose_layout
-from tests.test_optimal import _key
+from tests.helpers import employer_caps_instance as _instance
+from tests.helpers import objective_key as _key
 
 
 def _policy(**rule: Any) -> dict[str, Any]:
     return {"name": "per-employer", "intake": [{"name": "staff", "group": "esdp", "per": "employer", **rule}]}
-
-
-def _instance(policy: dict[str, Any]) -> Instance:
-    """A has one sector, B two (capacity 3 each), C two with a cap that cannot bind."""
-    cands = [f"c{i}" for i in range(8)]
-    return instance_from_frames(
-        candidates=pl.DataFrame(
-            {
-                "candidate_id": cands,
-                "nationality": ["VN"] * 8,
-                "japanese_level": ["A1"] * 8,
-                "track": ["esdp"] * 8,
-            }
-        ),
-        aptitudes=pl.DataFrame(
-            {
-                "candidate_id": [c for c in cands for _ in range(2)],
-                "sector": ["agriculture", "food_service"] * 8,
-                "score": [90.0 - i for i in range(16)],
-            }
-        ),
-        employers=pl.DataFrame(
-            {
-                "employer_id": ["A", "B", "C"],
-                "prefecture": ["Tokyo", "Iwate", "Osaka"],
-                "full_time_staff": [20, 20, 200],
-                "excellent": [False, False, False],
-            }
-        ),
-        slots=pl.DataFrame(
-            {
-                "employer_id": ["A", "B", "B", "C", "C"],
-                "sector": ["agriculture", "agriculture", "food_service", "agriculture", "food_service"],
-                "track": ["esdp"] * 5,
-                "capacity": [3, 3, 3, 1, 1],
-            }
-        ),
-        policy=policy_from_dict(policy),
-    )
 
 
 def test_policy_field_and_its_allowed_values() -> None:

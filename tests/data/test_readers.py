@@ -18,7 +18,7 @@ import matcher
 from matcher import InputError, instance_from_frames, load_instance
 from matcher.cli import app
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TINY = REPO / "instances" / "tiny"
 STEMS = ("candidates", "aptitudes", "employers", "slots", "preferences")
 runner = CliRunner()

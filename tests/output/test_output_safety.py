@@ -24,7 +24,7 @@ from matcher.errors import OutputError
 from matcher.output.directories import MARKER, write_output
 from matcher.output.files import neutralise_cells, restore_cells
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TINY = REPO / "instances" / "tiny"
 runner = CliRunner()
 
