@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -9,6 +10,22 @@ import polars as pl
 import matcher
 from matcher import Instance, instance_from_frames
 from matcher.data.policy import policy_from_dict
+
+#: An instance's tables by stem, as data frames.
+Frames = dict[str, pl.DataFrame]
+
+
+def instance_of(frames: Frames, policy: Path | None = None) -> Instance:
+    """Validate the tables of ``frames`` (candidates, aptitudes, employers, slots and
+    optionally preferences) as an instance."""
+    return instance_from_frames(
+        candidates=frames["candidates"],
+        aptitudes=frames["aptitudes"],
+        employers=frames["employers"],
+        slots=frames["slots"],
+        preferences=frames.get("preferences"),
+        policy=policy,
+    )
 
 
 def objective_key(res: matcher.MatchResult) -> tuple[int, int, int]:

@@ -15,21 +15,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from matcher import InputError, Instance, Problem, instance_from_frames
+from matcher import InputError, Instance, Problem
 from matcher.errors import MAX_SHOWN_CHARS, escape_unprintable, show
+from tests.helpers import instance_of
 
 Frames = dict[str, pl.DataFrame]
 
 
 def _instance(frames: Frames, policy: Path | None = None) -> Instance:
-    return instance_from_frames(
-        candidates=frames["candidates"],
-        aptitudes=frames["aptitudes"],
-        employers=frames["employers"],
-        slots=frames["slots"],
-        preferences=frames.get("preferences"),
-        policy=policy,
-    )
+    return instance_of(frames, policy)
 
 
 def _error(frames: Frames) -> InputError:

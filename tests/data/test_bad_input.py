@@ -22,6 +22,7 @@ from matcher import InputError, Problem, Status, instance_from_frames, load_inst
 from matcher.cli import app
 from matcher.data.policy import load_policy
 from matcher.data.validate import MAX_INT
+from tests.helpers import instance_of
 from tests.strategies import examples
 
 Frames = dict[str, pl.DataFrame]
@@ -77,14 +78,7 @@ def add_row(frames: Frames, stem: str, **values: str) -> None:
 
 def from_frames(frames: Frames, policy: Path | None = None) -> InputError:
     with pytest.raises(InputError) as info:
-        instance_from_frames(
-            candidates=frames["candidates"],
-            aptitudes=frames["aptitudes"],
-            employers=frames["employers"],
-            slots=frames["slots"],
-            preferences=frames.get("preferences"),
-            policy=policy,
-        )
+        instance_of(frames, policy)
     return info.value
 
 

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matcher import InputError, Instance, instance_from_frames, load_instance
+from matcher import InputError, Instance, load_instance
 from matcher.data.reference import (
     PREFECTURE_SPELLINGS,
     PREFECTURES,
@@ -24,6 +24,7 @@ from matcher.data.reference import (
     prefecture_spelling_claims,
 )
 from tests.conftest import TABLE_STEMS, TINY_DIR
+from tests.helpers import instance_of
 from tests.strategies import examples
 
 Frames = dict[str, pl.DataFrame]
@@ -86,14 +87,7 @@ def _fullwidth(text: str) -> str:
 
 
 def _instance(frames: Frames, policy: Path | None = None) -> Instance:
-    return instance_from_frames(
-        candidates=frames["candidates"],
-        aptitudes=frames["aptitudes"],
-        employers=frames["employers"],
-        slots=frames["slots"],
-        preferences=frames.get("preferences"),
-        policy=policy,
-    )
+    return instance_of(frames, policy)
 
 
 def _tiny() -> Frames:
