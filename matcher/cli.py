@@ -126,7 +126,7 @@ def _check_encoding(encoding: str) -> None:
 
 
 def _check_solve_options(
-    *, format: str, encoding: str, save_state: bool, out: Path | None, **options: Any
+    options: dict[str, Any], *, format: str, encoding: str, save_state: bool, out: Path | None
 ) -> None:
     """Every problem with solve's options at once (exit 2): the library's own check
     (:func:`matcher.solve.check_options`, naming flags) and the command line's."""
@@ -323,20 +323,18 @@ def solve_cmd(
 ) -> None:
     """Solve an instance; write assignments, unmatched and summary.json to --out."""
     _setup_logging(quiet)
-    _check_solve_options(
-        method=method,
-        backend=backend,
-        proposing=proposing,
-        caps=caps,
-        max_pairs=max_pairs,
-        seed=seed,
-        time_limit=time_limit,
-        warm_start=warm_start,
-        format=format,
-        encoding=encoding,
-        save_state=save_state,
-        out=out,
-    )
+    options: dict[str, Any] = {
+        "method": method,
+        "backend": backend,
+        "proposing": proposing,
+        "caps": caps,
+        "compare_optimal": compare_optimal,
+        "max_pairs": max_pairs,
+        "seed": seed,
+        "time_limit": time_limit,
+        "warm_start": warm_start,
+    }
+    _check_solve_options(options, format=format, encoding=encoding, save_state=save_state, out=out)
     _check_out(out, "result", instance, policy)
     timings: dict[str, float] = {}
     start = time.perf_counter()
@@ -345,19 +343,7 @@ def solve_cmd(
         inst = load_instance(instance, policy=policy, encoding=encoding)
         timings["load"] = time.perf_counter() - start
         _note_first_compile()
-        result = solve(
-            inst,
-            method=method,
-            backend=backend,
-            proposing=proposing,
-            caps=caps,
-            compare_optimal=compare_optimal,
-            max_pairs=max_pairs,
-            seed=seed,
-            time_limit=time_limit,
-            timings=timings,
-            warm_start=warm_start,
-        )
+        result = solve(inst, **options, timings=timings)
         keep_state = save_state and result.state is not None
         if save_state and not keep_state:
             if result.success:
