@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 import matcher.data.generate as gen
+import matcher.data.generate.preferences as gen_preferences
 from matcher.data.generate import generate_instance
 from matcher.data.reference import JAPANESE_LEVELS, PREFECTURES, SECTORS, TRACKS
 
@@ -295,7 +296,7 @@ def test_draws_match_enumeration_probabilities() -> None:
         return np.zeros(0, dtype=np.int64)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(gen, "_sample_by_draws", capture)
+        mp.setattr(gen_preferences, "_sample_by_draws", capture)
         gen._draw_preferences(rng, cand, apt, emp, slots, np.zeros(2000, dtype=bool), 5)
     choice = captured[0]
     resident_multi = np.flatnonzero(((choice.pick > 0).sum(axis=1) >= 2) & (choice.own.max(axis=1) > 0))
