@@ -13,7 +13,8 @@ import polars as pl
 
 from matcher.data.model import Instance
 from matcher.eligibility import constraints
-from matcher.eligibility.edges import Edges, build_edges, score_scale
+from matcher.eligibility.edges import Edges, build_edges
+from matcher.eligibility.scale import score_scale
 from matcher.errors import InputError, Problem, UnsupportedPolicyError, VerificationError
 from matcher.output.report import assignments_frame, build_summary, objective_of, unmatched_frame
 from matcher.output.result import MatchResult
@@ -260,7 +261,7 @@ def solve(
     Scores are optimized at the policy's ``score_decimals`` (default 2), or at more
     decimals when a score has more: the fewest that hold every aptitude score exactly
     (``summary["score_decimals"]``, with ``summary["score_decimals_from"]``: ``policy`` or
-    ``data``), up to :data:`matcher.eligibility.edges.MAX_SCORE_DECIMALS`. The core and OR-Tools
+    ``data``), up to :data:`matcher.eligibility.scale.MAX_SCORE_DECIMALS`. The core and OR-Tools
     backends can hold fewer on large instances (their 64-bit costs carry the rank
     tie-break too). A score with more decimals than can be held is refused, never
     rounded.

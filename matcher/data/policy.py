@@ -195,7 +195,7 @@ class Objective(_Strict):
 
     ``score_decimals``: the fewest decimals scores are optimized at; when a score has
     more, the solve uses as many as the scores need (up to 6), so every score counts
-    exactly as given (:func:`matcher.eligibility.edges.score_scale`).
+    exactly as given (:func:`matcher.eligibility.scale.score_scale`).
     """
 
     kind: Literal["welfare", "max_min_fill", "max_min_nationality_score"] = "welfare"

@@ -222,7 +222,7 @@ def crossing_inputs(
 ) -> dict[str, Any]:
     """Keyword arguments of :func:`matcher.solvers.cpsat.solve_cpsat` for these rules
     (``floors``: already built, else built here; ``score_decimals``: the scale the solve
-    uses, :func:`matcher.eligibility.edges.score_scale`)."""
+    uses, :func:`matcher.eligibility.scale.score_scale`)."""
     return {
         "nationality": nationality_codes(instance, edges),
         "diversity": instance.policy.diversity,

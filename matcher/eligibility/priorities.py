@@ -4,7 +4,7 @@ An employer ranks the candidates of its ``employer_rankings`` first, by that ran
 best); then every other candidate by higher aptitude score in the sector; ties go to the
 lower lottery number (:mod:`matcher.eligibility.lottery`). Scores are compared exactly:
 as integers in units of ``10**-d``, ``d`` the fewest decimals that hold every aptitude
-score (:func:`matcher.eligibility.edges.score_scale`). The rule is one integer key per
+score (:func:`matcher.eligibility.scale.score_scale`). The rule is one integer key per
 (candidate, program), lower is better: deferred acceptance, the transfer round and both
 blocking-pair checkers compare these keys and nothing else.
 """
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import polars as pl
 
 from matcher.data.model import Instance
-from matcher.eligibility.edges import score_scale
 from matcher.eligibility.lottery import lottery_numbers
+from matcher.eligibility.scale import score_scale
 
 
 def score_units(decimals: int) -> tuple[int, int]:

@@ -150,7 +150,7 @@ def solve_cpsat(
     assignment (e.g. the flow optimum cut down to the rules). ``time_limit_s`` is the budget of the whole solve (all levels): when it
     runs out, the best assignment so far comes back ``feasible`` with the level's bound.
     ``score_decimals``: scores become integers in units of ``10**-score_decimals``, a
-    scale that must hold every score exactly (:func:`matcher.eligibility.edges.score_scale`).
+    scale that must hold every score exactly (:func:`matcher.eligibility.scale.score_scale`).
     """
     n = edges.n_pairs
     if n > MAX_PAIRS:

@@ -16,7 +16,7 @@ Lexicographic objective as integer costs, without overflow:
    maximum flow, then the cheapest flow of that value.
 2. *Most total score*: scores are integers ``s`` in [0, 100 * 10**d], in units of
    ``10**-d`` for ``d = score_decimals``, a scale that holds every score exactly
-   (:func:`matcher.eligibility.edges.score_scale`: the policy's decimals, or more when a score
+   (:func:`matcher.eligibility.scale.score_scale`: the policy's decimals, or more when a score
    has more).
 3. *Least rank sum*: an arc's cost is ``-B * s + rank`` with ``B = R + 1``, where ``R`` is
    the sum over candidates of their largest eligible rank: any two assignments differ in

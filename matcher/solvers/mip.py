@@ -259,7 +259,7 @@ def solve_mip(
         Eligible pairs and caps (regional caps in ``edges.caps``).
     score_decimals : int, default 2
         Score scale: scores become integers in units of ``10**-score_decimals``, which
-        must hold every score exactly (:func:`matcher.eligibility.edges.score_scale`).
+        must hold every score exactly (:func:`matcher.eligibility.scale.score_scale`).
     time_limit_s : float, default 60
         Budget of the whole solve (all levels). When it runs out, the best assignment so
         far comes back ``feasible`` with the unproven level's bound.

@@ -47,7 +47,7 @@ def lexicographic_costs(
     ``rank_weight`` when given: any ``B > R`` states the same lexicographic objective (a
     warm start keeps the earlier instance's ``B`` so that its potentials still apply).
     Scores are integers in units of ``10**-score_decimals``: the scale has to hold every
-    score exactly (:func:`matcher.eligibility.edges.score_scale`), so rounding here only removes
+    score exactly (:func:`matcher.eligibility.scale.score_scale`), so rounding here only removes
     float noise.
 
     Raises

@@ -30,7 +30,8 @@ from matcher.status import Status
 if TYPE_CHECKING:
     from matcher.data.model import Instance
     from matcher.eligibility.constraints import FloorUnit
-    from matcher.eligibility.edges import Edges, ScoreScale
+    from matcher.eligibility.edges import Edges
+    from matcher.eligibility.scale import ScoreScale
     from matcher.solvers.core import CoreSolution
     from matcher.solvers.lagrange import Arrangement
 

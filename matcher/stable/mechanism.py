@@ -33,9 +33,10 @@ import polars as pl
 from numba import njit
 
 from matcher.data.model import Instance
-from matcher.eligibility.edges import Edges, score_scale
+from matcher.eligibility.edges import Edges
 from matcher.eligibility.lottery import lottery_numbers
 from matcher.eligibility.priorities import priority_key, score_units
+from matcher.eligibility.scale import score_scale
 from matcher.stable.kernels import candidate_proposing, employer_proposing, flexible
 
 I64 = npt.NDArray[np.int64]

@@ -19,7 +19,7 @@ from scipy.optimize import linear_sum_assignment
 
 import matcher
 from matcher.data.policy import policy_from_dict
-from matcher.eligibility.edges import MAX_SCORE_DECIMALS, score_decimals_needed, score_scale
+from matcher.eligibility.scale import MAX_SCORE_DECIMALS, score_decimals_needed, score_scale
 from matcher.output.files import read_state
 from matcher.solvers.core import STATE_COLUMNS, state_from_tables, state_tables
 from tests import oracle

@@ -14,7 +14,8 @@ from matcher.data.generate import generate_instance
 from matcher.data.load import instance_from_frames
 from matcher.data.model import Instance
 from matcher.data.policy import policy_from_dict
-from matcher.eligibility.edges import build_edges, score_scale
+from matcher.eligibility.edges import build_edges
+from matcher.eligibility.scale import score_scale
 from matcher.errors import UnsupportedPolicyError
 from matcher.solve import BACKENDS as OPTION_BACKENDS
 from matcher.solvers import registry

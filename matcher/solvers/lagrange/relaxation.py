@@ -66,7 +66,7 @@ def solve_lagrangian(
         Eligible pairs and caps, regional caps in ``edges.caps.regional_cap``.
     score_decimals : int
         Score scale: scores become integers in units of ``10**-score_decimals``, which
-        must hold every score exactly (:func:`matcher.eligibility.edges.score_scale`).
+        must hold every score exactly (:func:`matcher.eligibility.scale.score_scale`).
     time_limit_s : float
         Stop before an iteration that would end past this many seconds, judged by the
         last one's duration (the first iteration always runs).
