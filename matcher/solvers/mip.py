@@ -158,6 +158,11 @@ def cap_rows(edges: Edges, floors: list[FloorUnit]) -> CapRows:
     )
 
 
+#: A solve that ends this close to its deadline without an assignment ran out of time,
+#: whatever status the solver reports.
+TIME_SLACK_S = 0.05
+
+
 def solve_rows(
     rows: CapRows,
     objective: npt.NDArray[np.float64],
@@ -313,7 +318,14 @@ def solve_mip(
             )
             return MipSolution(Status.INFEASIBLE, why, empty, stats=stats, conflict=conflict)
         if found is None and values is None:
-            return MipSolution(status, f"{SOLVER} returned {raw} (time limit?)", empty, stats=stats)
+            # HiGHS stopped by its time limit may report UNKNOWN_STATUS: the clock decides.
+            out_of_time = status is Status.TIME_LIMIT or time.monotonic() >= deadline - TIME_SLACK_S
+            why = (
+                f"no assignment found within the time limit of {time_limit_s:g} s ({SOLVER}: {raw})"
+                if out_of_time
+                else f"{SOLVER} returned {raw}"
+            )
+            return MipSolution(Status.TIME_LIMIT if out_of_time else status, why, empty, stats=stats)
         values = found if found is not None else values
         assert values is not None
         chosen = np.flatnonzero(values[:n] > 0.5).astype(np.int64)

@@ -100,3 +100,30 @@ def test_mip_backend_skips_the_rank_level_when_it_does_not_fit(
     assert res.status is matcher.Status.FEASIBLE
     assert "rank tie-break was skipped" in res.message
     assert floor_key(inst, res)[:2] == floor_key(inst, full)[:2] == mip(inst)[:2]  # type: ignore[index]
+
+
+def test_time_limit_before_any_assignment_is_time_limit() -> None:
+    """HiGHS stopped by its time limit before finding an assignment reports UNKNOWN_STATUS:
+    the result is ``time_limit`` (not ``error``), within about a second of the limit."""
+    import time
+
+    tables = generate_instance(candidates=2000, employers=150, seed=3)
+    inst = instance_from_frames(
+        **{
+            k: v
+            for k, v in tables.items()
+            if k in ("candidates", "aptitudes", "employers", "slots", "preferences")
+        }
+    )
+    policy = policy_from_dict(
+        {
+            "floors": [{"name": "north", "prefectures": ["Hokkaido", "Aomori", "Iwate"], "min": 5}],
+            "regional_caps": [{"name": "metro", "prefectures": ["Tokyo", "Osaka"], "cap": 50}],
+        }
+    )
+    start = time.perf_counter()
+    res = matcher.solve(dataclasses.replace(inst, policy=policy), backend="mip", time_limit=0.05)
+    assert time.perf_counter() - start < 15  # eligibility and the model build come first
+    assert res.status is matcher.Status.TIME_LIMIT, res.message
+    assert "no assignment found within the time limit of 0.05 s" in res.message
+    assert res.assignments.height == 0 and not res.success
