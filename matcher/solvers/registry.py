@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Final, get_args
 
 import numpy as np
@@ -282,10 +282,33 @@ def _solve_mip(request: SolveRequest) -> SolverResult:
     return solve_request(request)
 
 
+#: The fallback to the MIP backend runs only with at least this many seconds left.
+FALLBACK_MIN_S: Final[float] = 1.0
+
+
 def _solve_lagrange(request: SolveRequest) -> SolverResult:
+    """The Lagrangian decomposition; when its repair finds no assignment and time remains,
+    the MIP backend (where the instance is within its size) gets the rest of the time, so
+    that a feasible instance is not reported ``time_limit`` before the limit."""
     from matcher.solvers.lagrange import solve_request
 
-    return solve_request(request)
+    start = time.monotonic()
+    result = solve_request(request)
+    left = request.time_limit - (time.monotonic() - start)
+    if (
+        result.status is not Status.TIME_LIMIT
+        or len(result.chosen)
+        or left < FALLBACK_MIN_S
+        or request.edges.n_pairs > MIP_MAX_PAIRS
+    ):
+        return result
+    log.info("the Lagrangian's repair found no assignment; the MIP backend tries in the %.1f s left", left)
+    fallback = _solve_mip(replace(request, time_limit=left))
+    return replace(
+        fallback,
+        message=f"{fallback.message} (by the MIP backend: the Lagrangian's repair found no assignment: "
+        f"{result.message})",
+    )
 
 
 #: The welfare backends by name, in the order options list them.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from typing import Any
 
 import numpy as np
 import pytest
@@ -165,3 +166,27 @@ def test_solver_results_carry_status_values(name: str) -> None:
     assert "solve" in result.stats.times
     assert (result.solution is not None) == (name == "core")
     assert result.stats.certificate == (name == "core")
+
+
+def test_lagrange_without_an_assignment_falls_back_to_the_mip(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the Lagrangian's repair finds no assignment and time remains, the MIP backend
+    solves the instance in the time left: a feasible instance is not ``time_limit``."""
+    import dataclasses
+
+    import numpy as np
+
+    from matcher.solvers import lagrange
+    from matcher.solvers.registry import SolverResult
+
+    def no_assignment(request: Any) -> SolverResult:
+        return SolverResult(matcher.Status.TIME_LIMIT, "north (1 short)", np.empty(0, dtype=np.int64))
+
+    monkeypatch.setattr(lagrange, "solve_request", no_assignment)
+    inst = matcher.load_instance("instances/tiny")
+    floors = policy_from_dict({"floors": [{"name": "north", "prefectures": ["Hokkaido"], "min": 1}]})
+    res = matcher.solve(dataclasses.replace(inst, policy=floors), backend="lagrange", time_limit=30)
+    assert res.status is matcher.Status.OPTIMAL, res.message
+    assert "by the MIP backend" in res.message and "north (1 short)" in res.message
+    assert res.objective == matcher.solve(dataclasses.replace(inst, policy=floors), backend="mip").objective
+    short = matcher.solve(dataclasses.replace(inst, policy=floors), backend="lagrange", time_limit=0.5)
+    assert short.status is matcher.Status.TIME_LIMIT  # under a second left: no fallback
