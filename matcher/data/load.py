@@ -27,10 +27,13 @@ log = logging.getLogger("matcher")
 POLICY_FILE = "policy.toml"
 
 
-def _table_sources(directory: Path) -> tuple[dict[str, list[tuple[Path, str | None]]], list[Path]]:
+def _table_sources(
+    directory: Path,
+) -> tuple[dict[str, list[tuple[Path, str | None]]], list[Path], list[Problem]]:
     """Where each table is: ``<stem>.csv|.parquet|.xlsx`` files, and sheets named after a
     table in any other workbook of the directory (or in ``directory`` itself when it is a
-    workbook). Returns the places found per stem and the workbooks read."""
+    workbook). Returns the places found per stem, the workbooks, and a problem for each
+    workbook that cannot be opened."""
     found: dict[str, list[tuple[Path, str | None]]] = {stem: [] for stem in TABLES}
     if directory.is_file():
         workbooks = [directory]
@@ -44,14 +47,15 @@ def _table_sources(directory: Path) -> tuple[dict[str, list[tuple[Path, str | No
             for p in directory.glob("*.xlsx")
             if p.is_file() and p.stem not in TABLES and not p.name.startswith(("~$", "."))
         )
+    unopened: list[Problem] = []
     for book in workbooks:
         names, bad = sheet_names(book, book.name)
         if bad is not None:
-            continue  # reported when read_raw_tables opens it
+            unopened.append(bad)
         for sheet in names:
             if sheet.strip() in found:
                 found[sheet.strip()].append((book, sheet))
-    return found, workbooks
+    return found, workbooks, unopened
 
 
 def _place(path: Path, sheet: str | None) -> str:
@@ -67,16 +71,12 @@ def read_raw_tables(
     ``directory`` holds one file per table (CSV, Parquet or Excel) and optionally
     workbooks whose sheets are named after tables; or it is such a workbook itself.
     """
-    problems: list[Problem] = []
     tables: dict[str, RawTable | None] = {}
     unreadable: set[str] = set()
     digest = hashlib.sha256()
-    found, workbooks = _table_sources(directory)
+    found, workbooks, problems = _table_sources(directory)
     for book in workbooks:
         _hash_file(digest, book)
-        _, bad = sheet_names(book, book.name)
-        if bad is not None:
-            problems.append(bad)
     for stem in TABLES:
         places = found[stem]
         tables[stem] = None

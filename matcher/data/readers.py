@@ -248,6 +248,9 @@ def _trailing_true(mask: pl.Series) -> int:
 # ---- Excel ----------------------------------------------------------------------------
 
 
+_NOT_A_WORKBOOK = "cannot be read: not an Excel workbook (.xlsx), or a damaged one"
+
+
 def sheet_names(path: Path, name: str) -> tuple[list[str], Problem | None]:
     """The sheet names of a workbook, or why it cannot be opened."""
     import fastexcel
@@ -255,16 +258,18 @@ def sheet_names(path: Path, name: str) -> tuple[list[str], Problem | None]:
     try:
         return list(fastexcel.read_excel(str(path)).sheet_names), None
     except Exception:  # fastexcel raises its own types for damaged or encrypted files
-        return [], Problem(name, "cannot be read: not an Excel workbook (.xlsx), or a damaged one")
+        return [], Problem(name, _NOT_A_WORKBOOK)
 
 
 def read_sheet(path: Path, name: str, *, sheet: str | None = None) -> ReadTable:
     """Read one sheet (by name; else the only sheet) as text columns, header in row 1."""
     import fastexcel
 
-    names, bad = sheet_names(path, name)
-    if bad is not None:
-        return ReadTable(None, (bad,))
+    try:
+        book = fastexcel.read_excel(str(path))
+    except Exception:  # fastexcel raises its own types for damaged or encrypted files
+        return ReadTable(None, (Problem(name, _NOT_A_WORKBOOK),))
+    names = list(book.sheet_names)
     if sheet is None:
         stem = path.stem
         if stem in names:
@@ -277,7 +282,7 @@ def read_sheet(path: Path, name: str, *, sheet: str | None = None) -> ReadTable:
                 (Problem(name, f"has sheets {', '.join(map(repr, names))}: name one of them {stem!r}"),),
             )
     try:
-        raw = fastexcel.read_excel(str(path)).load_sheet(sheet, header_row=None, dtypes="string").to_polars()
+        raw = book.load_sheet(sheet, header_row=None, dtypes="string").to_polars()
     except Exception:  # fastexcel raises its own types
         return ReadTable(None, (Problem(name, f"sheet {sheet!r} cannot be read"),))
     if raw.height == 0:

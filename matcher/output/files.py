@@ -84,11 +84,7 @@ def _write_xlsx(frame: pl.DataFrame, path: Path) -> None:
 
     from xlsxwriter import Workbook
 
-    if frame.height > XLSX_MAX_ROWS:
-        raise OutputError(
-            f"{path.name}: {frame.height:,} rows do not fit an Excel sheet ({XLSX_MAX_ROWS:,} at most): "
-            "use --format csv or parquet"
-        )
+    _check_sheet_rows(path.name, frame)
     options = {
         "constant_memory": True,
         "strings_to_formulas": False,
@@ -112,6 +108,14 @@ def _write_xlsx(frame: pl.DataFrame, path: Path) -> None:
                     sheet.write_string(r, c, str(v))
         if frame.width:
             sheet.autofilter(0, 0, max(frame.height, 1), frame.width - 1)
+
+
+def _check_sheet_rows(name: str, frame: pl.DataFrame) -> None:
+    if frame.height > XLSX_MAX_ROWS:
+        raise OutputError(
+            f"{name}: {frame.height:,} rows do not fit an Excel sheet ({XLSX_MAX_ROWS:,} at most): "
+            "use --format csv or parquet"
+        )
 
 
 def check_format(fmt: str) -> Format:
@@ -163,13 +167,9 @@ def write_result(
     whatever ``fmt`` is: it is for a later warm start (:func:`read_state`), not for people.
     """
     f = check_format(fmt)
-    if f == "xlsx":
+    if f == "xlsx":  # before anything is written
         for name, frame in tables.items():
-            if frame.height > XLSX_MAX_ROWS:
-                raise OutputError(
-                    f"{name}: {frame.height:,} rows do not fit an Excel sheet ({XLSX_MAX_ROWS:,} at most): "
-                    "use --format csv or parquet"
-                )
+            _check_sheet_rows(name, frame)
     source = summary.get("instance", {}).get("source") if isinstance(summary.get("instance"), dict) else None
     protect = [source] if source and source != "<frames>" and Path(source).exists() else []
 

@@ -30,7 +30,7 @@ from matcher.solvers.registry import (
     SolveRequest,
     SolverResult,
     SolverStats,
-    floor_conflict,
+    floors_of,
     stage,
     welfare_flow,
 )
@@ -359,8 +359,7 @@ def solve_request(request: SolveRequest) -> SolverResult:
     time limit; with a fairness objective, also the price of fairness."""
     instance, edges, decimals = request.instance, request.edges, request.decimals
     times: dict[str, float] = {}
-    floors = constraints.floor_units(instance, edges)
-    refused = floor_conflict(request, floors, times, supply=False)
+    floors, refused = floors_of(request, times, supply=False)
     if refused is not None:
         return refused
     inputs = constraints.crossing_inputs(instance, edges, floors, score_decimals=decimals)

@@ -40,7 +40,7 @@ from matcher.solvers.registry import (
     SolveRequest,
     SolverResult,
     SolverStats,
-    floor_conflict,
+    floors_of,
     stage,
 )
 from matcher.status import Status, translate
@@ -372,11 +372,8 @@ def solve_request(request: SolveRequest) -> SolverResult:
     """The registry's ``mip`` backend: the policy's floors (a hard floor that its eligible
     pairs or candidates cannot supply is infeasible before any solve), then
     :func:`solve_mip` within the request's time limit."""
-    from matcher.eligibility.constraints import floor_units
-
     times: dict[str, float] = {}
-    floors = floor_units(request.instance, request.edges)
-    refused = floor_conflict(request, floors, times, supply=True)
+    floors, refused = floors_of(request, times, supply=True)
     if refused is not None:
         return refused
     with stage(times, "solve"):

@@ -478,12 +478,22 @@ def welfare_flow(edges: Edges, decimals: int) -> Any:
     return solve_flow(edges, score_decimals=decimals)
 
 
-def floor_conflict(
+def floors_of(
+    request: SolveRequest, times: dict[str, float], *, supply: bool
+) -> tuple[list[FloorUnit], SolverResult | None]:
+    """The policy's floors as units over the request's pairs, and the infeasible outcome
+    when a hard floor is above what could ever fill it, found before any solve: above its
+    eligible pairs, or (``supply``) above what the eligible candidates can supply under the
+    caps (timed into ``times``); None otherwise."""
+    from matcher.eligibility import constraints
+
+    floors = constraints.floor_units(request.instance, request.edges)
+    return floors, _floor_conflict(request, floors, times, supply=supply)
+
+
+def _floor_conflict(
     request: SolveRequest, floors: list[FloorUnit], times: dict[str, float], *, supply: bool
 ) -> SolverResult | None:
-    """The infeasible outcome when a hard floor is above what could ever fill it, found
-    before any solve: above its eligible pairs, or (``supply``) above what the eligible
-    candidates can supply under the caps (timed into ``times``); None otherwise."""
     from matcher.eligibility import constraints
 
     unreachable = constraints.unreachable_floors(floors)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from matcher.solvers.lagrange.relaxation import solve_lagrangian
-from matcher.solvers.registry import Bound, SolveRequest, SolverResult, SolverStats, floor_conflict, stage
+from matcher.solvers.registry import Bound, SolveRequest, SolverResult, SolverStats, floors_of, stage
 from matcher.status import Status
 
 
@@ -12,11 +12,8 @@ def solve_request(request: SolveRequest) -> SolverResult:
     eligible pairs or candidates cannot supply is infeasible before any solve), then
     :func:`solve_lagrangian` on the request's cap layout within its time limit; the bound
     and gap unless proven optimal."""
-    from matcher.eligibility.constraints import floor_units
-
     times: dict[str, float] = {}
-    floors = floor_units(request.instance, request.edges)
-    refused = floor_conflict(request, floors, times, supply=True)
+    floors, refused = floors_of(request, times, supply=True)
     if refused is not None:
         return refused
     with stage(times, "solve"):
