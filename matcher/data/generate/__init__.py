@@ -44,6 +44,7 @@ from __future__ import annotations
 
 from matcher.data.generate.candidates import _draw_aptitudes as _draw_aptitudes
 from matcher.data.generate.candidates import _draw_candidates as _draw_candidates
+from matcher.data.generate.contested import generate_contested as generate_contested
 from matcher.data.generate.employers import _draw_employers as _draw_employers
 from matcher.data.generate.employers import _draw_slots as _draw_slots
 from matcher.data.generate.employers import _round_to_total as _round_to_total
@@ -85,4 +86,4 @@ from matcher.data.generate.sampling import IntArray as IntArray
 from matcher.data.generate.slot_index import _Choice as _Choice
 from matcher.data.generate.slot_index import _SlotIndex as _SlotIndex
 
-__all__ = ["generate_instance"]
+__all__ = ["generate_contested", "generate_instance"]
