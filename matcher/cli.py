@@ -190,25 +190,47 @@ def generate(
             "--policy", "-p", help="Policy TOML to check and copy into OUT as policy.toml (default: none)."
         ),
     ] = None,
+    family: Annotated[
+        str,
+        typer.Option(
+            "--family",
+            help="realistic (the programme mixes) or contested (few large employers, skewed short "
+            "lists, binding crossing caps and competing floors, written as OUT/policy.toml).",
+        ),
+    ] = "realistic",
     quiet: Quiet = False,
 ) -> None:
-    """Write a realistic synthetic instance (programme mixes of docs/domain.md) to OUT."""
+    """Write a realistic synthetic instance (programme mixes of docs/domain.md) to OUT, or
+    with --family contested a concentrated one with its binding policy."""
     _setup_logging(quiet)
-    from matcher.data.generate import generate_instance
+    from matcher.data.generate import generate_contested, generate_instance
 
     _choice(format, FORMATS, "--format")
+    _choice(family, ("realistic", "contested"), "--family")
+    if family == "contested":
+        if policy is not None:
+            _fail("--policy cannot be used with --family contested (it writes its own policy.toml)")
+        if unlisted_share != 0.0 or list_length != 20:
+            _fail("--unlisted-share and --list-length apply to --family realistic only")
     _check_out(out, "instance", policy)
+    texts: dict[str, str] = {}
     try:
-        tables = generate_instance(
-            candidates=candidates,
-            employers=employers,
-            seed=seed,
-            unlisted_share=unlisted_share,
-            list_length=list_length,
-        )
+        if family == "contested":
+            contested = generate_contested(candidates=candidates, employers=employers, seed=seed)
+            tables = contested.tables
+            texts["policy.toml"] = contested.policy_toml
+        else:
+            tables = generate_instance(
+                candidates=candidates,
+                employers=employers,
+                seed=seed,
+                unlisted_share=unlisted_share,
+                list_length=list_length,
+            )
     except ValueError as exc:
         _fail(str(exc))
-    texts: dict[str, str] = {}
+    except InputError as exc:
+        _fail(str(exc))
     if policy is not None:
         try:
             load_policy(policy)  # a generated instance never carries an invalid policy
