@@ -253,6 +253,24 @@ def _apportion(total: I64, weight: I64, emp: I64, emp_weight: I64) -> I64:
     return base + ((pos < short[emp]) & (rem > 0)).astype(np.int64)
 
 
+def _shares(limit: I64, weight: I64, reach: I64, emp: I64, rule: str) -> I64:
+    """Each program's share of its employer's limit (``limit[e]``, -1 = none).
+
+    ``"seats"``: a program's ``reach`` is the most transferees it could receive (open
+    vacancies + incumbents free to move). When an employer's programs together cannot
+    reach its limit, each program's share is its reach, so the limit never binds and is
+    applied exactly; otherwise the limit is split in proportion to reach (largest
+    remainders), which never exceeds a program's reach. ``"incumbents"``: split in
+    proportion to ``weight`` (the program's incumbents). Shares sum to at most the limit.
+    """
+    lim = np.maximum(limit, 0)
+    if rule == "incumbents":
+        total_w = np.bincount(emp, weights=weight, minlength=lim.shape[0]).astype(np.int64)
+        return _apportion(lim, weight, emp, total_w)
+    total_r = np.bincount(emp, weights=reach, minlength=lim.shape[0]).astype(np.int64)
+    return np.minimum(_apportion(lim, reach, emp, total_r), reach)
+
+
 def _ptr(index: I64, n: int) -> I64:
     return np.concatenate([[0], np.cumsum(np.bincount(index, minlength=n))]).astype(np.int64)
 
@@ -355,7 +373,12 @@ def _build_round(instance: Instance, seed: int) -> _Round:
         weights=workers.get_column("transferred_in").to_numpy().astype(np.int64)[in_round_w],
         minlength=n_emp,
     ).astype(np.int64)
-    weight = np.where(p_round, inc_p, 0)
+    # What each program of the round could take in: its open vacancies plus the seats of
+    # its incumbents who are free to move (no outcome gives it more transferees).
+    elig_w = workers.get_column("eligible").to_numpy().astype(bool)
+    elig_p = np.bincount(prog[elig_w], minlength=n_prog).astype(np.int64)
+    reach = np.where(p_round, slots.get_column("capacity").to_numpy().astype(np.int64) + elig_p, 0)
+    weight = reach if tp.limit_shares == "seats" else np.where(p_round, inc_p, 0)
     unlimited = np.full(n_emp, -1, dtype=np.int64)
     q_e = np.maximum(_floor_share(w_cap, t_share) - t_in, 0) if t_share is not None else unlimited
     in_region = emp.get_column("prefecture").is_in(sorted(region)).to_numpy().astype(bool)
@@ -364,8 +387,8 @@ def _build_round(instance: Instance, seed: int) -> _Round:
         if x_share is not None
         else unlimited
     )
-    q_p = np.where(p_round & (q_e[p_emp] >= 0), _apportion(np.maximum(q_e, 0), weight, p_emp, w_cap), -1)
-    x_p = np.where(p_round & (x_e[p_emp] >= 0), _apportion(np.maximum(x_e, 0), weight, p_emp, w_cap), -1)
+    q_p = np.where(p_round & (q_e[p_emp] >= 0), _shares(q_e, weight, reach, p_emp, tp.limit_shares), -1)
+    x_p = np.where(p_round & (x_e[p_emp] >= 0), _shares(x_e, weight, reach, p_emp, tp.limit_shares), -1)
     x_p = np.where((x_p >= 0) & (q_p >= 0), np.minimum(x_p, q_p), x_p)
     programs = slots.with_columns(
         pl.Series("incumbents", inc_p),

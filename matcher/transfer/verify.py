@@ -354,24 +354,34 @@ def verify_transfer(instance: Instance, moves: pl.DataFrame) -> TransferVerifica
     return TransferVerification(violations=violations)
 
 
-def _program_shares(instance: Instance, limits: pl.DataFrame) -> pl.DataFrame:
-    """Per program of the round: round capacity and its shares of the employer's limits."""
+def _program_shares(instance: Instance, limits: pl.DataFrame, facts: pl.DataFrame) -> pl.DataFrame:
+    """Per program of the round: round capacity and its shares of the employer's limits.
+
+    ``[transfer] limit_shares = "seats"``: a program's reach is its open vacancies plus
+    its incumbents free to move; an employer whose programs' reaches sum to at most a
+    limit gives each program its reach, otherwise the limit is split in proportion to
+    reach (largest remainders, ties to the first program by sector, track) and capped at
+    it. ``"incumbents"``: split in proportion to incumbents.
+    """
     tp = instance.policy.transfer
-    inc = instance.incumbents.group_by("employer_id", "sector", "track").agg(
-        pl.len().cast(pl.Int64).alias("inc")
+    inc = facts.group_by("employer_id", "sector", "track").agg(
+        pl.len().cast(pl.Int64).alias("inc"), pl.col("may_move").cast(pl.Int64).sum().alias("free")
     )
     progs = (
         instance.slots.filter(pl.col("track").is_in(tp.tracks))
         .select("employer_id", "sector", "track", "capacity")
         .join(inc, on=["employer_id", "sector", "track"], how="left")
-        .with_columns(pl.col("inc").fill_null(0))
-        .join(limits.select("employer_id", "W", "Q", "X"), on="employer_id", how="left")
+        .with_columns(pl.col("inc", "free").fill_null(0))
+        .join(limits.select("employer_id", "Q", "X"), on="employer_id", how="left")
+        .with_columns((pl.col("capacity") + pl.col("free")).alias("reach"))
     )
+    by = "reach" if tp.limit_shares == "seats" else "inc"
+    progs = progs.with_columns(pl.col(by).alias("wt"), pl.col(by).sum().over("employer_id").alias("total"))
 
     def share(col: str) -> pl.Expr:
-        num = pl.col(col) * pl.col("inc")
-        base = pl.when(pl.col("W") > 0).then(num // pl.col("W")).otherwise(0)
-        rem = pl.when(pl.col("W") > 0).then(num % pl.col("W")).otherwise(0)
+        num = pl.col(col) * pl.col("wt")
+        base = pl.when(pl.col("total") > 0).then(num // pl.col("total")).otherwise(0)
+        rem = pl.when(pl.col("total") > 0).then(num % pl.col("total")).otherwise(0)
         return pl.struct(base.alias("b"), rem.alias("r"))
 
     out = progs
@@ -393,6 +403,14 @@ def _program_shares(instance: Instance, limits: pl.DataFrame) -> pl.DataFrame:
             )
             .drop("b", "r", "pos", "short")
         )
+        if by == "reach":
+            name = f"{col.lower()}_share"
+            out = out.with_columns(
+                pl.when(pl.col(name).is_null())
+                .then(None)
+                .otherwise(pl.min_horizontal(name, "reach"))
+                .alias(name)
+            )
     return out.with_columns(
         pl.when(pl.col("x_share").is_not_null() & pl.col("q_share").is_not_null())
         .then(pl.min_horizontal("x_share", "q_share"))
@@ -420,7 +438,7 @@ def transfer_blocking_pairs(instance: Instance, moves: pl.DataFrame, *, seed: in
     """
     facts = _worker_facts(instance)
     limits = _limits(instance)
-    progs = _program_shares(instance, limits)
+    progs = _program_shares(instance, limits, facts)
     keyed = Priorities.of(instance, seed).keyed
 
     m = moves.select("candidate_id", "to_employer").cast(pl.String)

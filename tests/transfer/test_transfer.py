@@ -9,6 +9,7 @@ brute force (the mechanism's must be the worker-optimal one).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from fractions import Fraction
@@ -203,20 +204,26 @@ class Oracle:
         }
         self.q: dict[tuple[str, str, str], int | None] = {}
         self.x: dict[tuple[str, str, str], int | None] = {}
+        # A program's reach: open vacancies + incumbents free to move.
+        self.reach = {p: self.slots[p] + sum(self.may_move(c) for c in self.inc_at[p]) for p in self.progs}
+        by_seats = tp.limit_shares == "seats"
         for e in self.emp:
             mine = [p for p in self.progs if p[0] == e]
-            n_w = sum(len(self.inc_at[p]) for p in mine)
+            wt = {p: self.reach[p] if by_seats else len(self.inc_at[p]) for p in mine}
+            n_w = sum(wt.values())
             for lim, out in ((self.Q[e], self.q), (self.X[e], self.x)):
                 if lim is None:
                     for p in mine:
                         out[p] = None
                     continue
-                base = {p: (lim * len(self.inc_at[p]) // n_w if n_w else 0) for p in mine}
-                rem = {p: (lim * len(self.inc_at[p]) % n_w if n_w else 0) for p in mine}
+                base = {p: (lim * wt[p] // n_w if n_w else 0) for p in mine}
+                rem = {p: (lim * wt[p] % n_w if n_w else 0) for p in mine}
                 short = lim - sum(base.values())
                 for p in sorted(mine, key=lambda p: (-rem[p], p))[:short]:
                     if rem[p] > 0:
                         base[p] += 1
+                if by_seats:
+                    base = {p: min(b, self.reach[p]) for p, b in base.items()}
                 out.update(base)
         for p in self.progs:
             if self.x[p] is not None and self.q[p] is not None:
@@ -416,6 +423,182 @@ def test_one_sixth_limit_binds_in_the_region() -> None:
     assert moved(transfer_round(_limit_instance(pol, r_pref="Tokyo", tin=True))) == {"a3": "R"}
 
 
+JAPAN_LIMITS: dict[str, Any] = {
+    "regions": {"metro": ["Tokyo", "Osaka"]},
+    "transfer": {
+        "period_months": 24,
+        "max_transferee_share": "1/3",
+        "max_other_prefecture_share": "1/6",
+        "other_prefecture_region": "metro",
+    },
+}
+
+
+def _with_shares(policy: dict[str, Any], rule: str) -> dict[str, Any]:
+    return {**policy, "transfer": {**policy["transfer"], "limit_shares": rule}}
+
+
+def _new_sector_instance(rule: str) -> Instance:
+    """N (Tokyo) has 9 ESDP workers in food service, 1 an earlier transferee, none free to
+    move yet, and opens agriculture with 3 vacancies. a1, a2 (Tokyo) and a3 (Osaka, best
+    score) want to move there."""
+    workers: list[dict[str, Any]] = [
+        {"id": f"n{i}", "emp": "N", "sector": "food_service", "months": 6, "tin": i == 1}
+        for i in range(1, 10)
+    ]
+    workers += [
+        {"id": "a1", "emp": "S1", "sector": "agriculture", "score": 80},
+        {"id": "a2", "emp": "S1", "sector": "agriculture", "score": 70},
+        {"id": "a3", "emp": "S2", "sector": "agriculture", "score": 90},
+    ]
+    return build(
+        {"N": "Tokyo", "S1": "Tokyo", "S2": "Osaka"},
+        [
+            ("N", "food_service", 0),
+            ("N", "agriculture", 3),
+            ("S1", "agriculture", 0),
+            ("S2", "agriculture", 0),
+        ],
+        workers,
+        {"a1": ["N"], "a2": ["N"], "a3": ["N"]},
+        policy=_with_shares(JAPAN_LIMITS, rule),
+    )
+
+
+def test_a_new_program_receives_transferees() -> None:
+    """The worked example: 9 workers, 1 earlier transferee, in Tokyo: Q = 3 - 1 = 2 and
+    X = 1 - 1 = 0. The new sector has no incumbents but 3 vacancies: it can take both
+    transferees the employer may receive, neither from another prefecture."""
+    res = transfer_round(_new_sector_instance("seats"))
+    assert moved(res) == {"a1": "N", "a2": "N"}
+    assert outcome(res)["a3"] == ("stayed", "not_admitted")  # Osaka -> Tokyo: X = 0
+    lim = res.summary["limits"]
+    assert (lim["transferee_limit_total"], lim["transferees_received"]) == (2, 2)
+    assert res.summary["blocking_pairs"] == 0
+    # Split by incumbents, the new program's share is 0: no one can move there.
+    assert moved(transfer_round(_new_sector_instance("incumbents"))) == {}
+
+
+def _blocked_by_split_instance(rule: str) -> Instance:
+    """R has food service (6 incumbents, 1 vacancy) and agriculture (3 incumbents, 2
+    vacancies), none of them free to move: Q = floor(9 / 3) = 3. f1 wants food service,
+    b1 and b2 agriculture."""
+    workers: list[dict[str, Any]] = [
+        {"id": f"r{i}", "emp": "R", "sector": "food_service", "months": 0} for i in range(6)
+    ]
+    workers += [{"id": f"s{i}", "emp": "R", "sector": "agriculture", "months": 0} for i in range(3)]
+    workers += [
+        {"id": "f1", "emp": "S", "sector": "food_service"},
+        {"id": "b1", "emp": "S", "sector": "agriculture", "score": 80},
+        {"id": "b2", "emp": "S", "sector": "agriculture", "score": 70},
+    ]
+    pol = {"transfer": {"period_months": 24, "max_transferee_share": "1/3", "limit_shares": rule}}
+    return build(
+        {"R": "Iwate", "S": "Iwate"},
+        [
+            ("R", "food_service", 1),
+            ("R", "agriculture", 2),
+            ("S", "food_service", 0),
+            ("S", "agriculture", 0),
+        ],
+        workers,
+        {"f1": ["R"], "b1": ["R"], "b2": ["R"]},
+        policy=pol,
+    )
+
+
+def test_split_by_incumbents_blocked_a_move_the_rule_allows() -> None:
+    """Split by incumbents R's 3 transferees are 2 for food service and 1 for agriculture,
+    so b2 is refused although R may receive a third. The programs can take at most 1 and
+    2 transferees, which fits the limit: every applicant moves and the limit holds."""
+    old = transfer_round(_blocked_by_split_instance("incumbents"))
+    assert moved(old) == {"f1": "R", "b1": "R"}
+    assert outcome(old)["b2"] == ("stayed", "not_admitted")
+    new = transfer_round(_blocked_by_split_instance("seats"))
+    assert moved(new) == {"f1": "R", "b1": "R", "b2": "R"}
+    assert new.summary["limits"]["employers_at_transferee_limit"] == 1  # R: 3 of 3
+    assert verify_transfer(_blocked_by_split_instance("seats"), new.moves).ok
+
+
+Placed = list[tuple[str, tuple[str, str, str]]]
+
+
+def exact_choice(o: Oracle, e: str, people: Placed) -> set[str]:
+    """Employer e's choice with its limits applied employer-wide, never wastefully: its
+    staying incumbents, then every applicant in priority order whose program has a seat
+    and for whom Q_e (and X_e) has room."""
+    at = dict(people)
+    chosen = {c for c, p in at.items() if o.home(c) == p}
+    used = {p: sum(1 for c in chosen if at[c] == p) for p in set(at.values())}
+    t = x = 0
+    for c in sorted((c for c in at if c not in chosen), key=lambda c: o.key(c, e)):
+        p, cr = at[c], o.cross(c, at[c])
+        if used[p] >= len(o.inc_at[p]) + o.slots[p]:
+            continue
+        if (o.Q[e] is not None and t >= o.Q[e]) or (cr and o.X[e] is not None and x >= o.X[e]):  # type: ignore[operator]
+            continue
+        chosen.add(c)
+        used[p] += 1
+        t += 1
+        x += cr
+    return chosen
+
+
+def test_employer_wide_limits_applied_without_waste_can_have_no_stable_outcome() -> None:
+    """Why the limits are shared out before the round. E (Q_E = 1) has agriculture with
+    its one seat held by u, and food service with 1 vacancy; F (Q_F = 1) has one vacancy in
+    each. u (agriculture at E) wants F; t1 (agriculture, 90) wants E; t2 (food service, 80)
+    wants E, then F. E ranks t1 over t2, F ranks t2 over u. If u stays, F would take u; if
+    u goes, t1 takes u's seat and E's one transferee, t2 goes to F and F prefers t2 to u;
+    so u comes back, t1 is out, E would take t2, ... No outcome is stable under the
+    employer-wide choice, so no mechanism can be stable under it."""
+    workers: list[dict[str, Any]] = [
+        {"id": "u", "emp": "E", "sector": "agriculture", "score": 50},
+        {"id": "t1", "emp": "G", "sector": "agriculture", "score": 90},
+        {"id": "t2", "emp": "H", "sector": "food_service", "score": 80},
+    ]
+    workers += [{"id": f"e{i}", "emp": "E", "sector": "food_service", "months": 0} for i in range(2)]
+    workers += [{"id": f"f{i}", "emp": "F", "sector": "agriculture", "months": 0} for i in range(3)]
+    inst = build(
+        dict.fromkeys("EFGH", "Iwate"),
+        [
+            ("E", "agriculture", 0),
+            ("E", "food_service", 1),
+            ("F", "agriculture", 1),
+            ("F", "food_service", 1),
+            ("G", "agriculture", 0),
+            ("H", "food_service", 0),
+        ],
+        workers,
+        {"u": ["F"], "t1": ["E"], "t2": ["E", "F"]},
+        policy={"transfer": {"period_months": 12, "max_transferee_share": "1/3"}},
+    )
+    o = Oracle(inst, 0)
+    assert (o.Q["E"], o.Q["F"]) == (1, 1)
+    movers = ["u", "t1", "t2"]
+    stable = []
+    for combo in itertools.product(*([None, *o.acceptable(c)] for c in movers)):
+        mv = {c: p for c, p in zip(movers, combo, strict=True) if p is not None}
+        where = {c: mv.get(c, o.home(c)) for c in o.inc}
+        by_emp: dict[str, Placed] = {}
+        for c, p in where.items():
+            by_emp.setdefault(p[0], []).append((c, p))
+        if any(exact_choice(o, e, g) != {c for c, _ in g} for e, g in by_emp.items()):
+            continue  # infeasible
+        blocked = any(
+            c in exact_choice(o, p[0], [*by_emp.get(p[0], []), (c, p)])
+            for c in movers
+            for p in o.acceptable(c)[: o.acceptable(c).index(mv[c]) if c in mv else None]
+        )
+        if not blocked:
+            stable.append(mv)
+    assert stable == []
+    # The round shares the limits out and is stable under its own rule; the limits hold.
+    res = transfer_round(inst)
+    assert res.summary["blocking_pairs"] == 0 and verify_transfer(inst, res.moves).ok
+    assert o.blocking(as_moves(res)) == []
+
+
 def test_period_and_tests_exclude_workers() -> None:
     pol = {
         "transfer": {
@@ -582,6 +765,7 @@ def transfer_instances(draw: st.DrawFn, max_workers: int = 7, limits: bool = Fal
             "max_transferee_share": draw(st.sampled_from(["1/3", "1/2", "2/3", "1/1"])),
             "max_other_prefecture_share": draw(st.sampled_from(["1/6", "1/3", "1/2"])),
             "other_prefecture_region": "metro",
+            "limit_shares": draw(st.sampled_from(["seats", "incumbents"])),
         }
     elif draw(st.integers(0, 3)) > 0:
         tr: dict[str, Any] = {
@@ -598,6 +782,7 @@ def transfer_instances(draw: st.DrawFn, max_workers: int = 7, limits: bool = Fal
         if other is not None:
             tr["max_other_prefecture_share"] = other
             tr["other_prefecture_region"] = "metro"
+        tr["limit_shares"] = draw(st.sampled_from(["seats", "incumbents"]))
         policy["transfer"] = tr
     return build(emps, slots, workers, prefs, policy=policy, rankings=rankings)
 
@@ -620,6 +805,24 @@ def test_properties_against_the_oracle(inst: Instance, seed: int) -> None:
             assert len(got) <= o.Q[e]  # type: ignore[operator]
         if o.X[e] is not None:
             assert sum(o.cross(c, mv[c]) for c in got) <= o.X[e]  # type: ignore[operator]
+    # "seats": where an employer's programs cannot reach its limits, the limits never
+    # bind, so the round is the one without them (the limits apply exactly).
+    if o.tp.limit_shares == "seats" and all(
+        lim is None or sum(o.reach[p] for p in o.progs if p[0] == e) <= lim
+        for e in o.emp
+        for lim in (o.Q[e], o.X[e])
+    ):
+        free = dataclasses.replace(
+            inst,
+            policy=inst.policy.model_copy(
+                update={
+                    "transfer": o.tp.model_copy(
+                        update={"max_transferee_share": None, "max_other_prefecture_share": None}
+                    )
+                }
+            ),
+        )
+        assert as_moves(transfer_round(free, seed=seed, verify=False)) == mv
     # Stable among eligible workers, by the oracle and by the library's own checker.
     assert o.blocking(mv) == []
     assert transfer_blocking_pairs(inst, res.moves, seed=seed).height == 0
