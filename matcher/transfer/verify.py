@@ -420,22 +420,9 @@ def _program_shares(instance: Instance, limits: pl.DataFrame, facts: pl.DataFram
     ).sort("employer_id", "sector", "track")
 
 
-def transfer_blocking_pairs(instance: Instance, moves: pl.DataFrame, *, seed: int) -> pl.DataFrame:
-    """Every (worker, program) pair that blocks the round's outcome.
-
-    A worker allowed to move blocks with a program of its sector and track at another
-    employer it listed better than where it ended (and better than where it started),
-    whose minimum Japanese level it meets, when the program's greedy choice would take
-    it: free room under its capacity and its transferee share, or a better priority than
-    the worst transferee the binding cap holds (the cross-prefecture share for a worker
-    from another prefecture when that share is full, else all transferees).
-
-    Returns
-    -------
-    polars.DataFrame
-        ``candidate_id``, ``employer_id``, ``sector``, ``track``, ``reason``
-        (``free_seat`` or ``displaces``).
-    """
+def _pairs(instance: Instance, moves: pl.DataFrame, seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The pairs that could block (the worker may move there and prefers it), keyed, with
+    their program's final state; and the arrivals (keyed at their new employer)."""
     facts = _worker_facts(instance)
     limits = _limits(instance)
     progs = _program_shares(instance, limits, facts)
@@ -519,6 +506,26 @@ def transfer_blocking_pairs(instance: Instance, moves: pl.DataFrame, *, seed: in
         .with_columns((pl.col("home_pref") != pl.col("prefecture")).alias("cross"))
     )
     pairs = keyed(pairs)
+    return pairs, arrivals
+
+
+def transfer_blocking_pairs(instance: Instance, moves: pl.DataFrame, *, seed: int) -> pl.DataFrame:
+    """Every (worker, program) pair that blocks the round's outcome.
+
+    A worker allowed to move blocks with a program of its sector and track at another
+    employer it listed better than where it ended (and better than where it started),
+    whose minimum Japanese level it meets, when the program's greedy choice would take
+    it: free room under its capacity and its transferee share, or a better priority than
+    the worst transferee the binding cap holds (the cross-prefecture share for a worker
+    from another prefecture when that share is full, else all transferees).
+
+    Returns
+    -------
+    polars.DataFrame
+        ``candidate_id``, ``employer_id``, ``sector``, ``track``, ``reason``
+        (``free_seat`` or ``displaces``).
+    """
+    pairs, _ = _pairs(instance, moves, seed)
     x_full = pl.col("cross") & pl.col("x_share").is_not_null() & (pl.col("x_count") >= pl.col("x_share"))
     t_full = (pl.col("q_share").is_not_null() & (pl.col("t_count") >= pl.col("q_share"))) | (
         pl.col("stay") + pl.col("t_count") >= pl.col("round_cap")
@@ -532,5 +539,66 @@ def transfer_blocking_pairs(instance: Instance, moves: pl.DataFrame, *, seed: in
             pl.when(x_full | t_full).then(pl.lit("displaces")).otherwise(pl.lit("free_seat")).alias("reason")
         )
         .select("candidate_id", "employer_id", "sector", "track", "reason")
+        .sort("candidate_id", "employer_id")
+    )
+
+
+def employer_wide_blocking_pairs(instance: Instance, moves: pl.DataFrame, *, seed: int) -> pl.DataFrame:
+    """Pairs that block the outcome when an employer applies its limits employer-wide and
+    never wastefully: a diagnostic of what the per-program shares cost.
+
+    That choice takes the employer's staying incumbents, then its applicants in one
+    priority order over all its programs (the programs' keys, which compare across
+    programs), each one whose program has a seat and for whom the transferee limit (and,
+    from another prefecture, the other-prefecture limit) has room. Its outcomes need not
+    be stable at all (docs/methods/transfer.md), so the round cannot promise zero here;
+    the pairs listed are moves the rule would allow that the shares refused.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``candidate_id``, ``employer_id``, ``sector``, ``track``.
+    """
+    pairs, arrivals = _pairs(instance, moves, seed)
+    limits = _limits(instance)
+    p = pairs.select(
+        "candidate_id", "employer_id", "sector", "track", "key", "cross", "round_cap", "stay"
+    ).with_row_index("pair")
+    better = (
+        p.select("pair", "employer_id", "sector", "track", "key")
+        .join(
+            arrivals.select(
+                "employer_id",
+                pl.col("sector").alias("a_sector"),
+                pl.col("track").alias("a_track"),
+                pl.col("key").alias("a_key"),
+                pl.col("cross").alias("a_cross"),
+            ),
+            on="employer_id",
+        )
+        .filter(pl.col("a_key") < pl.col("key"))
+        .group_by("pair")
+        .agg(
+            ((pl.col("a_sector") == pl.col("sector")) & (pl.col("a_track") == pl.col("track")))
+            .sum()
+            .cast(pl.Int64)
+            .alias("b_prog"),
+            pl.len().cast(pl.Int64).alias("b_all"),
+            pl.col("a_cross").sum().cast(pl.Int64).alias("b_cross"),
+        )
+    )
+    judged = (
+        p.join(better, on="pair", how="left")
+        .with_columns(pl.col("b_prog", "b_all", "b_cross").fill_null(0))
+        .join(limits.select("employer_id", "Q", "X"), on="employer_id", how="left")
+    )
+    takes = (
+        (pl.col("b_prog") < pl.col("round_cap") - pl.col("stay"))
+        & (pl.col("Q").is_null() | (pl.col("b_all") < pl.col("Q")))
+        & (~pl.col("cross") | pl.col("X").is_null() | (pl.col("b_cross") < pl.col("X")))
+    )
+    return (
+        judged.filter(takes)
+        .select("candidate_id", "employer_id", "sector", "track")
         .sort("candidate_id", "employer_id")
     )

@@ -28,7 +28,12 @@ from matcher.cli import app
 from matcher.data.policy import policy_from_dict
 from matcher.data.reference import JAPANESE_LEVELS
 from matcher.eligibility.lottery import lottery_numbers
-from matcher.transfer.verify import KINDS, transfer_blocking_pairs, verify_transfer
+from matcher.transfer.verify import (
+    KINDS,
+    employer_wide_blocking_pairs,
+    transfer_blocking_pairs,
+    verify_transfer,
+)
 from tests.strategies import examples
 
 REPO = Path(__file__).resolve().parents[2]
@@ -518,6 +523,10 @@ def test_split_by_incumbents_blocked_a_move_the_rule_allows() -> None:
     assert moved(new) == {"f1": "R", "b1": "R", "b2": "R"}
     assert new.summary["limits"]["employers_at_transferee_limit"] == 1  # R: 3 of 3
     assert verify_transfer(_blocked_by_split_instance("seats"), new.moves).ok
+    # b2 -> R is a move the employer-wide rule allows and the incumbents split refused.
+    blocked = employer_wide_blocking_pairs(_blocked_by_split_instance("incumbents"), old.moves, seed=0)
+    assert blocked.select("candidate_id", "employer_id").rows() == [("b2", "R")]
+    assert employer_wide_blocking_pairs(_blocked_by_split_instance("seats"), new.moves, seed=0).height == 0
 
 
 Placed = list[tuple[str, tuple[str, str, str]]]
@@ -542,6 +551,21 @@ def exact_choice(o: Oracle, e: str, people: Placed) -> set[str]:
         t += 1
         x += cr
     return chosen
+
+
+def exact_blocking(o: Oracle, mv: dict[str, tuple[str, str, str]]) -> set[tuple[str, tuple[str, str, str]]]:
+    """Pairs that block ``mv`` under :func:`exact_choice`."""
+    by_emp: dict[str, Placed] = {}
+    for c in o.inc:
+        p = mv.get(c, o.home(c))
+        by_emp.setdefault(p[0], []).append((c, p))
+    out = set()
+    for c in o.inc:
+        acc = o.acceptable(c)
+        for p in acc[: acc.index(mv[c])] if c in mv else acc:
+            if c in exact_choice(o, p[0], [*by_emp.get(p[0], []), (c, p)]):
+                out.add((c, p))
+    return out
 
 
 def test_employer_wide_limits_applied_without_waste_can_have_no_stable_outcome() -> None:
@@ -597,6 +621,9 @@ def test_employer_wide_limits_applied_without_waste_can_have_no_stable_outcome()
     res = transfer_round(inst)
     assert res.summary["blocking_pairs"] == 0 and verify_transfer(inst, res.moves).ok
     assert o.blocking(as_moves(res)) == []
+    # Under the employer-wide choice t2 would block with F (F prefers t2 to u).
+    ew = employer_wide_blocking_pairs(inst, res.moves, seed=0)
+    assert ew.select("candidate_id", "employer_id").rows() == [("t2", "F")]
 
 
 def test_period_and_tests_exclude_workers() -> None:
@@ -827,6 +854,9 @@ def test_properties_against_the_oracle(inst: Instance, seed: int) -> None:
     assert o.blocking(mv) == []
     assert transfer_blocking_pairs(inst, res.moves, seed=seed).height == 0
     assert verify_transfer(inst, res.moves).ok
+    # The diagnostic of what the shares cost agrees with the oracle's employer-wide choice.
+    ew = employer_wide_blocking_pairs(inst, res.moves, seed=seed)
+    assert {(c, (e, s, t)) for c, e, s, t in ew.rows()} == exact_blocking(o, mv)
     # Outcomes: every incumbent once, consistent with the moves.
     assert res.outcomes.height == inst.incumbents.height
     for c, out, reason in res.outcomes.select("candidate_id", "outcome", "reason").iter_rows():
