@@ -140,7 +140,7 @@ def test_capacity_and_popularity_are_concentrated() -> None:
     listed = inst.preferences["employer_id"].value_counts()["count"].to_numpy()
     top = np.sort(listed)[::-1][: round(0.03 * len(capacity))]
     assert top.sum() >= 0.5 * inst.preferences.height  # most lists name the same few employers
-    lengths = inst.preferences.group_by("candidate_id").len()["len"]
+    lengths = inst.preferences.group_by("candidate_id").len()["len"].to_numpy()
     assert lengths.max() <= 5 and lengths.mean() < 3  # short lists
     scores = inst.aptitudes["score"].to_numpy()
     assert np.median(scores) < 56 and np.quantile(scores, 0.99) > 70  # many near the pass mark, few high
