@@ -36,7 +36,7 @@ reported, never asserted.
 
     python -m benchmarks.quality --quick             # 2k, short limits, both generators, no files (CI)
     python -m benchmarks.quality                     # 2k and 10k: results/quality.json and quality.md
-    python -m benchmarks.quality --sizes 100k 1M     # larger sizes (exact methods skipped above 10k)
+    python -m benchmarks.quality --sizes 100k --append  # larger sizes (no exact methods above 10k)
 """
 
 from __future__ import annotations
@@ -259,6 +259,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--generators", nargs="*", default=["realistic", "contested"])
+    ap.add_argument(
+        "--append", action="store_true", help="add the rows to the existing results (replacing reruns)"
+    )
     args = ap.parse_args(argv)
     sizes = args.sizes or (["2k"] if args.quick else ["2k", "10k"])
     limit = 10.0 if args.quick else args.limit
@@ -271,7 +274,14 @@ def main(argv: list[str] | None = None) -> int:
             row = run(generator, scenario, size, args.seed, limit, exact_limit, size in args.exact_sizes)
             rows.append(row)
             print(json.dumps(row), flush=True)
-    rows = publish("quality", rows, _markdown, write=not args.quick)
+    rows = publish(
+        "quality",
+        rows,
+        _markdown,
+        write=not args.quick,
+        append=args.append,
+        key=lambda r: (r["generator"], r["scenario"], r["size"]),
+    )
     if not all(r["ok"] for r in rows):
         print("benchmark FAILED: a rule broken or a value above a proven bound", file=sys.stderr)
         return 1
