@@ -236,7 +236,7 @@ class TransferPolicy(_Strict):
     #: How an employer's two limits are shared among its programs in the round:
     #: ``"seats"`` in proportion to the transferees each program could take (open
     #: vacancies + incumbents free to move), exact whenever those fit within the limit;
-    #: ``"incumbents"`` in proportion to its incumbents (the earlier rule).
+    #: ``"incumbents"`` in proportion to their incumbents.
     limit_shares: Literal["seats", "incumbents"] = "seats"
 
     @field_validator("max_transferee_share", "max_other_prefecture_share")

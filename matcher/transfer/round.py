@@ -51,13 +51,36 @@ For each receiving employer *e*, on the state **before the round**:
 employer with 9 ESDP workers and 1 earlier transferee may receive 2 (3 - 1); in Tokyo,
 at most 0 (1 - 1) of them from another prefecture.
 
-To keep deferred acceptance stable, caps inside one employer must be nested: ``Q_e`` and
-``X_e`` are split among the employer's programs in the round in proportion to their
-incumbents (largest remainders, ties to the first program in (sector, track) order; each
-program's share of ``X_e`` is capped at its share of ``Q_e``). A program then chooses
-greedily by priority under cross-prefecture transferees <= its ``X`` share, transferees
-<= its ``Q`` share, everyone <= its round capacity. The per-program shares sum to at most
-the employer's limits, so the employer-wide limits always hold.
+Each program *p* of the round applies a share ``q_p`` of ``Q_e`` and ``x_p <= q_p`` of
+``X_e`` and chooses greedily by priority (its own incumbents first) under nested caps:
+cross-prefecture transferees <= ``x_p``, transferees <= ``q_p``, everyone <= its round
+capacity. The shares sum to at most the employer's limits, so those always hold.
+``[transfer] limit_shares`` says how they are shared (:func:`_shares`):
+
+- ``"seats"`` (default): a program's *reach* is its open vacancies plus its incumbents
+  who may move; no outcome gives it more transferees. When an employer's reaches sum to
+  at most the limit, each program's share is its reach, so the limit never binds and
+  applies exactly; otherwise the limit is split in proportion to reach (largest
+  remainders, ties to the first program in (sector, track) order), never above it. A
+  program with no incumbents has its vacancies as reach and so gets a share.
+- ``"incumbents"``: in proportion to the programs' incumbents.
+
+Worked example: the employer above (9 workers in food service, 1 earlier transferee, in
+Tokyo: ``Q = 2``, ``X = 0``) opens agriculture with 3 vacancies, none of the 9 free to
+move yet: reaches 0 and 3 sum to 3 > 2, so agriculture's share is 2 (food service 0) and
+both cross-prefecture shares are 0.
+
+Why shares: a chain of caps at one program, under one priority order, is a laminar
+matroid, so each program's choice is substitutable and satisfies the law of aggregate
+demand, and deferred acceptance finds the worker-optimal stable outcome and is
+strategy-proof for workers (the shares never depend on preferences). One employer-wide
+cap would cross the programs' seats (shared with incumbents, who are not transferees): a
+worker returning to its seat pushes a transferee out and frees room for an applicant to
+another program already refused. Applied employer-wide without waste the limits can leave
+no stable outcome at all (docs/methods/transfer.md gives an instance), so where reaches
+exceed a limit the shares are conservative: a program may refuse a transferee while its
+employer has room. :func:`matcher.transfer.verify.employer_wide_blocking_pairs` lists
+those refusals.
 
 Outputs
 -------

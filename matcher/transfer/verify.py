@@ -20,7 +20,11 @@ comes from the mechanism's arrays. :func:`verify_transfer` checks a ``moves`` ta
 
 :func:`transfer_blocking_pairs` lists the pairs (worker, program) that block the outcome:
 the worker may move there, prefers it to where it ended, and the program's greedy choice
-under its nested caps (per-program shares of the limits) would take it.
+under its nested caps (its shares of the employer's limits, recomputed here from the
+tables under ``[transfer] limit_shares``) would take it.
+
+:func:`employer_wide_blocking_pairs` is a diagnostic: the pairs an employer would take if
+it applied its limits employer-wide without waste, i.e. the moves the shares refused.
 """
 
 from __future__ import annotations
