@@ -5,7 +5,11 @@ programs; each program has 0-2 open vacancies. Workers have served 0-36 months, 
 the skills test, Japanese levels none / A1 / A2 / B1; 70% list 5 employers of their
 sector (metro-leaning, their current employer listed third half of the time). Runs under
 the Japan policy (periods, tests, 1/3 and 1/6 limits) and the neutral policy; the round
-is verified and its blocking pairs counted every time (included in the total).
+is verified and its blocking pairs counted every time (included in the total). Under the
+Japan policy it also counts the pairs the shares of the limits refuse although the
+employer-wide limits would allow them (``refused``), and reruns the round with the limits
+shared in proportion to incumbents (``limit_shares = "incumbents"``) to count its moves
+and refusals.
 
     python -m benchmarks.transfer --quick    # 10k only
     python -m benchmarks.transfer            # 10k, 100k, 1M; writes results/transfer.{json,md}
@@ -14,6 +18,7 @@ is verified and its blocking pairs counted every time (included in the total).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import resource
 import time
@@ -24,7 +29,9 @@ import numpy as np
 import polars as pl
 
 import matcher
+from matcher.data.policy import Policy
 from matcher.data.reference import PREFECTURES
+from matcher.transfer.verify import employer_wide_blocking_pairs
 
 RESULTS = Path(__file__).parent / "results"
 JAPAN = Path(__file__).parents[1] / "instances" / "policies" / "japan-2026.toml"
@@ -134,6 +141,10 @@ def transfer_frames(n: int, seed: int) -> dict[str, pl.DataFrame]:
     }
 
 
+def _shares(policy: Policy, rule: str) -> Policy:
+    return policy.model_copy(update={"transfer": policy.transfer.model_copy(update={"limit_shares": rule})})
+
+
 def run(n: int, seed: int, policy: str | None) -> dict[str, Any]:
     start = time.perf_counter()
     frames = transfer_frames(n, seed)
@@ -145,6 +156,18 @@ def run(n: int, seed: int, policy: str | None) -> dict[str, Any]:
     res = matcher.transfer_round(inst, seed=seed)
     total = time.perf_counter() - start
     s = res.summary
+    # What the shares cost: pairs the employer-wide choice without waste would take, under
+    # the default shares and under shares in proportion to incumbents.
+    limited = s["limits"]["employers_with_transferee_limit"] > 0
+    refused = employer_wide_blocking_pairs(inst, res.moves, seed=seed).height if limited else 0
+    moved_inc, refused_inc, round_inc = s["counts"]["moved"], refused, total
+    if limited:
+        other = dataclasses.replace(inst, policy=_shares(inst.policy, "incumbents"))
+        start = time.perf_counter()
+        res_inc = matcher.transfer_round(other, seed=seed)
+        round_inc = time.perf_counter() - start
+        moved_inc = res_inc.summary["counts"]["moved"]
+        refused_inc = employer_wide_blocking_pairs(other, res_inc.moves, seed=seed).height
     return {
         "incumbents": n,
         "policy": inst.policy.name,
@@ -156,6 +179,10 @@ def run(n: int, seed: int, policy: str | None) -> dict[str, Any]:
         "cycles": s["chains"]["cycles"],
         "longest_chain": s["chains"]["longest"],
         "blocking_pairs": s["blocking_pairs"],
+        "refused_by_shares": refused,
+        "moved_incumbent_shares": moved_inc,
+        "refused_by_incumbent_shares": refused_inc,
+        "round_incumbent_shares_s": round(round_inc, 3),
         "generate_s": round(gen, 3),
         "validate_s": round(load, 3),
         "round_s": round(total, 3),
@@ -181,13 +208,19 @@ def main() -> None:
     if not args.quick:
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / "transfer.json").write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
-        head = "| incumbents | policy | pref rows | eligible | acceptable moves | moved | chains | cycles | longest | edges s | DA s | report s | verify s | round s | validate s |"
-        lines = [head, "|" + "---|" * 15]
+        head = (
+            "| incumbents | policy | pref rows | eligible | acceptable moves | moved | refused | "
+            "moved (incumbent shares) | refused (incumbent shares) | chains | cycles | longest | "
+            "edges s | DA s | report s | verify s | round s | validate s |"
+        )
+        lines = [head, "|" + "---|" * 18]
         for r in rows:
             t = r["timings_s"]
             lines.append(
                 f"| {r['incumbents']:,} | {r['policy']} | {r['preference_rows']:,} | {r['eligible']:,} | "
-                f"{r['acceptable_moves']:,} | {r['moved']:,} | {r['chains']:,} | {r['cycles']:,} | "
+                f"{r['acceptable_moves']:,} | {r['moved']:,} | {r['refused_by_shares']:,} | "
+                f"{r['moved_incumbent_shares']:,} | {r['refused_by_incumbent_shares']:,} | "
+                f"{r['chains']:,} | {r['cycles']:,} | "
                 f"{r['longest_chain']} | {t['edges']} | {t['solve']} | {t['report']} | {t['verify']} | "
                 f"{r['round_s']} | {r['validate_s']} |"
             )
