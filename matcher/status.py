@@ -43,6 +43,9 @@ _TABLE: Final[dict[tuple[str, str], Status]] = {
     ("ortools_model_builder", "UNBOUNDED"): Status.ERROR,
     ("ortools_model_builder", "ABNORMAL"): Status.ERROR,
     ("ortools_model_builder", "MODEL_INVALID"): Status.ERROR,
+    # The process the MIP solver runs in (matcher.solvers.mip.solve_rows).
+    ("mip_process", "DEADLINE"): Status.TIME_LIMIT,
+    ("mip_process", "CRASHED"): Status.ERROR,
 }
 
 

@@ -23,17 +23,21 @@ crash HiGHS through model_builder in ortools 9.15: a segmentation fault.)
 
 from __future__ import annotations
 
+import pickle
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from ortools.linear_solver.python import model_builder as mb
 
 from matcher.eligibility.constraints import FloorUnit
 from matcher.eligibility.edges import Edges
+from matcher.solvers.lagrange.constants import PLACEMENT_WORTH
 from matcher.solvers.registry import (
     MIP_MAX_PAIRS,
     Bound,
@@ -54,8 +58,13 @@ SOLVER: Final[str] = "highs"
 EXACT: Final[float] = 2.0**51
 #: An infeasible model's conflict is searched among at most this many hard floors.
 CONFLICT_MAX_FLOORS: Final[int] = 30
-#: Exact for integer objectives, one thread (the machine has one usable core).
-PARAMETERS: Final[str] = "mip_rel_gap = 0\nmip_abs_gap = 0.5\nthreads = 1\noutput_flag = false"
+#: Exact for integer objectives, one thread (the machine has one usable core), no presolve:
+#: on these transportation-like models HiGHS's presolve removes little and its probing
+#: takes long (10,000 candidates with floors, 158,479 pairs: optimal in 10.8 s without
+#: presolve; with it, no assignment after 45 s, the time limit of 15 s ignored).
+PARAMETERS: Final[str] = (
+    "mip_rel_gap = 0\nmip_abs_gap = 0.5\nthreads = 1\noutput_flag = false\npresolve = off"
+)
 
 I64 = npt.NDArray[np.int64]
 
@@ -161,34 +170,65 @@ def cap_rows(edges: Edges, floors: list[FloorUnit]) -> CapRows:
 #: A solve that ends this close to its deadline without an assignment ran out of time,
 #: whatever status the solver reports.
 TIME_SLACK_S = 0.05
+#: HiGHS is asked to stop this long before the deadline, so that it returns its best
+#: assignment itself; the process it runs in is ended at the deadline plus the grace
+#: below. HiGHS does not look at its clock while it solves the root LP (10,000
+#: candidates with floors: 9.7 s for a 3 s limit), hence the separate process.
+HIGHS_EARLY_S = 0.5
+#: The solver process is ended this long after the deadline if it has not answered.
+KILL_GRACE_S = 0.5
+#: The script the solver process runs.
+CHILD = Path(__file__).with_name("highs_child.py")
+
+RowsOutcome = tuple[Status, str, "npt.NDArray[np.float64] | None", float, float]
 
 
-def solve_rows(
-    rows: CapRows,
-    objective: npt.NDArray[np.float64],
-    *,
-    time_limit_s: float,
-) -> tuple[Status, str, npt.NDArray[np.float64] | None, float, float]:
+def solve_rows(rows: CapRows, objective: npt.NDArray[np.float64], *, time_limit_s: float) -> RowsOutcome:
     """One MIP solve maximizing ``objective`` over ``rows`` (extra rows included); (status,
-    solver status, values, objective, bound). Values are None when no solution was found."""
-    model = mb.Model()  # type: ignore[no-untyped-call]
-    helper: Any = model.helper  # its stubs mistype numpy arrays
-    upper = np.concatenate([np.ones(rows.n_pairs), [float(u.required) for u in rows.soft]])
-    helper.fill_model_from_sparse_data(
-        np.zeros(rows.n_cols), upper, objective, rows.lower, rows.upper, rows.matrix
+    solver status, values, objective, bound). Values are None when no solution was found.
+
+    HiGHS runs in its own process (:mod:`matcher.solvers.highs_child`), asked to stop
+    ``HIGHS_EARLY_S`` before the deadline and ended if it has not answered
+    ``KILL_GRACE_S`` after it: status ``time_limit``, solver status ``DEADLINE``. A crash
+    of the solver comes back as status ``error`` (``CRASHED``), not as the end of the
+    caller's process.
+    """
+    m = rows.matrix.tocsr()
+    task = {
+        "matrix": (m.indptr, m.indices, m.data, m.shape),
+        "lower": rows.lower,
+        "upper": rows.upper,
+        "col_upper": np.concatenate([np.ones(rows.n_pairs), [float(u.required) for u in rows.soft]]),
+        "objective": np.asarray(objective, dtype=np.float64),
+        "time_limit": max(0.01, time_limit_s - HIGHS_EARLY_S),
+        "parameters": PARAMETERS,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, str(CHILD)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
-    for col in range(rows.n_cols):
-        helper.set_var_integrality(col, True)
-    helper.set_maximize(True)
-    solver = mb.Solver(SOLVER)
-    solver.set_time_limit_in_seconds(max(0.01, time_limit_s))
-    solver.set_solver_specific_parameters(PARAMETERS)
-    raw = solver.solve(model)
-    status = translate("ortools_model_builder", raw.name)
-    if not status.success:
-        return status, raw.name, None, float("nan"), float("nan")
-    values = np.rint(solver.values(model.get_variables()).to_numpy())
-    return status, raw.name, values, float(solver.objective_value), float(solver.best_objective_bound)
+    try:
+        out, _ = proc.communicate(pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL),
+                                  timeout=max(0.0, time_limit_s) + KILL_GRACE_S)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        return _no_answer("DEADLINE")
+    finally:
+        if proc.poll() is None:  # interrupted (Ctrl-C): the solver does not outlive its caller
+            proc.kill()
+            proc.wait()
+    if proc.returncode != 0 or not out:
+        return _no_answer("CRASHED")
+    raw, values, value, bound = pickle.loads(out)
+    status = translate("ortools_model_builder", raw)
+    if not status.success or values is None:
+        return status, raw, None, float("nan"), float("nan")
+    return status, raw, values, value, bound
+
+
+def _no_answer(raw: str) -> RowsOutcome:
+    """The outcome of a solver process that did not answer (``DEADLINE`` or ``CRASHED``)."""
+    return translate("mip_process", raw), raw, None, float("nan"), float("nan")
 
 
 def _levels(
@@ -255,6 +295,7 @@ def solve_mip(
     score_decimals: int = 2,
     time_limit_s: float = 60.0,
     floors: list[FloorUnit] | None = None,
+    objective: str = "lexicographic",
 ) -> MipSolution:
     """Lexicographic welfare optimum under every cap, regional caps and floors included.
 
@@ -271,6 +312,12 @@ def solve_mip(
     floors : list of FloorUnit, optional
         Hard floors are rows; a soft one subtracts ``penalty`` per missing placement from
         the first level.
+    objective : {"lexicographic", "score"}
+        The foundation's objective (most placed less soft-floor penalties, then total
+        score, then least rank sum), or the total score less ``penalty * PLACEMENT_WORTH``
+        points per placement a soft floor misses: the Lagrangian backend's objective,
+        which it solves with this one when the instance is within size. With
+        ``"score"``, ``optimal`` means optimal for that objective alone.
 
     Returns
     -------
@@ -294,20 +341,26 @@ def solve_mip(
     n = edges.n_pairs
     if n > MAX_PAIRS:
         raise ValueError(f"the MIP backend takes at most {MAX_PAIRS:,} eligible pairs, got {n:,}")
+    if objective not in ("lexicographic", "score"):
+        raise ValueError(f"objective must be one of lexicographic, score, got {objective!r}")
     empty = np.zeros(0, dtype=np.int64)
     if n == 0:
         return MipSolution(Status.OPTIMAL, "no eligible pair: nothing to place", empty)
     t0 = time.perf_counter()
     deadline = time.monotonic() + time_limit_s
     rows = cap_rows(edges, list(floors or []))
-    levels = _levels(edges, rows, np.rint(edges.score * 10**score_decimals))
+    score = np.rint(edges.score * 10**score_decimals)
+    if objective == "score":
+        worth = [-float(u.penalty * PLACEMENT_WORTH * 10**score_decimals) for u in rows.soft]
+        name = "total score" + (" minus soft-floor penalties" if rows.soft else "")
+        levels = [(name, np.concatenate([score, worth]), float(10**score_decimals))]
+    else:
+        levels = _levels(edges, rows, score)
     stats: dict[str, float] = {"build_s": time.perf_counter() - t0, "levels": float(len(levels))}
     values: npt.NDArray[np.float64] | None = None
-    for level, (name, objective, unit) in enumerate(levels):
+    for level, (name, weights, unit) in enumerate(levels):
         start = time.perf_counter()
-        status, raw, found, value, bound = solve_rows(
-            rows, objective, time_limit_s=deadline - time.monotonic()
-        )
+        status, raw, found, value, bound = solve_rows(rows, weights, time_limit_s=deadline - time.monotonic())
         stats[f"level{level}_s"] = time.perf_counter() - start
         if status is Status.INFEASIBLE:
             conflict = _conflict(edges, list(floors or []), deadline)
@@ -347,7 +400,7 @@ def solve_mip(
             )
         # Keep this level (its value is an integer) while the next one is optimized.
         target = round(value)
-        keep = sp.csr_matrix(objective.reshape(1, -1))
+        keep = sp.csr_matrix(weights.reshape(1, -1))
         rows = CapRows(
             sp.vstack([rows.matrix, keep], format="csr"),
             np.append(rows.lower, target),
@@ -357,15 +410,16 @@ def solve_mip(
         )
     assert values is not None
     chosen = np.flatnonzero(values[:n] > 0.5).astype(np.int64)
-    if "rank sum" not in levels[-1][0]:
-        return MipSolution(
-            Status.FEASIBLE,
+    status, message = Status.OPTIMAL, f"optimal ({SOLVER})"
+    if objective == "score":
+        message = f"optimal for the {levels[0][0]} ({SOLVER})"
+    elif "rank sum" not in levels[-1][0]:
+        status = Status.FEASIBLE
+        message = (
             f"optimal for placed count and total score ({SOLVER}); the rank tie-break was skipped "
-            "because the three levels do not fit one exact objective at this size",
-            chosen,
-            stats=stats,
+            "because the three levels do not fit one exact objective at this size"
         )
-    return MipSolution(Status.OPTIMAL, f"optimal ({SOLVER})", chosen, stats=stats)
+    return MipSolution(status, message, chosen, stats=stats)
 
 
 def solve_request(request: SolveRequest) -> SolverResult:

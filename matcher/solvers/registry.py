@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, get_args
 
 import numpy as np
@@ -136,10 +136,10 @@ class Fairness:
 class SolverStats:
     """What a backend reports besides the assignment.
 
-    ``times``: seconds per stage, in order (``solve``, and ``floor_check``,
-    ``welfare_optimum`` or ``certificate`` where they ran). ``iterations``, ``layout``
-    and ``floor_prices``: the Lagrangian's subgradient iterations, the cap family its
-    flow holds and the prices of the floors it relaxed. ``warm_start``: the core's use of
+    ``times``: seconds per stage, in order (``solve``, and ``floor_check``, ``mip``,
+    ``welfare_optimum`` or ``certificate`` where they ran). ``iterations``, ``layout``,
+    ``stopped`` and ``floor_prices``: the Lagrangian's subgradient iterations, the cap
+    family its flow holds, why its loop stopped and the prices of the floors it relaxed. ``warm_start``: the core's use of
     a warm start. ``certificate``: the core's optimality certificate was checked and
     holds. ``raw``: the backend's own statistics.
     """
@@ -147,6 +147,7 @@ class SolverStats:
     times: dict[str, float] = field(default_factory=dict)
     iterations: int | None = None
     layout: str | None = None
+    stopped: str | None = None
     floor_prices: dict[str, Any] | None = None
     warm_start: WarmStartStats | None = None
     certificate: bool = False
@@ -178,7 +179,9 @@ class SolverResult:
         out: dict[str, Any] = {}
         st = self.stats
         if st.layout is not None:
-            out["lagrangian"] = {"layout": st.layout, "iterations": st.iterations}
+            out["lagrangian"] = {"layout": st.layout, "iterations": st.iterations, "stopped": st.stopped}
+            if "mip" in st.raw:
+                out["lagrangian"]["mip"] = st.raw["mip"]
             if st.floor_prices is not None:
                 out["lagrangian"]["floor_prices"] = st.floor_prices
         if st.warm_start is not None:
@@ -282,33 +285,10 @@ def _solve_mip(request: SolveRequest) -> SolverResult:
     return solve_request(request)
 
 
-#: The fallback to the MIP backend runs only with at least this many seconds left.
-FALLBACK_MIN_S: Final[float] = 1.0
-
-
 def _solve_lagrange(request: SolveRequest) -> SolverResult:
-    """The Lagrangian decomposition; when its repair finds no assignment and time remains,
-    the MIP backend (where the instance is within its size) gets the rest of the time, so
-    that a feasible instance is not reported ``time_limit`` before the limit."""
     from matcher.solvers.lagrange import solve_request
 
-    start = time.monotonic()
-    result = solve_request(request)
-    left = request.time_limit - (time.monotonic() - start)
-    if (
-        result.status is not Status.TIME_LIMIT
-        or len(result.chosen)
-        or left < FALLBACK_MIN_S
-        or request.edges.n_pairs > MIP_MAX_PAIRS
-    ):
-        return result
-    log.info("the Lagrangian's repair found no assignment; the MIP backend tries in the %.1f s left", left)
-    fallback = _solve_mip(replace(request, time_limit=left))
-    return replace(
-        fallback,
-        message=f"{fallback.message} (by the MIP backend: the Lagrangian's repair found no assignment: "
-        f"{result.message})",
-    )
+    return solve_request(request)
 
 
 #: The welfare backends by name, in the order options list them.

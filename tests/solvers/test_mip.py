@@ -8,7 +8,9 @@ candidates (at 200, CP-SAT did not prove the first level within 120 s: 15.5% gap
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -127,3 +129,34 @@ def test_time_limit_before_any_assignment_is_time_limit() -> None:
     assert res.status is matcher.Status.TIME_LIMIT, res.message
     assert "no assignment found within the time limit of 0.05 s" in res.message
     assert res.assignments.height == 0 and not res.success
+
+
+def test_a_solver_that_overruns_its_deadline_is_ended(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HiGHS does not look at its clock while it solves the root LP: its process is ended
+    at the deadline plus a grace, and the outcome is ``time_limit`` (solver status
+    DEADLINE); a solver process that dies is an ``error`` (CRASHED), not the caller's end."""
+    import time
+
+    from matcher.eligibility.edges import build_edges
+    from matcher.solvers import mip as mip_module
+
+    edges = build_edges(matcher.load_instance("instances/tiny"))
+    rows = mip_module.cap_rows(edges, [])
+    objective = np.ones(rows.n_cols)
+    slow = tmp_path / "slow.py"
+    slow.write_text("import time\ntime.sleep(60)\n")
+    monkeypatch.setattr(mip_module, "CHILD", slow)
+    start = time.monotonic()
+    status, raw, values, _, _ = mip_module.solve_rows(rows, objective, time_limit_s=0.5)
+    assert (status, raw, values) == (matcher.Status.TIME_LIMIT, "DEADLINE", None)
+    assert time.monotonic() - start < 0.5 + mip_module.KILL_GRACE_S + 5  # ended, not waited for
+    crash = tmp_path / "crash.py"
+    crash.write_text("import os\nos._exit(3)\n")
+    monkeypatch.setattr(mip_module, "CHILD", crash)
+    status, raw, values, _, _ = mip_module.solve_rows(rows, objective, time_limit_s=5)
+    assert (status, raw, values) == (matcher.Status.ERROR, "CRASHED", None)
+    monkeypatch.undo()
+    status, raw, values, _, _ = mip_module.solve_rows(rows, objective, time_limit_s=30)
+    assert status is matcher.Status.OPTIMAL and values is not None

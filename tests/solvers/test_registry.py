@@ -169,24 +169,48 @@ def test_solver_results_carry_status_values(name: str) -> None:
 
 
 def test_lagrange_without_an_assignment_falls_back_to_the_mip(monkeypatch: pytest.MonkeyPatch) -> None:
-    """When the Lagrangian's repair finds no assignment and time remains, the MIP backend
-    solves the instance in the time left: a feasible instance is not ``time_limit``."""
+    """When the Lagrangian's repair finds no assignment and time remains, the MIP solves
+    the instance in the time left: a feasible instance is not ``time_limit``."""
     import dataclasses
 
     import numpy as np
 
-    from matcher.solvers import lagrange
-    from matcher.solvers.registry import SolverResult
+    from matcher.solvers.lagrange import LagrangeSolution, backend
 
-    def no_assignment(request: Any) -> SolverResult:
-        return SolverResult(matcher.Status.TIME_LIMIT, "north (1 short)", np.empty(0, dtype=np.int64))
+    def no_assignment(edges: Any, **kwargs: Any) -> LagrangeSolution:
+        stats = {"iterations": 3, "layout": "sector caps in the flow", "stopped": "time limit 1 s"}
+        empty = np.empty(0, dtype=np.int64)
+        return LagrangeSolution(matcher.Status.TIME_LIMIT, "north (1 short)", empty, 0.0, 1e9, 1.0, stats)
 
-    monkeypatch.setattr(lagrange, "solve_request", no_assignment)
+    monkeypatch.setattr(backend, "solve_lagrangian", no_assignment)
     inst = matcher.load_instance("instances/tiny")
     floors = policy_from_dict({"floors": [{"name": "north", "prefectures": ["Hokkaido"], "min": 1}]})
     res = matcher.solve(dataclasses.replace(inst, policy=floors), backend="lagrange", time_limit=30)
-    assert res.status is matcher.Status.OPTIMAL, res.message
-    assert "by the MIP backend" in res.message and "north (1 short)" in res.message
-    assert res.objective == matcher.solve(dataclasses.replace(inst, policy=floors), backend="mip").objective
+    assert res.status is matcher.Status.FEASIBLE, res.message
+    assert (
+        "assignment by the MIP" in res.message
+        and "found none" in res.message
+        and "proven optimal" in res.message
+    )
+    assert res.summary["lagrangian"]["mip"]["used"] is True
+    mip = matcher.solve(dataclasses.replace(inst, policy=floors), backend="mip")
+    assert res.objective.total_score == mip.objective.total_score
     short = matcher.solve(dataclasses.replace(inst, policy=floors), backend="lagrange", time_limit=0.5)
-    assert short.status is matcher.Status.TIME_LIMIT  # under a second left: no fallback
+    assert short.status is matcher.Status.TIME_LIMIT  # under a second left: no MIP
+    assert "north (1 short)" in short.message
+
+
+def test_lagrange_says_why_it_stopped() -> None:
+    """No hidden iteration cap: the loop ends at the gap target, the time limit, converged
+    steps or an iteration limit the caller sets, and the summary says which."""
+    from matcher.data.generate import generate_contested
+    from matcher.eligibility.constraints import floor_units
+    from matcher.solvers.lagrange import solve_lagrangian
+
+    drawn = generate_contested(candidates=400, employers=80, seed=2)
+    inst = instance_from_frames(**drawn.tables, policy=drawn.validated_policy())
+    edges = build_edges(inst)
+    one = solve_lagrangian(edges, max_iterations=1, gap_target=0.0, floors=floor_units(inst, edges))
+    assert one.stats["stopped"] == "iteration limit 1" and "stopped: iteration limit 1" in one.message
+    res = matcher.solve(inst, backend="lagrange", time_limit=20)
+    assert res.summary["lagrangian"]["stopped"], res.summary

@@ -54,6 +54,7 @@ from matcher.solvers.lagrange.constants import (
     LOG_EVERY_S,
     PLACEMENT_WORTH,
     SOFT_START,
+    STALL_HALVINGS,
     SUPPLY_CHECKS,
 )
 from matcher.solvers.lagrange.floors import _cap_prices as _cap_prices
@@ -90,6 +91,7 @@ __all__ = [
     "LOG_EVERY_S",
     "PLACEMENT_WORTH",
     "SOFT_START",
+    "STALL_HALVINGS",
     "SUPPLY_CHECKS",
     "Arrangement",
     "LagrangeSolution",

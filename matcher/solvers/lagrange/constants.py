@@ -29,3 +29,8 @@ FLOOR_PRICES_SHOWN = 20
 FILL_ROUNDS = 3
 #: The supply check (:func:`.floors.unsupplied_floors`) runs one flow per hard floor, for at most this many.
 SUPPLY_CHECKS = 100
+#: The subgradient's step factor halves after 3 iterations without a better bound; after
+#: this many halvings (a step 1/4096 of the first) the bound has converged and the loop
+#: stops, leaving the rest of the time to what runs next (the MIP in the ``lagrange``
+#: backend, within its size).
+STALL_HALVINGS = 12

@@ -29,6 +29,7 @@ from matcher.solvers.lagrange.constants import (
     LOG_EVERY_S,
     PLACEMENT_WORTH,
     SOFT_START,
+    STALL_HALVINGS,
 )
 from matcher.solvers.lagrange.floors import _cap_prices, _floor_prices, _floors_in_flow
 from matcher.solvers.lagrange.layout import (
@@ -53,7 +54,7 @@ def solve_lagrangian(
     score_decimals: int = 2,
     time_limit_s: float = 60.0,
     gap_target: float = 0.001,
-    max_iterations: int = 200,
+    max_iterations: int | None = None,
     objective: str = "lexicographic",
     arrangement: Arrangement | None = None,
     floors: list[FloorUnit] | None = None,
@@ -72,6 +73,10 @@ def solve_lagrangian(
         last one's duration (the first iteration always runs).
     gap_target : float
         Stop once ``(bound - value) / bound`` is at most this.
+    max_iterations : int, optional
+        Stop after this many iterations (default: no limit; the time limit, the gap
+        target or converged steps end the loop). The solution's ``stats["stopped"]``
+        and message say which ended it.
     objective : {"lexicographic", "score"}
         For the exact case (every binding cap nests, no floors): the foundation's
         objective (most placed, then score, then rank), or the total score alone (what
@@ -86,7 +91,7 @@ def solve_lagrangian(
     """
     if objective not in ("lexicographic", "score"):
         raise ValueError(f"objective must be one of lexicographic, score, got {objective!r}")
-    if max_iterations < 1:
+    if max_iterations is not None and max_iterations < 1:
         raise ValueError(f"max_iterations must be at least 1, got {max_iterations}")
     return _solve_lagrangian_impl(
         edges, score_decimals, time_limit_s, gap_target, max_iterations, objective, arrangement, floors
@@ -98,7 +103,7 @@ def _solve_lagrangian_impl(
     score_decimals: int,
     time_limit_s: float,
     gap_target: float,
-    max_iterations: int,
+    max_iterations: int | None,
     objective: str,
     arrangement: Arrangement | None,
     floors: list[FloorUnit] | None,
@@ -178,7 +183,8 @@ def _solve_lagrangian_impl(
     prev: F64 | None = None
     logged = t0
     it = 0
-    while it < max_iterations:
+    stopped = ""
+    while not stopped:
         it += 1
         started = time.perf_counter()
         penalty = rows.penalty(mu)
@@ -212,8 +218,22 @@ def _solve_lagrangian_impl(
         # Stop at the gap target, or when one more iteration as long as this one would end
         # past the time limit (at national scale an iteration takes minutes).
         now = time.perf_counter()
-        done = gap <= gap_target or now - t0 + (now - started) > time_limit_s
-        if done or it == 1 or time.perf_counter() - logged >= LOG_EVERY_S:
+        if gap <= gap_target:
+            stopped = f"gap target {gap_target:.2%} reached"
+        elif now - t0 + (now - started) > time_limit_s:
+            stopped = f"time limit {time_limit_s:g} s"
+        elif max_iterations is not None and it >= max_iterations:
+            stopped = f"iteration limit {max_iterations}"
+        else:
+            # Projected subgradient: a multiplier at a bound of its range only moves inward.
+            g = (rows.sign * usage - rows.rhs).astype(np.float64)
+            g[((mu <= 0) & (g < 0)) | ((mu >= rows.upper) & (g > 0))] = 0.0
+            if float(g @ g) == 0:
+                # The relaxed solution keeps every row: its multipliers are optimal.
+                stopped = "the relaxed solution keeps every cap and floor"
+            elif theta < 0.5**STALL_HALVINGS:
+                stopped = f"converged (the step factor halved {STALL_HALVINGS} times)"
+        if stopped or it == 1 or time.perf_counter() - logged >= LOG_EVERY_S:
             logged = time.perf_counter()
             best_txt = f"{best_value / unit:,.2f}" if best is not None else "none yet"
             log.info(
@@ -223,13 +243,8 @@ def _solve_lagrangian_impl(
                 best_txt,
                 100 * gap,
             )
-        if done:
+        if stopped:
             break
-        # Projected subgradient: a multiplier at a bound of its range only moves inward.
-        g = (rows.sign * usage - rows.rhs).astype(np.float64)
-        g[((mu <= 0) & (g < 0)) | ((mu >= rows.upper) & (g > 0))] = 0.0
-        if float(g @ g) == 0:
-            break  # the relaxed solution keeps every row: it is optimal for these multipliers
         if prev is not None and float(prev @ prev) > 0:
             # Deflected direction (Camerini, Fratta and Maffioli): damps the zig-zag of plain
             # subgradient steps (floors benchmark, 10k, 20 s: bound 0.22% above the best
@@ -247,7 +262,7 @@ def _solve_lagrangian_impl(
         mu = np.clip(np.round((mu + step * g) * COST_SCALE) / COST_SCALE, 0.0, rows.upper)
     stats = {
         "iterations": it, "seconds": time.perf_counter() - t0, "layout": layout.name,
-        "warm_flows": int(warm.get("warm_solves", 0)),
+        "stopped": stopped, "warm_flows": int(warm.get("warm_solves", 0)),
         "history": history, "caps": len(members), "floors": len(floors),
         "multipliers": dict(zip(rows.labels, (best_mu / unit).tolist(), strict=True)),
     }  # fmt: skip
@@ -262,7 +277,7 @@ def _solve_lagrangian_impl(
         ]
         msg = (
             f"no assignment meeting every hard floor found in {it} iterations (Lagrangian "
-            f"relaxation of {what}); still short: {'; '.join(missing[:5])}"
+            f"relaxation of {what}; stopped: {stopped}); still short: {'; '.join(missing[:5])}"
         )
         empty = np.zeros(0, dtype=np.int64)
         return LagrangeSolution(Status.TIME_LIMIT, msg, empty, 0.0, bound / unit, 1.0, stats, objective_name)
@@ -271,7 +286,7 @@ def _solve_lagrangian_impl(
     # lexicographic objective (most placed first): always reported as feasible.
     msg = (
         f"{objective_name} {best_value / unit:,.2f} within {gap:.3%} of the bound {bound / unit:,.2f} "
-        f"(Lagrangian relaxation of {what}, {layout.name}, {it} iterations)"
+        f"(Lagrangian relaxation of {what}, {layout.name}, {it} iterations; stopped: {stopped})"
     )
     return LagrangeSolution(
         Status.FEASIBLE, msg, np.sort(best), best_value / unit, bound / unit, gap, stats, objective_name
