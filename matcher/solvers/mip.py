@@ -422,6 +422,56 @@ def solve_mip(
     return MipSolution(status, message, chosen, stats=stats)
 
 
+def solve_neighbourhood(
+    edges: Edges,
+    fixed: I64,
+    free: I64,
+    *,
+    score_decimals: int = 2,
+    time_limit_s: float = 60.0,
+    floors: list[FloorUnit] | None = None,
+) -> MipSolution:
+    """The best total score (less soft-floor penalties, as ``objective="score"``) with the
+    pairs ``fixed`` placed, any of the pairs ``free`` and no other pair.
+
+    The fixed pairs' use of every row is taken off its bounds, and only the free pairs'
+    columns (and the soft floors' shortfalls) reach the solver, so its size is that of
+    the neighbourhood, not of the instance: how the Lagrangian backend improves its
+    assignment beyond the MIP's size (relaxation induced neighbourhood search: the pairs
+    where the relaxed and the repaired assignments disagree, and their competitors, are
+    set free). ``chosen`` holds the fixed pairs too. ``infeasible`` means no choice among
+    the free pairs keeps every cap and hard floor with the fixed ones.
+    """
+    floors = list(floors or [])
+    rows = cap_rows(edges, floors)
+    n = edges.n_pairs
+    soft_cols = n + np.arange(len(rows.soft), dtype=np.int64)
+    matrix = rows.matrix.tocsc()
+    used = np.asarray(matrix[:, fixed].sum(axis=1)).ravel()
+    lower, upper = rows.lower - used, rows.upper - used
+    sub = matrix[:, np.concatenate([free, soft_cols])].tocsr()
+    active = np.diff(sub.indptr) > 0
+    empty = np.zeros(0, dtype=np.int64)
+    if bool(((lower[~active] > 0) | (upper[~active] < 0)).any()):
+        return MipSolution(Status.INFEASIBLE, "the fixed pairs break a cap or floor", empty)
+    part = CapRows(sub[active], lower[active], upper[active], rows.soft, int(free.size))
+    unit = 10**score_decimals
+    weights = np.concatenate(
+        [np.rint(edges.score[free] * unit), [-float(u.penalty * PLACEMENT_WORTH * unit) for u in rows.soft]]
+    )
+    start = time.perf_counter()
+    status, raw, values, _, _ = solve_rows(part, weights, time_limit_s=time_limit_s)
+    stats = {
+        "pairs": float(free.size),
+        "rows": float(part.lower.size),
+        "solve_s": time.perf_counter() - start,
+    }
+    if values is None:
+        return MipSolution(status, f"{SOLVER}: {raw}", empty, stats=stats)
+    chosen = np.sort(np.concatenate([fixed, free[values[: free.size] > 0.5]])).astype(np.int64)
+    return MipSolution(status, f"{status.value} in the neighbourhood ({SOLVER})", chosen, stats=stats)
+
+
 def solve_request(request: SolveRequest) -> SolverResult:
     """The registry's ``mip`` backend: the policy's floors (a hard floor that its eligible
     pairs or candidates cannot supply is infeasible before any solve), then

@@ -180,8 +180,9 @@ class SolverResult:
         st = self.stats
         if st.layout is not None:
             out["lagrangian"] = {"layout": st.layout, "iterations": st.iterations, "stopped": st.stopped}
-            if "mip" in st.raw:
-                out["lagrangian"]["mip"] = st.raw["mip"]
+            for phase in ("neighbourhood", "mip"):
+                if phase in st.raw:
+                    out["lagrangian"][phase] = st.raw[phase]
             if st.floor_prices is not None:
                 out["lagrangian"]["floor_prices"] = st.floor_prices
         if st.warm_start is not None:

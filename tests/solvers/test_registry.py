@@ -192,7 +192,7 @@ def test_lagrange_without_an_assignment_falls_back_to_the_mip(monkeypatch: pytes
         and "found none" in res.message
         and "proven optimal" in res.message
     )
-    assert res.summary["lagrangian"]["mip"]["used"] is True
+    assert res.summary["lagrangian"]["mip"]["status"] == "optimal"
     mip = matcher.solve(dataclasses.replace(inst, policy=floors), backend="mip")
     assert res.objective.total_score == mip.objective.total_score
     short = matcher.solve(dataclasses.replace(inst, policy=floors), backend="lagrange", time_limit=0.5)

@@ -180,6 +180,7 @@ def _solve_lagrangian_impl(
     theta, stall = 1.0, 0
     history: list[dict[str, float]] = []
     best_mu = mu
+    best_x = np.zeros(0, dtype=np.int64)
     prev: F64 | None = None
     logged = t0
     it = 0
@@ -204,7 +205,7 @@ def _solve_lagrangian_impl(
         usage = rows.usage(x)
         lag = float(score[x].sum() - penalty[x].sum()) + float(mu @ rows.rhs) + kept
         if lag < bound:
-            bound, stall, best_mu = lag, 0, mu
+            bound, stall, best_mu, best_x = lag, 0, mu, x
         else:
             stall += 1
         # Repair: keep every cap, refill the room left, then fill the floors still short.
@@ -221,7 +222,7 @@ def _solve_lagrangian_impl(
         if gap <= gap_target:
             stopped = f"gap target {gap_target:.2%} reached"
         elif now - t0 + (now - started) > time_limit_s:
-            stopped = f"time limit {time_limit_s:g} s"
+            stopped = f"time limit {time_limit_s:.1f} s"
         elif max_iterations is not None and it >= max_iterations:
             stopped = f"iteration limit {max_iterations}"
         else:
@@ -280,7 +281,9 @@ def _solve_lagrangian_impl(
             f"relaxation of {what}; stopped: {stopped}); still short: {'; '.join(missing[:5])}"
         )
         empty = np.zeros(0, dtype=np.int64)
-        return LagrangeSolution(Status.TIME_LIMIT, msg, empty, 0.0, bound / unit, 1.0, stats, objective_name)
+        return LagrangeSolution(
+            Status.TIME_LIMIT, msg, empty, 0.0, bound / unit, 1.0, stats, objective_name, np.sort(best_x)
+        )
     gap = max(0.0, (bound - best_value) / abs(bound)) if bound != 0 else 0.0
     # Optimal for the total score when the gap closes, but not proven for the foundation's
     # lexicographic objective (most placed first): always reported as feasible.
@@ -289,5 +292,6 @@ def _solve_lagrangian_impl(
         f"(Lagrangian relaxation of {what}, {layout.name}, {it} iterations; stopped: {stopped})"
     )
     return LagrangeSolution(
-        Status.FEASIBLE, msg, np.sort(best), best_value / unit, bound / unit, gap, stats, objective_name
-    )
+        Status.FEASIBLE, msg, np.sort(best), best_value / unit, bound / unit, gap, stats, objective_name,
+        np.sort(best_x),
+    )  # fmt: skip

@@ -21,3 +21,4 @@ class LagrangeSolution:
     gap: float  # (bound - value) / bound
     stats: dict[str, Any] = field(default_factory=dict)
     objective: str = "total score"  # what value and bound measure
+    relaxed: I64 | None = None  # the relaxed flow's pairs at the multipliers of the bound
