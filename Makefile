@@ -52,6 +52,7 @@ bench-quick: $(STAMP)
 	$(BIN)/python -m benchmarks.transfer --quick
 	$(BIN)/python -m benchmarks.core --quick
 	$(BIN)/python -m benchmarks.policy --quick
+	$(BIN)/python -m benchmarks.quality --quick
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
@@ -60,6 +61,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.transfer
 	$(BIN)/python -m benchmarks.core
 	$(BIN)/python -m benchmarks.policy
+	$(BIN)/python -m benchmarks.quality
 
 # Regenerate the shipped sample (deterministic: same bytes every time).
 sample: $(STAMP)

@@ -8,8 +8,12 @@ Measured against CP-SAT on the same model (``benchmarks/policy.py``, total-score
 objective, one thread, 60 s): 2,000 candidates with floors, HiGHS proves the optimum in
 1.4-1.9 s and SCIP in 2.2 s, where CP-SAT ends 0.16% short of it; 10,000 candidates (about
 180k pairs), HiGHS proves it in 43-65 s, SCIP in 41 s with floors but not at all with
-prefecture and sector caps, and CP-SAT finds no assignment. Hence HiGHS. The Lagrangian
-backend remains the path beyond this size (it was within 0.04% of these optima in 1-50 s).
+prefecture and sector caps, and CP-SAT finds no assignment. Hence HiGHS, run without
+presolve and in its own process (:data:`PARAMETERS`, :func:`solve_rows`): then the same
+10,000-candidate instances are optimal in 12-13 s (``benchmarks/quality.py``,
+2026-12-07). The Lagrangian backend remains the path beyond this size, and hands this
+module its neighbourhoods (:func:`solve_neighbourhood`) and, within the size, the whole
+instance on its own objective (``objective="score"``).
 
 The lexicographic objective (most placed less soft-floor penalties, then most total
 score, then least rank sum) is one weighted objective while its values fit float64

@@ -67,8 +67,10 @@ CPSAT_MAX_PAIRS: Final[int] = 200_000
 #: The most eligible pairs the MIP backend takes.
 MIP_MAX_PAIRS: Final[int] = 400_000
 #: With regional caps or floors that do not nest, the MIP backend is the default up to
-#: this many pairs, the Lagrangian above (measured, benchmarks/policy.py: HiGHS proves a
-#: 25,000-pair instance optimal in 1.4-1.9 s, a 180,000-pair one in 43-65 s).
+#: this many pairs, the Lagrangian above, which runs the MIP itself after its relaxation
+#: within MIP_MAX_PAIRS (benchmarks/quality.py, 2026-12-07: the lexicographic MIP took
+#: 16-31 s at 10k with 158,000-180,000 pairs, where the Lagrangian backend was within
+#: 0.04% of the optimum in 1.8-14 s).
 MIP_DEFAULT_MAX_PAIRS: Final[int] = 50_000
 
 

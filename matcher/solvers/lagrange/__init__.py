@@ -11,7 +11,8 @@ seen is a *proven* bound. Each flow solution is repaired into one that keeps eve
 (the lowest-score placements above a cap leave; then the freed room is refilled by a
 second flow on the residual capacities, with regions already full closed) and the best
 repaired assignment is kept. The multipliers follow the projected subgradient with
-Polyak steps toward the best repaired value. It stops at the gap target or time limit.
+Polyak steps toward the best repaired value. It stops at the gap target, the time limit,
+converged steps or a caller's iteration limit, and says which (``stats["stopped"]``).
 
 First, though, the cap families are arranged so that as few caps as possible cross: the
 regional caps, when they are laminar (nested or disjoint, e.g. prefectures inside a
@@ -38,7 +39,8 @@ Units
   and the floors' shadow prices;
 * :mod:`.repair`: a solution that keeps every cap, from a relaxed one;
 * :mod:`.relaxation`: :func:`solve_lagrangian`, the subgradient loop;
-* :mod:`.backend`: :func:`solve_request`, the registry's ``lagrange`` backend.
+* :mod:`.backend`: :func:`solve_request`, the registry's ``lagrange`` backend: the
+  relaxation, then a neighbourhood search and, within its size, the MIP.
 """
 
 from __future__ import annotations

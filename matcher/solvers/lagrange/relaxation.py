@@ -6,7 +6,8 @@ counts in`` is solved exactly by matcher's core, and its value
 keeps the caps (weak duality), so the best ``L`` seen is a *proven* bound. Each flow
 solution is repaired (:mod:`.repair`) and the best repaired assignment is kept. The
 multipliers follow the projected subgradient with Polyak steps toward the best repaired
-value. It stops at the gap target or time limit. When no binding cap is left outside
+value. It stops at the gap target, the time limit, converged steps or a caller's
+iteration limit, and says which (``stats["stopped"]``). When no binding cap is left outside
 the tree, one min-cost flow with the foundation's lexicographic costs is the exact
 optimum (status ``optimal``).
 """
