@@ -67,9 +67,9 @@ class _Best:
 
     @property
     def gap(self) -> float:
-        if not self.found:
+        if not self.found or self.bound == float("inf"):
             return 1.0
-        if self.bound in (0.0, float("inf")):
+        if self.bound == 0.0:
             return 0.0
         return max(0.0, (self.bound - self.value) / abs(self.bound))
 
@@ -179,9 +179,10 @@ def _full_mip(request: SolveRequest, floors: list[FloorUnit], left: float, best:
 
 def _combined(lg: LagrangeSolution, best: _Best, phases: dict[str, Any]) -> LagrangeSolution:
     """The phases' outcome as one solution, its message saying what each phase gave."""
+    its = lg.stats["iterations"]
     steps = [
         f"the Lagrangian relaxation {'reached ' + format(lg.value, ',.2f') if lg.status.success else 'found none'} "
-        f"with bound {lg.bound:,.2f} in {lg.stats['iterations']} iterations (stopped: {lg.stats.get('stopped')})"
+        f"with bound {lg.bound:,.2f} in {its} iteration{'s' * (its != 1)} (stopped: {lg.stats.get('stopped')})"
     ]
     if "neighbourhood" in phases:
         nb = phases["neighbourhood"]

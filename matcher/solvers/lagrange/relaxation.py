@@ -278,7 +278,7 @@ def _solve_lagrangian_impl(
             f"{floors[k].label} ({int(short[k])} short)" for k in np.flatnonzero(rows.hard & (short > 0))
         ]
         msg = (
-            f"no assignment meeting every hard floor found in {it} iterations (Lagrangian "
+            f"no assignment meeting every hard floor found in {it} iteration{'s' * (it != 1)} (Lagrangian "
             f"relaxation of {what}; stopped: {stopped}); still short: {'; '.join(missing[:5])}"
         )
         empty = np.zeros(0, dtype=np.int64)
@@ -290,7 +290,7 @@ def _solve_lagrangian_impl(
     # lexicographic objective (most placed first): always reported as feasible.
     msg = (
         f"{objective_name} {best_value / unit:,.2f} within {gap:.3%} of the bound {bound / unit:,.2f} "
-        f"(Lagrangian relaxation of {what}, {layout.name}, {it} iterations; stopped: {stopped})"
+        f"(Lagrangian relaxation of {what}, {layout.name}, {it} iteration{'s' * (it != 1)}; stopped: {stopped})"
     )
     return LagrangeSolution(
         Status.FEASIBLE, msg, np.sort(best), best_value / unit, bound / unit, gap, stats, objective_name,
