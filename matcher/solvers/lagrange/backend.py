@@ -48,7 +48,7 @@ log = logging.getLogger("matcher")
 #: The relaxation's share of the time limit when the full MIP follows it.
 LAGRANGE_SHARE: Final[float] = 0.3
 #: Its share beyond the MIP's size, where only the neighbourhood search follows.
-LAGRANGE_SHARE_LARGE: Final[float] = 0.7
+LAGRANGE_SHARE_LARGE: Final[float] = 0.85
 #: A MIP phase runs only with at least this many seconds left.
 MIP_MIN_S: Final[float] = 1.0
 #: The gap target: at or below it no MIP phase runs.
