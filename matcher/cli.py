@@ -23,6 +23,7 @@ from matcher.data.load import load_instance
 from matcher.data.policy import load_policy, policy_from_dict
 from matcher.data.readers import ENCODINGS, check_encoding
 from matcher.errors import InputError, MatcherError, OutputError, Problem
+from matcher.output.audit import AUDIT_MIN_GROUP, add_audit
 from matcher.output.directories import Kind, check_output_dir
 from matcher.output.files import FORMATS, restore_cells, write_tables
 from matcher.output.report import ASSIGNMENT_SCHEMA
@@ -341,9 +342,17 @@ def solve_cmd(
             "directory), e.g. after candidates withdrew; the result is exact either way.",
         ),
     ] = None,
+    audit_min_group: Annotated[
+        int,
+        typer.Option(
+            "--audit-min-group",
+            min=1,
+            help="Fairness audit: groups of fewer candidates are suppressed (their outcomes not shown).",
+        ),
+    ] = AUDIT_MIN_GROUP,
     quiet: Quiet = False,
 ) -> None:
-    """Solve an instance; write assignments, unmatched and summary.json to --out."""
+    """Solve an instance; write assignments, unmatched, audit and summary.json to --out."""
     _setup_logging(quiet)
     options: dict[str, Any] = {
         "method": method,
@@ -366,6 +375,15 @@ def solve_cmd(
         timings["load"] = time.perf_counter() - start
         _note_first_compile()
         result = solve(inst, **options, timings=timings)
+        if result.success and audit_min_group != AUDIT_MIN_GROUP:
+            add_audit(
+                inst,
+                result.tables,
+                result.summary,
+                result.assignments,
+                result.unmatched,
+                min_group=audit_min_group,
+            )
         keep_state = save_state and result.state is not None
         if save_state and not keep_state:
             if result.success:

@@ -16,6 +16,7 @@ from matcher.eligibility import constraints
 from matcher.eligibility.edges import Edges, build_edges
 from matcher.eligibility.scale import score_scale
 from matcher.errors import InputError, Problem, UnsupportedPolicyError, VerificationError
+from matcher.output.audit import add_audit
 from matcher.output.report import assignments_frame, build_summary, objective_of, unmatched_frame
 from matcher.output.result import MatchResult
 from matcher.solvers import registry
@@ -361,6 +362,9 @@ def solve(
         assignments = assignments_frame(edges, chosen)
         unmatched = unmatched_frame(instance, edges, assignments)
         objective = objective_of(assignments)
+        if status.success:
+            # The fairness audit: aggregates of the result only (docs/user-guide.md, Outputs).
+            add_audit(instance, tables, extra, assignments, unmatched)
     if verify and status.success:
         with registry.stage(timings, "verify"):
             check = verify_assignment(

@@ -29,6 +29,7 @@ def test_solve_writes_outputs_and_verifies(tmp_path: Path) -> None:
     assert sorted(p.name for p in out.iterdir()) == [
         ".matcher-output.json",
         "assignments.csv",
+        "audit.csv",
         "summary.json",
         "unmatched.csv",
     ]

@@ -136,6 +136,11 @@ class MatchResult:
             rows.append(("bound", gap))
         if s.get("conflict"):
             rows.append(("conflict", "; ".join(s["conflict"][:5])))
+        if s.get("audit"):
+            # Counts of flagged groups per dimension; the groups are in summary.json and audit.
+            flagged = {d: len(v["below_four_fifths"]) for d, v in s["audit"]["dimensions"].items()}
+            shown = ", ".join(f"{d} {n:,}" for d, n in flagged.items() if n) or "none"
+            rows.append(("audit: below 4/5", f"{shown} (groups of {s['audit']['min_group']:,}+)"))
         return rows + tail_rows(s)
 
     def __repr__(self) -> str:
