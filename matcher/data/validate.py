@@ -34,8 +34,10 @@ from matcher.errors import MAX_EXAMPLES_PER_KIND, InputError, Problem, ProblemLi
 log = logging.getLogger("matcher")
 
 _ROW = "__row"
-_TRUE = ("true", "t", "yes", "y", "1")
-_FALSE = ("false", "f", "no", "n", "0")
+#: Booleans as exports write them, Japanese ones included (はい/いいえ, 有/無, あり/なし,
+#: and the ○/× of paper forms).
+_TRUE = ("true", "t", "yes", "y", "1", "はい", "有", "あり", "○")
+_FALSE = ("false", "f", "no", "n", "0", "いいえ", "無", "なし", "×")
 
 #: Accepted spellings (lower case) of each Japanese level, mapped to the CEFR name.
 LEVEL_SPELLINGS: dict[str, str] = {lv.lower(): lv for lv in JAPANESE_LEVELS} | {
@@ -122,7 +124,8 @@ class _Checker:
 
     def parsed(self, col: str) -> pl.Expr:
         """The column's text as parsed: :meth:`text` after NFKC normalisation, so full-width
-        digits, letters and spaces read as ASCII (``１３`` as ``13``).
+        digits, letters and spaces read as ASCII (``１３`` as ``13``), and the minus sign
+        U+2212 as a hyphen-minus.
 
         Normalisation runs only on a column holding some non-ASCII character (a test that
         costs about a third of stripping the column: 11 ms against 36 ms for 2M values), so
@@ -139,7 +142,13 @@ class _Checker:
             return self.text(col)
         name = self.normalized[col] = f"__nfkc_{col}"
         self.df = self.df.with_columns(
-            pl.col(col).cast(pl.String).str.normalize("NFKC").str.strip_chars().replace("", None).alias(name)
+            pl.col(col)
+            .cast(pl.String)
+            .str.normalize("NFKC")
+            .str.replace_all("\u2212", "-", literal=True)  # the minus sign, which NFKC keeps
+            .str.strip_chars()
+            .replace("", None)
+            .alias(name)
         )
         return pl.col(name)
 
@@ -244,7 +253,7 @@ class _Checker:
             "not a boolean",
             self.text(col),
             quote=True,
-            note=" (use true/false, yes/no or 1/0)",
+            note=" (use true/false, yes/no, 1/0 or はい/いいえ)",
         )
         return (value == "1").fill_null(False)
 

@@ -60,6 +60,14 @@ NAMED = [
     ("13", "Tokyo"), ("１３", "Tokyo"), ("01", "Hokkaido"), ("1", "Hokkaido"), ("０１", "Hokkaido"),
     ("１", "Hokkaido"), ("47", "Okinawa"), ("４７", "Okinawa"), ("JP-13", "Tokyo"),
     ("Ｔｏｋｙｏ", "Tokyo"), ("　東京都　", "Tokyo"), (" Osaka ", "Osaka"), ("To\u0304kyo\u0304", "Tokyo"),
+    # Kunrei-shiki (ISO 3602) and Nihon-shiki romanisations
+    ("Hukuoka", "Fukuoka"), ("Hukusima-ken", "Fukushima"), ("Sizuoka", "Shizuoka"), ("Tiba", "Chiba"),
+    ("Kôti", "Kochi"), ("Koti", "Kochi"), ("Gihu", "Gifu"), ("Aiti", "Aichi"), ("Totigi", "Tochigi"),
+    ("Yamaguti", "Yamaguchi"), ("Kagosima", "Kagoshima"), ("Kyôto-hu", "Kyoto"), ("Tôkyô-to", "Tokyo"),
+    # readings in kana, with and without the suffix, full and half width
+    ("とうきょうと", "Tokyo"), ("とうきょう", "Tokyo"), ("トウキョウト", "Tokyo"), ("きょうとふ", "Kyoto"),
+    ("キョウト", "Kyoto"), ("おおさかふ", "Osaka"), ("ほっかいどう", "Hokkaido"), ("ホッカイドウ", "Hokkaido"),
+    ("あいちけん", "Aichi"), ("ｱｲﾁｹﾝ", "Aichi"), ("かごしま", "Kagoshima"), ("オキナワケン", "Okinawa"),
 ]  # fmt: skip
 
 #: Spellings that name no prefecture.
@@ -77,6 +85,8 @@ NOT_PREFECTURES = [
     "東",
     "Tokyo-shi",
     "13.0",
+    "とう",
+    "けん",
 ]
 
 
@@ -417,3 +427,19 @@ def test_bad_fullwidth_value_shown_as_given(
     assert hits, str(exc)
     assert message in hits[0].message, hits[0].message
     assert message in str(exc)
+
+
+def test_japanese_booleans_and_the_minus_sign(tiny_frames: Frames) -> None:
+    """はい/いいえ, 有/無, あり/なし and ○/× read as booleans; the minus sign U+2212 (which
+    NFKC keeps) reads as a hyphen-minus, so a negative count is reported as out of range,
+    not as text that is no number."""
+    frames = dict(tiny_frames)
+    frames["employers"] = frames["employers"].with_columns(pl.Series("excellent", ["はい", "無", "○"]))
+    inst = _instance(frames)
+    assert inst.employers.get_column("excellent").to_list() == [True, False, True]
+    frames["employers"] = frames["employers"].with_columns(
+        pl.Series("excellent", ["いいえ", "あり", "×"]),
+        pl.Series("full_time_staff", ["\u22123", "10", "10"]),
+    )
+    message = str(_error(frames))
+    assert "must be >= 0" in message and "not a number" not in message
