@@ -20,6 +20,7 @@ loop over candidates.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Final
 
 import polars as pl
@@ -27,6 +28,8 @@ import polars as pl
 from matcher.data.model import Instance
 from matcher.data.policy import Policy
 from matcher.data.reference import METRO_PREFECTURES
+
+log = logging.getLogger("matcher")
 
 #: The audit's dimensions, in the order of the table's rows. All but ``sector`` partition
 #: the candidates; a candidate counts in every sector it has an aptitude row for.
@@ -259,4 +262,12 @@ def add_audit(
     """
     table = audit_table(instance, assignments, unmatched, min_group=min_group)
     tables["audit"] = table
-    summary["audit"] = audit_summary(table, min_group=min_group)
+    summary["audit"] = section = audit_summary(table, min_group=min_group)
+    flagged = sum(len(d["below_four_fifths"]) for d in section["dimensions"].values())
+    log.info(
+        "fairness audit: %d groups, %d suppressed (under %d candidates), %d below four-fifths",
+        section["groups"],
+        section["suppressed"],
+        min_group,
+        flagged,
+    )

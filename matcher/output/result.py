@@ -140,7 +140,9 @@ class MatchResult:
             # Counts of flagged groups per dimension; the groups are in summary.json and audit.
             flagged = {d: len(v["below_four_fifths"]) for d, v in s["audit"]["dimensions"].items()}
             shown = ", ".join(f"{d} {n:,}" for d, n in flagged.items() if n) or "none"
-            rows.append(("audit: below 4/5", f"{shown} (groups of {s['audit']['min_group']:,}+)"))
+            a = s["audit"]
+            hidden = f"{a['suppressed']:,} of {a['groups']:,} groups under {a['min_group']:,} candidates suppressed"
+            rows.append(("audit: below 4/5", f"{shown}; {hidden}"))
         return rows + tail_rows(s)
 
     def __repr__(self) -> str:
