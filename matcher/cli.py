@@ -23,7 +23,7 @@ from matcher.data.load import load_instance
 from matcher.data.policy import load_policy, policy_from_dict
 from matcher.data.readers import ENCODINGS, check_encoding
 from matcher.errors import InputError, MatcherError, OutputError, Problem
-from matcher.output.audit import AUDIT_MIN_GROUP, add_audit
+from matcher.output.audit import AUDIT_MIN_GROUP
 from matcher.output.directories import Kind, check_output_dir
 from matcher.output.files import FORMATS, restore_cells, write_tables
 from matcher.output.report import ASSIGNMENT_SCHEMA
@@ -364,6 +364,7 @@ def solve_cmd(
         "seed": seed,
         "time_limit": time_limit,
         "warm_start": warm_start,
+        "audit_min_group": audit_min_group,
     }
     _check_solve_options(options, format=format, encoding=encoding, save_state=save_state, out=out)
     _check_out(out, "result", instance, policy)
@@ -375,15 +376,6 @@ def solve_cmd(
         timings["load"] = time.perf_counter() - start
         _note_first_compile()
         result = solve(inst, **options, timings=timings)
-        if result.success and audit_min_group != AUDIT_MIN_GROUP:
-            add_audit(
-                inst,
-                result.tables,
-                result.summary,
-                result.assignments,
-                result.unmatched,
-                min_group=audit_min_group,
-            )
         keep_state = save_state and result.state is not None
         if save_state and not keep_state:
             if result.success:

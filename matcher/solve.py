@@ -16,7 +16,7 @@ from matcher.eligibility import constraints
 from matcher.eligibility.edges import Edges, build_edges
 from matcher.eligibility.scale import score_scale
 from matcher.errors import InputError, Problem, UnsupportedPolicyError, VerificationError
-from matcher.output.audit import add_audit
+from matcher.output.audit import AUDIT_MIN_GROUP, add_audit
 from matcher.output.report import assignments_frame, build_summary, objective_of, unmatched_frame
 from matcher.output.result import MatchResult
 from matcher.solvers import registry
@@ -78,6 +78,7 @@ def check_options(
     time_limit: object = 60.0,
     compare_optimal: object = None,
     warm_start: object = None,
+    audit_min_group: object = 10,
     cli: bool = False,
 ) -> None:
     """Check the options of :func:`solve` together; raise one error listing every problem.
@@ -87,7 +88,7 @@ def check_options(
     ``backend``, ``proposing`` and ``caps`` are known choices (the error lists the
     allowed ones); ``caps="flexible"`` goes with ``proposing="candidate"`` only;
     ``time_limit`` is a finite number above 0; ``max_pairs`` is None or an integer above
-    0; ``seed`` is an integer of at least 0 for every method (numpy's generators, which
+    0; ``audit_min_group`` an integer above 0; ``seed`` is an integer of at least 0 for every method (numpy's generators, which
     draw the lottery and the pair sampling, take no negative seed); ``compare_optimal``
     is None or a bool; a ``warm_start`` goes with method ``optimal`` and the core backend
     (or no backend given). What ``warm_start`` holds is read later (:func:`solve`: a
@@ -148,6 +149,8 @@ def check_options(
         add("time_limit", f"must be a finite number of seconds above 0, got {time_limit!r}")
     if max_pairs is not None and (not _is_int(max_pairs) or int(max_pairs) <= 0):
         add("max_pairs", f"must be a whole number above 0, got {max_pairs!r}")
+    if not _is_int(audit_min_group) or int(audit_min_group) <= 0:
+        add("audit_min_group", f"must be a whole number above 0, got {audit_min_group!r}")
     if not _is_int(seed) or int(seed) < 0:
         add(
             "seed",
@@ -194,6 +197,7 @@ def solve(
     time_limit: float = 60.0,
     timings: dict[str, float] | None = None,
     warm_start: CoreSolution | str | Path | None = None,
+    audit_min_group: int = AUDIT_MIN_GROUP,
 ) -> MatchResult:
     """Assign candidates to employers' slots.
 
@@ -244,6 +248,9 @@ def solve(
         or an employer joined; nodes are matched by id and key. The result is exact
         either way, and much faster after small changes (docs/methods/welfare-core.md); among
         equally good assignments it may pick another one than a cold solve.
+    audit_min_group : int, default 10
+        The fairness audit (``tables["audit"]``, ``summary["audit"]``) suppresses groups of
+        fewer candidates, so that no one's outcome can be singled out.
 
     Returns
     -------
@@ -290,6 +297,7 @@ def solve(
         time_limit=time_limit,
         compare_optimal=compare_optimal,
         warm_start=warm_start,
+        audit_min_group=audit_min_group,
     )
     if caps is None:
         caps = "flexible" if proposing == "candidate" else "naive"
@@ -364,7 +372,7 @@ def solve(
         objective = objective_of(assignments)
         if status.success:
             # The fairness audit: aggregates of the result only (docs/user-guide.md, Outputs).
-            add_audit(instance, tables, extra, assignments, unmatched)
+            add_audit(instance, tables, extra, assignments, unmatched, min_group=audit_min_group)
     if verify and status.success:
         with registry.stage(timings, "verify"):
             check = verify_assignment(

@@ -256,9 +256,9 @@ def add_audit(
 ) -> None:
     """Put the audit into a result's ``tables`` (``audit``) and ``summary`` (``audit``).
 
-    The solve calls it with the default threshold; the command line calls it again with
-    ``--audit-min-group`` (the audit needs only the result's tables, so recomputing it is
-    cheap). Replacing the key keeps its place in ``summary.json``.
+    :func:`matcher.solve` calls it with its ``audit_min_group`` (the command line's
+    ``--audit-min-group``); the audit needs only the result's tables, so it can also be
+    recomputed for a finished result with another threshold.
     """
     table = audit_table(instance, assignments, unmatched, min_group=min_group)
     tables["audit"] = table

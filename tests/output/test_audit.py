@@ -286,3 +286,16 @@ def test_counts_add_up_on_random_instances(inst: matcher.Instance, min_group: in
         assert placed_rows == res.objective.matched
     flagged = shown.filter(pl.col("rate_ratio").is_not_null())
     assert (flagged.get_column("below_four_fifths") == (flagged.get_column("rate_ratio") < 0.8)).all()
+
+
+def test_library_threshold_and_its_check() -> None:
+    """``matcher.solve(..., audit_min_group=N)`` suppresses groups under N; a threshold
+    below 1 is an options error naming it, like every other option."""
+    import matcher
+    from matcher.solve import OptionsError
+
+    res = matcher.solve(TINY, audit_min_group=1)
+    assert res.summary["audit"]["min_group"] == 1
+    assert not res.tables["audit"].get_column("suppressed").any()
+    with pytest.raises(OptionsError, match="audit_min_group must be a whole number above 0"):
+        matcher.solve(TINY, audit_min_group=0)
