@@ -17,6 +17,7 @@ from matcher.eligibility.edges import Edges, build_edges
 from matcher.eligibility.scale import score_scale
 from matcher.errors import InputError, Problem, UnsupportedPolicyError, VerificationError
 from matcher.output.audit import AUDIT_MIN_GROUP, add_audit
+from matcher.output.caps import add_caps
 from matcher.output.report import assignments_frame, build_summary, objective_of, unmatched_frame
 from matcher.output.result import MatchResult
 from matcher.solvers import registry
@@ -373,6 +374,17 @@ def solve(
         if status.success:
             # The fairness audit: aggregates of the result only (docs/user-guide.md, Outputs).
             add_audit(instance, tables, extra, assignments, unmatched, min_group=audit_min_group)
+            # Every cap's use, slack and shadow price (docs/user-guide.md, Outputs).
+            add_caps(
+                instance,
+                edges,
+                tables,
+                extra,
+                chosen,
+                solution=state,
+                backend=extra.get("backend"),
+                score_decimals=scale.decimals,
+            )
     if verify and status.success:
         with registry.stage(timings, "verify"):
             check = verify_assignment(

@@ -30,6 +30,7 @@ def test_solve_writes_outputs_and_verifies(tmp_path: Path) -> None:
         ".matcher-output.json",
         "assignments.csv",
         "audit.csv",
+        "caps.csv",
         "summary.json",
         "unmatched.csv",
     ]

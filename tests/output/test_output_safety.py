@@ -91,11 +91,11 @@ def test_file_added_to_an_earlier_result_stops_the_run(work: Path) -> None:
 def test_earlier_result_is_replaced_and_marked(work: Path) -> None:
     marker = json.loads((work / "res" / MARKER).read_text())
     assert marker["kind"] == "result" and marker["success"] is True
-    assert marker["files"] == ["assignments.csv", "audit.csv", "summary.json", "unmatched.csv"]
+    assert marker["files"] == ["assignments.csv", "audit.csv", "caps.csv", "summary.json", "unmatched.csv"]
     res = runner.invoke(app, ["solve", "inst", "--out", "res", "--format", "parquet", "--quiet"])
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in (work / "res").iterdir()) == sorted(
-        [MARKER, "assignments.parquet", "audit.parquet", "summary.json", "unmatched.parquet"]
+        [MARKER, "assignments.parquet", "audit.parquet", "caps.parquet", "summary.json", "unmatched.parquet"]
     )
     assert not [p for p in work.iterdir() if p.name.startswith(".")]
 
