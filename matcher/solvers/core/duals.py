@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
+from numba import njit
 from scipy.sparse.csgraph import breadth_first_order
 
 from matcher.eligibility.edges import Edges
@@ -85,6 +86,32 @@ def _tree(edges: Edges) -> tuple[list[I64], list[I64], list[I64]]:
     start = 2 + int(edges.candidate_ids.len())
     offsets = [np.int64(start + sum(sizes[:k])) for k in range(len(sizes))]
     return parents, limits, [np.asarray(o) for o in offsets]
+
+
+@njit(cache=True)
+def _bucket(tail: I64, head: I64, n: int) -> tuple[I64, I64]:
+    """CSR (pointers, heads) of the arcs ``tail -> head`` by a counting sort: linear, where
+    scipy's construction sorts and sums duplicates (about half the table's time)."""
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    for i in range(tail.size):
+        ptr[tail[i] + 1] += 1
+    for v in range(n):
+        ptr[v + 1] += ptr[v]
+    pos = ptr[:-1].copy()
+    out = np.empty(tail.size, dtype=np.int64)
+    for i in range(tail.size):
+        out[pos[tail[i]]] = head[i]
+        pos[tail[i]] += 1
+    return ptr, out
+
+
+def _reachable(tail: I64, head: I64, n: int, start: int) -> B1:
+    """Whether each node is reachable from ``start`` along the arcs ``tail -> head``."""
+    ptr, idx = _bucket(tail, head, n)
+    graph = sp.csr_matrix((np.ones(idx.size), idx, ptr), shape=(n, n))
+    seen = np.zeros(n, dtype=bool)
+    seen[breadth_first_order(graph, start, directed=True, return_predecessors=False)] = True
+    return seen
 
 
 def tree_duals(edges: Edges, solution: CoreSolution, *, score_decimals: int) -> TreeDuals:
@@ -138,13 +165,8 @@ def tree_duals(edges: Edges, solution: CoreSolution, *, score_decimals: int) -> 
         h_parts += [heads[k][room], tails[k][used]]
     tail = np.concatenate(t_parts)
     head = np.concatenate(h_parts)
-    ones = np.ones(tail.size, dtype=np.int8)
-    forward = sp.csr_matrix((ones, (tail, head)), shape=(n_nodes, n_nodes))
-    backward = sp.csr_matrix((ones, (head, tail)), shape=(n_nodes, n_nodes))
-    from_source = np.zeros(n_nodes, dtype=bool)
-    from_source[breadth_first_order(forward, 0, directed=True, return_predecessors=False)] = True
-    to_sink = np.zeros(n_nodes, dtype=bool)
-    to_sink[breadth_first_order(backward, 1, directed=True, return_predecessors=False)] = True
+    from_source = _reachable(tail, head, n_nodes, 0)
+    to_sink = _reachable(head, tail, n_nodes, 1)
 
     pot = np.asarray(solution.score_potentials, dtype=np.int64)
     have_prices = pot.shape == (n_nodes,)
