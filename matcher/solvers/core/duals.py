@@ -35,15 +35,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp
 from numba import njit
-from scipy.sparse.csgraph import breadth_first_order
 
 from matcher.eligibility.edges import Edges
 from matcher.solvers.core.solution import CoreSolution
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
+I32 = npt.NDArray[np.int32]
 B1 = npt.NDArray[np.bool_]
 
 #: The tree levels in node order (the numbering of :mod:`matcher.solvers.core`).
@@ -89,29 +88,133 @@ def _tree(edges: Edges) -> tuple[list[I64], list[I64], list[I64]]:
 
 
 @njit(cache=True)
-def _bucket(tail: I64, head: I64, n: int) -> tuple[I64, I64]:
-    """CSR (pointers, heads) of the arcs ``tail -> head`` by a counting sort: linear, where
-    scipy's construction sorts and sums duplicates (about half the table's time)."""
-    ptr = np.zeros(n + 1, dtype=np.int64)
-    for i in range(tail.size):
-        ptr[tail[i] + 1] += 1
-    for v in range(n):
-        ptr[v + 1] += ptr[v]
-    pos = ptr[:-1].copy()
-    out = np.empty(tail.size, dtype=np.int64)
-    for i in range(tail.size):
-        out[pos[tail[i]]] = head[i]
-        pos[tail[i]] += 1
-    return ptr, out
-
-
-def _reachable(tail: I64, head: I64, n: int, start: int) -> B1:
-    """Whether each node is reachable from ``start`` along the arcs ``tail -> head``."""
-    ptr, idx = _bucket(tail, head, n)
-    graph = sp.csr_matrix((np.ones(idx.size), idx, ptr), shape=(n, n))
-    seen = np.zeros(n, dtype=bool)
-    seen[breadth_first_order(graph, start, directed=True, return_predecessors=False)] = True
-    return seen
+def _searches(
+    cptr: I64,
+    pslot: I32,
+    placed: B1,
+    cand_slot: I64,
+    slot0: int,
+    int0: int,
+    parent: I64,
+    room: B1,
+    used: B1,
+    kptr: I64,
+    kids: I64,
+) -> tuple[B1, B1]:
+    """Nodes reachable from the source, and nodes that reach the sink, in the residual
+    network of the flow ``placed``, read from its parts without building it: candidate
+    ``c`` has pairs ``cptr[c]:cptr[c + 1]`` (slot ``pslot``, placed or not) and sits in
+    ``cand_slot[c]`` (-1: unplaced); tree node ``t`` (global number ``slot0 + t``) has
+    ``parent[t]`` (global; 1 = sink), room below its cap (``room``) and flow (``used``);
+    ``kptr``/``kids`` list the tree children of every node. Linear in the pairs."""
+    n_cand = cptr.size - 1
+    n = slot0 + parent.size
+    # Placed candidates by slot, and unplaced pairs' candidates by slot (counting sorts).
+    n_slot = int0 - slot0
+    pptr = np.zeros(n_slot + 1, dtype=np.int64)
+    uptr = np.zeros(n_slot + 1, dtype=np.int64)
+    for c in range(n_cand):
+        if cand_slot[c] >= 0:
+            pptr[cand_slot[c] + 1] += 1
+        for i in range(cptr[c], cptr[c + 1]):
+            if not placed[i]:
+                uptr[pslot[i] + 1] += 1
+    for t in range(n_slot):
+        pptr[t + 1] += pptr[t]
+        uptr[t + 1] += uptr[t]
+    pcand = np.empty(pptr[n_slot], dtype=np.int64)
+    ucand = np.empty(uptr[n_slot], dtype=np.int64)
+    ppos = pptr[:-1].copy()
+    upos = uptr[:-1].copy()
+    for c in range(n_cand):
+        if cand_slot[c] >= 0:
+            pcand[ppos[cand_slot[c]]] = c
+            ppos[cand_slot[c]] += 1
+        for i in range(cptr[c], cptr[c + 1]):
+            if not placed[i]:
+                ucand[upos[pslot[i]]] = c
+                upos[pslot[i]] += 1
+    queue = np.empty(n, dtype=np.int64)
+    # From the source: to unplaced candidates with pairs; a candidate to the slots of its
+    # free pairs; a slot down to the candidates placed there; a tree node up when it has
+    # room and down to the children with flow.
+    fwd = np.zeros(n, dtype=np.bool_)
+    fwd[0] = True
+    head = tail = 0
+    for c in range(n_cand):
+        if cand_slot[c] < 0 and cptr[c + 1] > cptr[c]:
+            fwd[2 + c] = True
+            queue[tail] = 2 + c
+            tail += 1
+    while head < tail:
+        u = queue[head]
+        head += 1
+        if u < slot0:
+            c = u - 2
+            for i in range(cptr[c], cptr[c + 1]):
+                v = slot0 + pslot[i]
+                if not placed[i] and not fwd[v]:
+                    fwd[v] = True
+                    queue[tail] = v
+                    tail += 1
+            continue
+        t = u - slot0
+        if u < int0:
+            for k in range(pptr[t], pptr[t + 1]):
+                v = 2 + pcand[k]
+                if not fwd[v]:
+                    fwd[v] = True
+                    queue[tail] = v
+                    tail += 1
+        if room[t] and not fwd[parent[t]]:
+            fwd[parent[t]] = True
+            if parent[t] != 1:
+                queue[tail] = parent[t]
+                tail += 1
+        for k in range(kptr[u], kptr[u + 1]):
+            v = kids[k]
+            if used[v - slot0] and not fwd[v]:
+                fwd[v] = True
+                queue[tail] = v
+                tail += 1
+    # To the sink, backwards: a node's predecessors are its children with room, its parent
+    # when it has flow, for a slot the candidates with a free pair to it, for a candidate
+    # the slot it sits in. (The source never reaches the sink: the flow is maximum.)
+    bwd = np.zeros(n, dtype=np.bool_)
+    bwd[1] = True
+    queue[0] = 1
+    head, tail = 0, 1
+    while head < tail:
+        w = queue[head]
+        head += 1
+        if 2 <= w < slot0:
+            s = cand_slot[w - 2]
+            if s >= 0 and not bwd[slot0 + s]:
+                bwd[slot0 + s] = True
+                queue[tail] = slot0 + s
+                tail += 1
+            continue
+        for k in range(kptr[w], kptr[w + 1]):
+            v = kids[k]
+            if room[v - slot0] and not bwd[v]:
+                bwd[v] = True
+                queue[tail] = v
+                tail += 1
+        if w == 1:
+            continue
+        t = w - slot0
+        if used[t] and parent[t] != 1 and not bwd[parent[t]]:
+            bwd[parent[t]] = True
+            queue[tail] = parent[t]
+            tail += 1
+        if w < int0:
+            for k in range(uptr[t], uptr[t + 1]):
+                v = 2 + ucand[k]
+                if not bwd[v]:
+                    bwd[v] = True
+                    queue[tail] = v
+                    tail += 1
+    return fwd, bwd
 
 
 def tree_duals(edges: Edges, solution: CoreSolution, *, score_decimals: int) -> TreeDuals:
@@ -148,25 +251,21 @@ def tree_duals(edges: Edges, solution: CoreSolution, *, score_decimals: int) -> 
     tails = [offsets[k] + np.arange(limits[k].size, dtype=np.int64) for k in range(len(LEVELS))]
     n_nodes = int(offsets[-1]) + limits[-1].size
 
-    # The residual network as (tail, head) arrays: pair arcs, source arcs, cap arcs.
-    cand = 2 + edges.cand.astype(np.int64)
-    slot = int(offsets[0]) + edges.slot.astype(np.int64)
-    with_pairs = edges.candidates_with_pairs()
-    cand_placed = np.zeros(n_cand, dtype=bool)
-    cand_placed[edges.cand[chosen]] = True
-    src_open = with_pairs[~cand_placed[with_pairs]] + 2
-    src_used = with_pairs[cand_placed[with_pairs]] + 2
-    t_parts = [cand[~placed], slot[placed], np.zeros(src_open.size, np.int64), src_used]
-    h_parts = [slot[~placed], cand[placed], src_open, np.zeros(src_used.size, np.int64)]
-    for k in range(len(LEVELS)):
-        room = (limits[k] < 0) | (flows[k] < limits[k])
-        used = flows[k] > 0
-        t_parts += [tails[k][room], heads[k][used]]
-        h_parts += [heads[k][room], tails[k][used]]
-    tail = np.concatenate(t_parts)
-    head = np.concatenate(h_parts)
-    from_source = _reachable(tail, head, n_nodes, 0)
-    to_sink = _reachable(head, tail, n_nodes, 1)
+    # The residual network's parts (tree nodes in the global numbering from ``slot0``).
+    slot0 = int(offsets[0])
+    cptr = np.zeros(n_cand + 1, dtype=np.int64)
+    np.cumsum(np.bincount(edges.cand, minlength=n_cand), out=cptr[1:])
+    cand_slot = np.full(n_cand, -1, dtype=np.int64)
+    cand_slot[edges.cand[chosen]] = edges.slot[chosen]
+    parent = np.concatenate(heads)
+    room = np.concatenate([(limits[k] < 0) | (flows[k] < limits[k]) for k in range(len(LEVELS))])
+    used = np.concatenate([flows[k] > 0 for k in range(len(LEVELS))])
+    kptr = np.zeros(n_nodes + 1, dtype=np.int64)
+    np.cumsum(np.bincount(parent, minlength=n_nodes), out=kptr[1:])
+    kids = slot0 + np.argsort(parent, kind="stable").astype(np.int64)
+    from_source, to_sink = _searches(
+        cptr, edges.slot, placed, cand_slot, slot0, int(offsets[1]), parent, room, used, kptr, kids
+    )
 
     pot = np.asarray(solution.score_potentials, dtype=np.int64)
     have_prices = pot.shape == (n_nodes,)
