@@ -136,7 +136,8 @@ def test_a_solver_that_overruns_its_deadline_is_ended(
 ) -> None:
     """HiGHS does not look at its clock while it solves the root LP: its process is ended
     at the deadline plus a grace, and the outcome is ``time_limit`` (solver status
-    DEADLINE); a solver process that dies is an ``error`` (CRASHED), not the caller's end."""
+    DEADLINE); a solver process that dies is an ``error`` (CRASHED), not the caller's end;
+    the process and the in-process solve of a small model give the same answer."""
     import time
 
     from matcher.eligibility.edges import build_edges
@@ -145,6 +146,8 @@ def test_a_solver_that_overruns_its_deadline_is_ended(
     edges = build_edges(matcher.load_instance("instances/tiny"))
     rows = mip_module.cap_rows(edges, [])
     objective = np.ones(rows.n_cols)
+    child = mip_module.CHILD
+    monkeypatch.setattr(mip_module, "IN_PROCESS_MAX_COLS", 0)  # even this small model in a process
     slow = tmp_path / "slow.py"
     slow.write_text("import time\ntime.sleep(60)\n")
     monkeypatch.setattr(mip_module, "CHILD", slow)
@@ -157,6 +160,9 @@ def test_a_solver_that_overruns_its_deadline_is_ended(
     monkeypatch.setattr(mip_module, "CHILD", crash)
     status, raw, values, _, _ = mip_module.solve_rows(rows, objective, time_limit_s=5)
     assert (status, raw, values) == (matcher.Status.ERROR, "CRASHED", None)
+    monkeypatch.setattr(mip_module, "CHILD", child)
+    in_child = mip_module.solve_rows(rows, objective, time_limit_s=30)
     monkeypatch.undo()
-    status, raw, values, _, _ = mip_module.solve_rows(rows, objective, time_limit_s=30)
-    assert status is matcher.Status.OPTIMAL and values is not None
+    in_process = mip_module.solve_rows(rows, objective, time_limit_s=30)
+    assert in_child[0] is in_process[0] is matcher.Status.OPTIMAL
+    assert np.array_equal(in_child[2], in_process[2])
