@@ -15,8 +15,9 @@ from typer.testing import CliRunner
 
 import matcher
 from matcher.cli import app
+from matcher.eligibility.constraints import floor_units
 from matcher.eligibility.edges import Edges, build_edges
-from matcher.output.caps import CAPS_SCHEMA, KINDS, NOT_AVAILABLE, SCORE_DUAL, caps_table
+from matcher.output.caps import CAPS_SCHEMA, KINDS, NOT_AVAILABLE, NOT_COMPUTED, SCORE_DUAL, caps_table
 from matcher.solvers.core import solve_core
 from matcher.solvers.core.duals import tree_duals
 from matcher.status import Status
@@ -219,3 +220,45 @@ def test_cli_writes_the_caps_table(tmp_path: Path) -> None:
     summary = json.loads((out / "summary.json").read_text())
     assert summary["caps"]["by_kind"]["slot"] == {"caps": 3, "binding": 3}
     assert runner.invoke(app, ["verify", str(TINY), str(out)]).exit_code == 0
+
+
+@settings(max_examples=examples(40), deadline=None)
+@given(inst=instances(regional=True, floors=True, employer=True))
+def test_crossing_caps_and_floors_on_random_instances(inst: matcher.Instance) -> None:
+    res = matcher.solve(inst)
+    if not res.status.success:
+        return
+    table = res.tables["caps"]
+    _check_counts(res)
+    edges = build_edges(inst)
+    placed = np.zeros(edges.n_pairs, dtype=bool)
+    pairs = res.assignments.join(
+        table.filter(pl.col("kind") == "slot").select("employer_id", "sector", "track", "group"),
+        on=["employer_id", "sector", "track"],
+    )
+    assert pairs.height == res.objective.matched
+    # The crossing caps counted from their pairs (not from the intake flows the table sums).
+    slot_key = edges.slots.select("employer_id", "sector", "track").with_row_index("slot")
+    chosen_slots = res.assignments.join(slot_key, on=["employer_id", "sector", "track"]).join(
+        pl.DataFrame({"candidate_id": edges.candidate_ids}).with_row_index("cand"), on="candidate_id"
+    )
+    key = edges.cand.astype(np.int64) * (edges.slots.height + 1) + edges.slot
+    want = chosen_slots.get_column("cand").to_numpy().astype(np.int64) * (edges.slots.height + 1)
+    want += chosen_slots.get_column("slot").to_numpy().astype(np.int64)
+    placed[np.isin(key, want)] = True
+    ptr, ids = edges.regional_pairs()
+    crossing = table.filter(pl.col("kind").is_in(["regional", "employer_total"]))
+    counted = {
+        label: int(placed[ids[ptr[k] : ptr[k + 1]]].sum())
+        for k, label in enumerate(edges.caps.regional_labels)
+    }
+    assert dict(crossing.select("name", "used").iter_rows()) == counted
+    assert crossing.height == len(edges.caps.regional_labels)
+    floors = table.filter(pl.col("kind") == "floor")
+    assert (floors.get_column("slack") == floors.get_column("used") - floors.get_column("limit")).all()
+    assert floors.height == len(floor_units(inst, edges))
+    assert (floors.get_column("binds") == (floors.get_column("slack") == 0)).all()
+    # No backend prices these rows.
+    assert crossing.get_column("shadow_price").null_count() == crossing.height
+    assert floors.get_column("shadow_price").null_count() == floors.height
+    assert set(crossing.get_column("shadow_price_kind")) <= {NOT_AVAILABLE, NOT_COMPUTED}
