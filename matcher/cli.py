@@ -352,7 +352,7 @@ def solve_cmd(
     ] = AUDIT_MIN_GROUP,
     quiet: Quiet = False,
 ) -> None:
-    """Solve an instance; write assignments, unmatched, audit and summary.json to --out."""
+    """Solve an instance; write assignments, unmatched, audit, caps and summary.json to --out."""
     _setup_logging(quiet)
     options: dict[str, Any] = {
         "method": method,

@@ -103,7 +103,8 @@ def audit_table(
         consistent with the rest of the result and lets it be recomputed from a result
         alone.
     min_group : int
-        Groups with fewer candidates are suppressed (default 10).
+        Groups with fewer candidates, or with some but fewer eligible candidates, are
+        suppressed (default 10).
 
     Returns
     -------
@@ -111,10 +112,11 @@ def audit_table(
         Columns of :data:`AUDIT_SCHEMA`, rows by dimension (in :data:`DIMENSIONS` order)
         then group (sorted). ``eligible``, ``placed``, the rate, the mean score, the ratio
         and the flag are null for suppressed groups; ``candidates`` is kept so the reader
-        knows the group exists and how large it is. In a partitioning dimension where
-        exactly one group is suppressed, the smallest other group is suppressed too:
-        otherwise its numbers would follow from the totals in ``summary.json`` by
-        subtraction. ``rate_ratio`` is the rate over the highest unsuppressed rate of the
+        knows the group exists and how large it is. In a partitioning dimension, and
+        among the prefectures of one prefecture group, where exactly one group is
+        suppressed, the smallest other group is suppressed too (repeated until none is
+        alone): otherwise its numbers would follow by subtraction from the totals in
+        ``summary.json`` or from the prefecture group's row. ``rate_ratio`` is the rate over the highest unsuppressed rate of the
         dimension (null when that is 0), ``below_four_fifths`` whether it is below 0.8.
 
     Raises
@@ -181,18 +183,52 @@ def audit_table(
         .sort(order, "group")
         .collect()
     )
-    return _finish(counts, min_group)
+    return _finish(counts, min_group, tuple(metro.to_list()))
 
 
-def _finish(counts: pl.DataFrame, min_group: int) -> pl.DataFrame:
+def _suppressed(counts: pl.DataFrame, min_group: int, metro: tuple[str, ...]) -> pl.Series:
+    """Which rows to hide: fewer than ``min_group`` candidates, or from 1 to ``min_group``
+    - 1 eligible (primary), then,
+    until nothing changes, in every block of rows bound by a sum (the groups of a
+    partitioning dimension, whose total ``summary.json`` has; a prefecture group's row and
+    the rows of its prefectures) where exactly one row is hidden, the smallest other row
+    too (ties by name): otherwise the hidden row would follow by subtraction. The table has a few
+    hundred rows at most, so plain loops over rows are fine."""
+    dims = counts.get_column("dimension").to_list()
+    groups = counts.get_column("group").to_list()
+    sizes = counts.get_column("candidates").to_list()
+    eligible = counts.get_column("eligible")
+    # A rate among 1 to min_group - 1 eligible describes those few people; 0 eligible has no rate.
+    hidden = (
+        (counts.get_column("candidates") < min_group) | ((eligible > 0) & (eligible < min_group))
+    ).to_list()
+
+    def parent(prefecture: str) -> str:
+        return ABROAD if prefecture == ABROAD else METRO if prefecture in metro else "other"
+
+    blocks: dict[tuple[str, str], list[int]] = {}
+    for i, (dim, group) in enumerate(zip(dims, groups, strict=True)):
+        if dim in _PARTITIONS:
+            blocks.setdefault((dim, ""), []).append(i)
+        if dim == "prefecture":
+            blocks.setdefault(("prefecture in", parent(group)), []).append(i)
+        if dim == "prefecture_group":  # the group's row is the sum of its prefectures' rows
+            blocks.setdefault(("prefecture in", group), []).append(i)
+    changed = True
+    while changed:
+        changed = False
+        for rows in blocks.values():
+            if sum(hidden[i] for i in rows) == 1:
+                others = [i for i in rows if not hidden[i]]
+                if others:
+                    hidden[min(others, key=lambda i: (sizes[i], groups[i]))] = True
+                    changed = True
+    return pl.Series("suppressed", hidden, dtype=pl.Boolean)
+
+
+def _finish(counts: pl.DataFrame, min_group: int, metro: tuple[str, ...]) -> pl.DataFrame:
     """Suppression (primary and complementary), rates, ratios and the four-fifths flag."""
-    small = pl.col("candidates") < min_group
-    # Complementary suppression: the smallest unsuppressed group of a partitioning
-    # dimension with exactly one suppressed group (ties broken by the group's name).
-    lone = (small.sum().over("dimension") == 1) & pl.col("dimension").is_in(list(_PARTITIONS))
-    # The rows are sorted by group within a dimension, so an ordinal rank breaks ties by name.
-    size_rank = pl.when(~small).then(pl.col("candidates").rank("ordinal").over("dimension", small))
-    counts = counts.with_columns((small | (lone & (size_rank == 1))).alias("suppressed"))
+    counts = counts.with_columns(_suppressed(counts, min_group, metro).alias("suppressed"))
     shown = ~pl.col("suppressed")
     rate = pl.when(shown & (pl.col("eligible") > 0)).then(pl.col("placed") / pl.col("eligible"))
     counts = counts.with_columns(rate.alias("placement_rate"))

@@ -9,8 +9,9 @@ objective, one thread, 60 s): 2,000 candidates with floors, HiGHS proves the opt
 1.4-1.9 s and SCIP in 2.2 s, where CP-SAT ends 0.16% short of it; 10,000 candidates (about
 180k pairs), HiGHS proves it in 43-65 s, SCIP in 41 s with floors but not at all with
 prefecture and sector caps, and CP-SAT finds no assignment. Hence HiGHS, run without
-presolve and in its own process (:data:`PARAMETERS`, :func:`solve_rows`): then the same
-10,000-candidate instances are optimal in 12-13 s (``benchmarks/quality.py``,
+presolve and in its own process (:data:`PARAMETERS`, :func:`solve_rows`): then HiGHS
+proves the total-score optimum of the same 10,000-candidate instances in 12-13 s, and the
+lexicographic objective of this backend takes 16-31 s (``benchmarks/quality.py``,
 2026-12-07). The Lagrangian backend remains the path beyond this size, and hands this
 module its neighbourhoods (:func:`solve_neighbourhood`) and, within the size, the whole
 instance on its own objective (``objective="score"``).
@@ -65,7 +66,7 @@ CONFLICT_MAX_FLOORS: Final[int] = 30
 #: Exact for integer objectives, one thread (the machine has one usable core), no presolve:
 #: on these transportation-like models HiGHS's presolve removes little and its probing
 #: takes long (10,000 candidates with floors, 158,479 pairs: optimal in 10.8 s without
-#: presolve; with it, no assignment after 45 s, the time limit of 15 s ignored).
+#: presolve; with it, no assignment and 61.9 s elapsed for a time limit of 15 s).
 PARAMETERS: Final[str] = (
     "mip_rel_gap = 0\nmip_abs_gap = 0.5\nthreads = 1\noutput_flag = false\npresolve = off"
 )
@@ -208,13 +209,14 @@ def solve_rows(rows: CapRows, objective: npt.NDArray[np.float64], *, time_limit_
         "upper": rows.upper,
         "col_upper": np.concatenate([np.ones(rows.n_pairs), [float(u.required) for u in rows.soft]]),
         "objective": np.asarray(objective, dtype=np.float64),
-        "time_limit": max(0.01, time_limit_s - HIGHS_EARLY_S),
+        "time_limit": max(0.01, time_limit_s),
         "parameters": PARAMETERS,
     }
     if rows.n_cols <= IN_PROCESS_MAX_COLS:
         from matcher.solvers.highs_child import solve as solve_here
 
         return _outcome(*solve_here(task))
+    task["time_limit"] = max(0.01, time_limit_s - HIGHS_EARLY_S)  # it answers before the kill
     proc = subprocess.Popen(
         [sys.executable, str(CHILD)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
@@ -398,6 +400,12 @@ def solve_mip(
         values = found if found is not None else values
         assert values is not None
         chosen = np.flatnonzero(values[:n] > 0.5).astype(np.int64)
+        if status is Status.ERROR:
+            # The solver failed on a later level: the earlier level's assignment, said so.
+            why = (
+                f"{SOLVER} failed on level {level} of {len(levels)} ({raw}); optimal up to level {level - 1}"
+            )
+            return MipSolution(Status.FEASIBLE, why, chosen, stats=stats)
         if status is not Status.OPTIMAL:
             # The time limit struck: the best assignment so far, optimal up to this level.
             if found is None:  # nothing new on this level: the previous level's assignment
@@ -454,8 +462,7 @@ def solve_neighbourhood(
     columns (and the soft floors' shortfalls) reach the solver, so its size is that of
     the neighbourhood, not of the instance: how the Lagrangian backend improves its
     assignment beyond the MIP's size (relaxation induced neighbourhood search: the pairs
-    where the relaxed and the repaired assignments disagree, and their competitors, are
-    set free). ``chosen`` holds the fixed pairs too. ``infeasible`` means no choice among
+    where the relaxed and the repaired assignments disagree are set free). ``chosen`` holds the fixed pairs too. ``infeasible`` means no choice among
     the free pairs keeps every cap and hard floor with the fixed ones.
     """
     floors = list(floors or [])

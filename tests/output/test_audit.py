@@ -157,10 +157,14 @@ def test_small_groups_are_suppressed_with_their_complement() -> None:
     # PH's rate (1.0) is no longer the reference: VN is the highest shown.
     assert rows[("nationality", "VN")]["rate_ratio"] == 1.0
     assert rows[("nationality", "VN")]["below_four_fifths"] is False
-    # Two suppressed prefectures hide each other: no complement.
-    assert [g for (d, g), r in rows.items() if d == "prefecture" and r["suppressed"]] == ["Osaka", "Tokyo"]
-    assert rows[("prefecture", "abroad")]["rate_ratio"] == 1.0
-    assert rows[("prefecture", "Iwate")]["below_four_fifths"] is True
+    # Iwate has 2 candidates but 1 eligible: a rate of one person, hidden. Osaka and Tokyo
+    # have 1 candidate each. The abroad prefecture is hidden because the abroad group's row
+    # is (the complement of metro) and equals it: a prefecture group's row is the sum of
+    # its prefectures', so neither may be the only one hidden of them.
+    assert [g for (d, g), r in rows.items() if d == "prefecture" and r["suppressed"]] == [
+        "Iwate", "Osaka", "Tokyo", "abroad",
+    ]  # fmt: skip
+    assert not rows[("prefecture_group", "other")]["suppressed"]  # Iwate + Osaka: two hidden
     # The sector dimension is no partition (no subtraction to guard against).
     assert not table.filter(pl.col("dimension") == "sector").get_column("suppressed").any()
     # Every group keeps its row and its size.
@@ -299,3 +303,15 @@ def test_library_threshold_and_its_check() -> None:
     assert not res.tables["audit"].get_column("suppressed").any()
     with pytest.raises(OptionsError, match="audit_min_group must be a whole number above 0"):
         matcher.solve(TINY, audit_min_group=0)
+
+
+def test_a_prefecture_cannot_be_recovered_from_its_group() -> None:
+    """A prefecture group's row is the sum of its prefectures' rows: when exactly one of
+    them is hidden, another one (or the group's row) is hidden too, so that no hidden row
+    follows by subtraction, across dimensions as within one."""
+    table = audit_table(_instance(), *_result(), min_group=2)
+    rows = _rows(table)
+    groups = {"metro": ["Tokyo"], "other": ["Iwate", "Osaka"], "abroad": ["abroad"]}
+    for group, prefectures in groups.items():
+        members = [rows[("prefecture_group", group)]] + [rows[("prefecture", p)] for p in prefectures]
+        assert sum(r["suppressed"] for r in members) != 1, group
