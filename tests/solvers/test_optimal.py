@@ -222,7 +222,7 @@ def test_fairness_objectives_match_brute_force(inst: Instance) -> None:
     assert (pof["matched_lost"], pof["score_lost"]) >= (0, 0.0) or pof["matched_lost"] > 0
 
 
-@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(instances(max_candidates=5, max_employers=3, regional=True, employer=True))
 def test_lagrange_backend_bound_and_feasibility(inst: Instance) -> None:
     """The Lagrangian backend keeps every cap, employer caps included (verified), and its
@@ -286,7 +286,7 @@ def test_lagrange_hard_floor_takes_a_placement_from_a_soft_one() -> None:
     assert round(res.summary["bound"]["objective"] * 100) == 6000 - 3 * PLACEMENT_WORTH * 100
 
 
-@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(instances(max_candidates=5, max_employers=3, regional=True, floors=True))
 def test_lagrange_backend_with_floors(inst: Instance) -> None:
     """With floors (hard and soft) the Lagrangian backend keeps every cap and hard floor
