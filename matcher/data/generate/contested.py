@@ -48,6 +48,7 @@ from matcher.data.generate.sampling import (
     FloatArray,
     IntArray,
     _categorical,
+    _check_counts,
     _choose,
     _log,
     _probabilities,
@@ -338,15 +339,7 @@ class _Programs:
 
 
 def _validate(candidates: int, employers: int, seed: int) -> None:
-    for name, value, minimum in (
-        ("candidates", candidates, 1),
-        ("employers", employers, 1),
-        ("seed", seed, 0),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer):
-            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-        if value < minimum:
-            raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    _check_counts(candidates=(candidates, 1), employers=(employers, 1), seed=(seed, 0))
 
 
 def _base_policy(base: str | Path | Mapping[str, Any] | None) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from matcher.data.generate.frames import (
 )
 from matcher.data.generate.mixes import CAPACITY_PER_CANDIDATE
 from matcher.data.generate.preferences import _draw_preferences
+from matcher.data.generate.sampling import _check_counts
 
 __all__ = ["generate_instance"]
 
@@ -96,16 +97,9 @@ def generate_instance(
 
 
 def _validate(candidates: int, employers: int, seed: int, unlisted_share: float, list_length: int) -> None:
-    for name, value, minimum in (
-        ("candidates", candidates, 1),
-        ("employers", employers, 1),
-        ("seed", seed, 0),
-        ("list_length", list_length, 1),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer):
-            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-        if value < minimum:
-            raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    _check_counts(
+        candidates=(candidates, 1), employers=(employers, 1), seed=(seed, 0), list_length=(list_length, 1)
+    )
     if isinstance(unlisted_share, bool) or not isinstance(unlisted_share, int | float):
         raise TypeError(f"unlisted_share must be a float, got {type(unlisted_share).__name__}")
     if not 0.0 <= unlisted_share <= 1.0:  # also rejects NaN

@@ -94,3 +94,13 @@ def _first_occurrences(keys: IntArray) -> IntArray:
 
 def _vector(table: dict[str, float], keys: tuple[str, ...]) -> FloatArray:
     return np.array([table[k] for k in keys], dtype=np.float64)
+
+
+def _check_counts(**minimums: tuple[object, int]) -> None:
+    """The generators' integer arguments: ``name=(value, minimum)``; a TypeError for a
+    non-integer (a bool is none), a ValueError naming the argument below its minimum."""
+    for name, (value, minimum) in minimums.items():
+        if isinstance(value, bool) or not isinstance(value, int | np.integer):
+            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+        if value < minimum:
+            raise ValueError(f"{name} must be >= {minimum}, got {value}")
